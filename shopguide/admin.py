@@ -1,0 +1,150 @@
+"""Admin: events, versions, runs and vectors. Heavy work is only ever enqueued from here."""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.http import HttpRequest, HttpResponseRedirect
+from django.urls import path, reverse
+from django.utils.html import format_html
+
+from shopguide.models import Interaction, ModelVersion, ProductVector, TrainingRun, UserVector
+
+
+@admin.register(Interaction)
+class InteractionAdmin(admin.ModelAdmin):
+    list_display = ["ts", "type", "user", "visitor", "product", "query", "widget"]
+    list_filter = ["type", "widget"]
+    search_fields = ["query", "visitor"]
+    raw_id_fields = ["user", "product", "model_version"]
+    date_hierarchy = "ts"
+    list_select_related = ["user", "product"]
+
+
+class RunInline(admin.TabularInline):
+    model = TrainingRun
+    fields = ["id", "status", "created_at", "finished_at"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(ModelVersion)
+class ModelVersionAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "status", "is_active", "created_at", "activated_at", "n_products", "image_precision"]
+    list_filter = ["status", "is_active"]
+    readonly_fields = [f.name for f in ModelVersion._meta.fields]
+    actions = ["activate_selected", "rollback"]
+    inlines = [RunInline]
+
+    @admin.display(description="image P@10 (CNN / raw pixels)")
+    def image_precision(self, obj: ModelVersion) -> str:
+        p = (obj.metrics or {}).get("image", {}).get("precision_at_10") or {}
+        return f"{p.get('cnn', '–')} / {p.get('raw_pixels', '–')}" if p else "–"
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    @admin.action(description="Activate the selected version", permissions=["change"])
+    def activate_selected(self, request: HttpRequest, queryset) -> None:
+        from shopguide.versions import ActivationError, activate_version
+
+        if queryset.count() != 1:
+            self.message_user(request, "Select exactly one version to activate.", messages.ERROR)
+            return
+        try:
+            version = activate_version(version=queryset.get())
+        except ActivationError as exc:
+            self.message_user(request, str(exc), messages.ERROR)
+            return
+        self.message_user(request, f"{version} now serves.", messages.SUCCESS)
+
+    @admin.action(description="Roll back to the previously active version", permissions=["change"])
+    def rollback(self, request: HttpRequest, queryset) -> None:
+        from shopguide.versions import ActivationError, rollback
+
+        try:
+            version = rollback()
+        except ActivationError as exc:
+            self.message_user(request, str(exc), messages.ERROR)
+            return
+        self.message_user(request, f"Rolled back: {version} now serves.", messages.SUCCESS)
+
+
+@admin.register(TrainingRun)
+class TrainingRunAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "status", "stage", "progress", "eta", "created_at", "finished_at", "version"]
+    list_filter = ["status"]
+    readonly_fields = [f.name for f in TrainingRun._meta.fields] + ["progress"]
+    change_list_template = "admin/shopguide/trainingrun/change_list.html"
+
+    @admin.display(description="progress")
+    def progress(self, obj: TrainingRun):
+        return format_html(
+            '<progress max="100" value="{}" aria-label="progress"></progress> {}%', obj.percent, obj.percent
+        )
+
+    @admin.display(description="ETA")
+    def eta(self, obj: TrainingRun) -> str:
+        if obj.is_finished or obj.eta_seconds is None:
+            return "–"
+        return f"{int(obj.eta_seconds // 60)}m {int(obj.eta_seconds % 60)}s"
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def get_urls(self):
+        custom = [
+            path("retrain/", self.admin_site.admin_view(self.retrain_view), name="shopguide_trainingrun_retrain"),
+        ]
+        return custom + super().get_urls()
+
+    def retrain_view(self, request: HttpRequest):
+        from shopguide.tasks import BrokerUnavailable, enqueue_training
+
+        changelist = reverse("admin:shopguide_trainingrun_changelist")
+        if request.method != "POST" or not self.has_change_permission(request):
+            self.message_user(request, "Retraining needs a POST by staff who may change training runs.", messages.ERROR)
+            return HttpResponseRedirect(changelist)
+        try:
+            run = enqueue_training(requested_by=request.user)
+        except BrokerUnavailable as exc:
+            self.message_user(request, str(exc), messages.ERROR)
+            return HttpResponseRedirect(changelist)
+        self.message_user(request, f"Training run {run.pk} queued; a worker will pick it up.", messages.SUCCESS)
+        return HttpResponseRedirect(changelist)
+
+
+class VectorAdminMixin:
+    """Vectors are shown as their size, never as form fields (a 64-float text box helps nobody)."""
+
+    exclude = ["embedding"]
+
+    @admin.display(description="dimensions")
+    def dimensions(self, obj) -> int:
+        return len(obj.embedding) if obj.embedding is not None else 0
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(ProductVector)
+class ProductVectorAdmin(VectorAdminMixin, admin.ModelAdmin):
+    list_display = ["product", "space", "version", "dimensions"]
+    list_filter = ["space", "version"]
+    readonly_fields = ["version", "space", "product", "dimensions"]
+    list_select_related = ["product", "version"]
+
+
+@admin.register(UserVector)
+class UserVectorAdmin(VectorAdminMixin, admin.ModelAdmin):
+    list_display = ["user", "version", "updated_at", "dimensions"]
+    list_filter = ["version"]
+    readonly_fields = ["version", "user", "updated_at", "dimensions"]
+    list_select_related = ["user", "version"]

@@ -1,0 +1,155 @@
+"""shopguide's settings: one ``SHOPGUIDE`` dict with documented defaults.
+
+Read every value through ``shopguide_settings`` (the ``rest_framework.settings`` pattern): values are
+looked up lazily, unknown keys raise, and the cache is dropped on ``setting_changed`` so
+``override_settings`` works in tests. The host's product model is the separate top-level setting
+``SHOPGUIDE_PRODUCT_MODEL`` because migrations need it (like ``AUTH_USER_MODEL``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.core.signals import setting_changed
+from django.utils.module_loading import import_string
+
+DEFAULTS: dict[str, Any] = {
+    # Dotted path to the catalog adapter class: the only code that knows the product model.
+    "ADAPTER": "shopguide.adapter.CatalogAdapter",
+    # Field mapping used by the default adapter. "text" is a list of extra text fields.
+    # Set a key to None when the product model has no such field.
+    "PRODUCT_FIELDS": {
+        "title": "title",
+        "text": ["description"],
+        "category": "category",
+        "image": "image",
+        "price": "price",
+        "in_stock": "in_stock",
+        "sku": "sku",
+    },
+    # "auto" = CUDA when the worker has it, else CPU. Also "cpu", "cuda", "cuda:1".
+    "DEVICE": "auto",
+    # Overrides for shopguide.ml.image_encoder.ImageEncoderConfig (image_size, epochs, ...).
+    "IMAGE_MODEL": {},
+    # Celery queues: heavy work (training, bulk embedding) and light work.
+    "GPU_QUEUE": "shopguide.gpu",
+    "QUEUE": "shopguide",
+    # Products embedded per batch when writing vectors.
+    "EMBED_BATCH_SIZE": 512,
+    # Model versions kept (the active one and its predecessors, for rollback).
+    "KEEP_VERSIONS": 3,
+    # Where model artifacts go in Django's default storage.
+    "STORAGE_PREFIX": "shopguide/models",
+    # Default and maximum number of items returned by the API and template tags.
+    "DEFAULT_LIMIT": 8,
+    "MAX_LIMIT": 100,
+    # Record events of anonymous visitors under a per-session visitor id; merged at login.
+    "TRACK_ANONYMOUS": True,
+    # Largest accepted upload for image search, in bytes.
+    "MAX_UPLOAD_BYTES": 5 * 1024 * 1024,
+}
+
+# Values given as dotted paths and imported on first read.
+IMPORT_STRINGS = {"ADAPTER"}
+
+PRODUCT_FIELD_KEYS = set(DEFAULTS["PRODUCT_FIELDS"])
+
+
+class ShopguideSettings:
+    """Attribute access to ``settings.SHOPGUIDE`` merged over DEFAULTS."""
+
+    def __init__(self) -> None:
+        self._cache: dict[str, Any] = {}
+
+    @property
+    def user_settings(self) -> dict[str, Any]:
+        value = getattr(settings, "SHOPGUIDE", {}) or {}
+        if not isinstance(value, dict):
+            raise ImproperlyConfigured("SHOPGUIDE must be a dict.")
+        unknown = set(value) - set(DEFAULTS)
+        if unknown:
+            raise ImproperlyConfigured(
+                f"Unknown SHOPGUIDE setting(s): {', '.join(sorted(unknown))}. "
+                f"Valid keys: {', '.join(sorted(DEFAULTS))}."
+            )
+        return value
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_") or name not in DEFAULTS:
+            raise AttributeError(f"Invalid shopguide setting: {name!r}")
+        if name in self._cache:
+            return self._cache[name]
+        value = self.user_settings.get(name, DEFAULTS[name])
+        if name == "PRODUCT_FIELDS":
+            value = _merge_product_fields(value)
+        if name in IMPORT_STRINGS and isinstance(value, str):
+            try:
+                value = import_string(value)
+            except ImportError as exc:
+                raise ImproperlyConfigured(
+                    f"SHOPGUIDE[{name!r}] = {value!r} could not be imported: {exc}"
+                ) from exc
+        self._cache[name] = value
+        return value
+
+    def reload(self) -> None:
+        self._cache.clear()
+
+
+def _merge_product_fields(value: dict[str, Any]) -> dict[str, Any]:
+    unknown = set(value) - PRODUCT_FIELD_KEYS
+    if unknown:
+        raise ImproperlyConfigured(
+            f"Unknown SHOPGUIDE['PRODUCT_FIELDS'] key(s): {', '.join(sorted(unknown))}. "
+            f"Valid keys: {', '.join(sorted(PRODUCT_FIELD_KEYS))}."
+        )
+    merged = {**DEFAULTS["PRODUCT_FIELDS"], **value}
+    if isinstance(merged["text"], str):
+        merged["text"] = [merged["text"]]
+    merged["text"] = list(merged["text"] or [])
+    return merged
+
+
+def get_product_model_string() -> str:
+    """The ``app_label.ModelName`` of the host's product model."""
+    value = getattr(settings, "SHOPGUIDE_PRODUCT_MODEL", None)
+    if not value:
+        raise ImproperlyConfigured(
+            "SHOPGUIDE_PRODUCT_MODEL is not set. Set it to your product model, e.g. "
+            "SHOPGUIDE_PRODUCT_MODEL = 'catalog.Product', before the first migrate."
+        )
+    return value
+
+
+def get_product_model():
+    """The host's product model class, with a clear error for each mistake."""
+    from django.apps import apps
+
+    model_string = get_product_model_string()
+    try:
+        return apps.get_model(model_string, require_ready=False)
+    except ValueError as exc:
+        raise ImproperlyConfigured(
+            f"SHOPGUIDE_PRODUCT_MODEL must be of the form 'app_label.ModelName', got {model_string!r}."
+        ) from exc
+    except LookupError as exc:
+        raise ImproperlyConfigured(
+            f"SHOPGUIDE_PRODUCT_MODEL refers to {model_string!r}, which is not installed: "
+            "check the app label is in INSTALLED_APPS and the model name is right."
+        ) from exc
+
+
+shopguide_settings = ShopguideSettings()
+
+
+def _reload_on_change(*, setting: str, **kwargs: Any) -> None:
+    if setting in ("SHOPGUIDE", "SHOPGUIDE_PRODUCT_MODEL"):
+        shopguide_settings.reload()
+        from shopguide.adapter import get_adapter
+
+        get_adapter.cache_clear()
+
+
+setting_changed.connect(_reload_on_change)

@@ -1,0 +1,108 @@
+"""Recording customer events: from the server, the API, and imported history.
+
+Anonymous visitors get a random visitor id stored in their session (not the session key, which
+Django changes at login); when they log in, their history joins the account.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import uuid
+from typing import Any
+
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.db.models import Model
+from django.http import HttpRequest
+from django.utils import timezone
+
+from shopguide.conf import shopguide_settings
+from shopguide.models import Interaction, InteractionType, ModelVersion
+
+logger = logging.getLogger(__name__)
+
+VISITOR_SESSION_KEY = "shopguide_visitor"
+
+# Default weight of each event type for learning (a purchase says more than a view).
+DEFAULT_WEIGHTS = {
+    InteractionType.VIEW: 1.0,
+    InteractionType.CLICK: 1.0,
+    InteractionType.SEARCH: 0.5,
+    InteractionType.CART: 3.0,
+    InteractionType.PURCHASE: 5.0,
+}
+
+
+def visitor_id(request: HttpRequest, *, create: bool = True) -> str | None:
+    """The anonymous visitor id kept in the request's session (created on first use)."""
+    session = getattr(request, "session", None)
+    if session is None:
+        return None
+    value = session.get(VISITOR_SESSION_KEY)
+    if not value and create:
+        value = uuid.uuid4().hex
+        session[VISITOR_SESSION_KEY] = value
+    return value
+
+
+def record_event(
+    *,
+    type: str,
+    product: Model | None = None,
+    user: AbstractBaseUser | None = None,
+    visitor: str = "",
+    query: str = "",
+    ts: dt.datetime | None = None,
+    widget: str = "",
+    model_version: ModelVersion | int | None = None,
+    weight: float | None = None,
+) -> Interaction:
+    """Store one event for a user or an anonymous visitor and return it.
+
+    Raises ValueError when neither a user nor a visitor is given or the type is unknown.
+    """
+    if type not in InteractionType.values:
+        raise ValueError(f"Unknown event type {type!r}; expected one of {', '.join(InteractionType.values)}.")
+    authenticated = user is not None and user.is_authenticated
+    if not authenticated and not visitor:
+        raise ValueError("An event needs a logged-in user or an anonymous visitor id.")
+    version_id = model_version.pk if isinstance(model_version, ModelVersion) else model_version
+    return Interaction.objects.create(
+        user=user if authenticated else None,
+        visitor="" if authenticated else visitor,
+        product=product,
+        type=type,
+        ts=ts or timezone.now(),
+        query=query[:500],
+        widget=widget[:64],
+        model_version_id=version_id,
+        weight=DEFAULT_WEIGHTS[InteractionType(type)] if weight is None else weight,
+    )
+
+
+def record_request_event(request: HttpRequest, *, type: str, **fields: Any) -> Interaction | None:
+    """``record_event`` for the customer of ``request`` (user, or anonymous visitor).
+
+    Returns None for an anonymous visitor when ``SHOPGUIDE['TRACK_ANONYMOUS']`` is off.
+    """
+    user = getattr(request, "user", None)
+    if user is not None and user.is_authenticated:
+        return record_event(type=type, user=user, **fields)
+    if not shopguide_settings.TRACK_ANONYMOUS:
+        return None
+    return record_event(type=type, visitor=visitor_id(request) or "", **fields)
+
+
+def record_product_view(request: HttpRequest, product: Model) -> Interaction | None:
+    """Call from a product page view to track the view (the demo shop does)."""
+    return record_request_event(request, type=InteractionType.VIEW, product=product)
+
+
+def merge_visitor_history(*, visitor: str, user: AbstractBaseUser) -> int:
+    """Give an anonymous visitor's events to ``user``; returns how many moved."""
+    if not visitor:
+        return 0
+    moved = Interaction.objects.filter(visitor=visitor, user__isnull=True).update(user=user, visitor="")
+    if moved:
+        logger.info("Merged %d guest events into user %s", moved, user.pk)
+    return moved

@@ -1,0 +1,435 @@
+"""Image encoder: a small CNN that maps product images to L2-normalised embeddings.
+
+Supervised by category when the shop has categories (a cosine-softmax head, so the trained
+embedding space is the one retrieval uses), contrastive (SimCLR / NT-Xent) when it does not.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import BinaryIO, Union
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .device import autocast_context, resolve_device, seed_everything
+
+logger = logging.getLogger(__name__)
+
+CHECKPOINT_FORMAT = "shopguide.image_encoder/1"
+Progress = Callable[[float, str], None]
+PathOrFile = Union[str, os.PathLike, BinaryIO]
+
+
+@dataclass(frozen=True)
+class ImageEncoderConfig:
+    """Architecture and training settings; saved inside every checkpoint.
+
+    The defaults train a ~0.3M-parameter network at about 2,000 images/s on two CPU cores.
+    """
+
+    image_size: int = 32  # input side in pixels; must be divisible by 2 ** (stages - 1)
+    channels: int = 3  # 3 = RGB, 1 = greyscale; must match prepare_images(channels=...)
+    embedding_dim: int = 64
+    width: int = 16  # conv channels of the first stage; each later stage doubles them
+    stages: int = 4  # each stage: (conv-bn-relu) x 2, then a 2x2 max pool except the last
+    epochs: int = 10
+    batch_size: int = 128
+    lr: float = 3e-3  # peak AdamW learning rate, reached after warmup, then cosine decay to 0
+    weight_decay: float = 5e-4  # conv/linear weights only, never norms or biases
+    augment: bool = True  # supervised mode only; contrastive views are always augmented
+    seed: int = 0
+    temperature: float = 0.2  # NT-Xent temperature (contrastive mode)
+    cosine_scale: float = 16.0  # logit scale of the cosine-softmax head (supervised mode)
+    label_smoothing: float = 0.1  # supervised mode
+
+    def __post_init__(self) -> None:
+        if self.channels not in (1, 3):
+            raise ValueError(f"channels must be 1 or 3, got {self.channels}")
+        if self.stages < 1 or self.image_size % (2 ** (self.stages - 1)):
+            raise ValueError(
+                f"image_size {self.image_size} must be divisible by 2 ** (stages - 1) = {2 ** (self.stages - 1)}"
+            )
+        if min(self.embedding_dim, self.width, self.epochs, self.batch_size) < 1:
+            raise ValueError("embedding_dim, width, epochs and batch_size must be >= 1")
+
+
+@dataclass
+class FitResult:
+    """What one call to :meth:`ImageEncoder.fit` did.
+
+    Attributes:
+        losses: mean training loss of each epoch.
+        seconds: wall-clock training time.
+        samples_per_second: training images processed per second (both views count once).
+        mode: ``"supervised"`` or ``"contrastive"``.
+        num_images: images actually trained on (unlabelled ones are left out when supervised).
+        num_classes: distinct known labels (0 in contrastive mode).
+    """
+
+    losses: list[float] = field(default_factory=list)
+    seconds: float = 0.0
+    samples_per_second: float = 0.0
+    mode: str = "supervised"
+    num_images: int = 0
+    num_classes: int = 0
+
+
+# --------------------------------------------------------------------------- model
+
+
+class ConvStage(nn.Sequential):
+    """(conv3x3-bn-relu) x 2, optionally followed by a 2x2 max pool."""
+
+    def __init__(self, in_channels: int, out_channels: int, *, pool: bool) -> None:
+        layers: list[nn.Module] = []
+        for c_in in (in_channels, out_channels):
+            # No conv bias: the BatchNorm right after it has its own shift.
+            layers += [
+                nn.Conv2d(c_in, out_channels, 3, padding=1, bias=False),
+                nn.BatchNorm2d(out_channels),
+                nn.ReLU(inplace=True),
+            ]
+        if pool:
+            layers.append(nn.MaxPool2d(2))
+        super().__init__(*layers)
+
+
+class ImageCNN(nn.Module):
+    """Conv stages -> global average pool -> linear projection -> L2-normalised embedding."""
+
+    def __init__(self, config: ImageEncoderConfig) -> None:
+        super().__init__()
+        widths = [config.width * 2**i for i in range(config.stages)]
+        stages, c_in = [], config.channels
+        for i, c_out in enumerate(widths):
+            stages.append(ConvStage(c_in, c_out, pool=i < len(widths) - 1))
+            c_in = c_out
+        self.features = nn.Sequential(*stages)
+        self.projection = nn.Linear(widths[-1], config.embedding_dim)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        """Embed a batch of images.
+
+        Args:
+            images: (B, C, H, W) float in [0, 1].
+
+        Returns:
+            (B, D) float, each row of unit L2 norm.
+        """
+        x = (images - 0.5) * 2.0  # centre inputs around 0 so the first BN starts well conditioned
+        x = self.features(x)  # (B, width * 2**(stages-1), H / 2**(stages-1), W / 2**(stages-1))
+        x = x.mean(dim=(2, 3))  # (B, C_last)
+        return F.normalize(self.projection(x).float(), dim=1)  # (B, D)
+
+
+class CosineClassifier(nn.Module):
+    """Normalised-softmax head: logits are scaled cosines between embeddings and class centres.
+
+    Training through cosines (not raw dot products) shapes the embedding so that same-category
+    images are close in angle, which is exactly what cosine kNN retrieval reads back.
+    """
+
+    def __init__(self, embedding_dim: int, num_classes: int, scale: float) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(num_classes, embedding_dim) * 0.1)
+        self.scale = scale
+
+    def forward(self, embeddings: torch.Tensor) -> torch.Tensor:
+        """(B, D) unit-norm embeddings -> (B, K) logits."""
+        return self.scale * embeddings @ F.normalize(self.weight.float(), dim=1).T
+
+
+def nt_xent(embeddings: torch.Tensor, temperature: float) -> torch.Tensor:
+    """SimCLR's NT-Xent loss.
+
+    Args:
+        embeddings: (2B, D) unit-norm; rows i and i + B are two views of the same image.
+        temperature: softmax temperature.
+
+    Returns:
+        Scalar loss: cross-entropy of finding each row's partner among the other 2B - 1 rows.
+    """
+    n = embeddings.shape[0] // 2
+    sims = embeddings.float() @ embeddings.float().T / temperature  # (2B, 2B)
+    sims.fill_diagonal_(float("-inf"))  # a view is not its own positive
+    targets = torch.cat([torch.arange(n, 2 * n), torch.arange(0, n)]).to(embeddings.device)
+    return F.cross_entropy(sims, targets)
+
+
+def augment(
+    images: torch.Tensor, generator: torch.Generator, *, pad: int, jitter: float
+) -> torch.Tensor:
+    """Random crop (after edge-replicating ``pad`` pixels), horizontal flip, brightness/contrast jitter.
+
+    Args:
+        images: (B, C, H, W) float in [0, 1], on the generator's device.
+        generator: source of randomness, so augmentation is reproducible from the seed.
+        pad: the crop may shift the image by up to this many pixels each way.
+        jitter: brightness shift in [-jitter, jitter], contrast factor in [1 - jitter, 1 + jitter].
+
+    Returns:
+        (B, C, H, W) float in [0, 1].
+    """
+    b, _, h, w = images.shape
+    dev = images.device
+    if pad > 0:
+        # Replicate rather than zero padding: the border is background, white or black alike.
+        padded = F.pad(images, (pad, pad, pad, pad), mode="replicate")
+        dy = torch.randint(0, 2 * pad + 1, (b, 1), generator=generator, device=dev)
+        dx = torch.randint(0, 2 * pad + 1, (b, 1), generator=generator, device=dev)
+        rows = (torch.arange(h, device=dev) + dy)[:, :, None]  # (B, H, 1)
+        cols = (torch.arange(w, device=dev) + dx)[:, None, :]  # (B, 1, W)
+        batch = torch.arange(b, device=dev)[:, None, None]
+        images = padded.permute(0, 2, 3, 1)[batch, rows, cols].permute(0, 3, 1, 2)  # (B, C, H, W)
+    flip = torch.rand(b, 1, 1, 1, generator=generator, device=dev) < 0.5
+    images = torch.where(flip, images.flip(3), images)
+    if jitter > 0:
+        brightness = (torch.rand(b, 1, 1, 1, generator=generator, device=dev) * 2 - 1) * jitter
+        contrast = 1 + (torch.rand(b, 1, 1, 1, generator=generator, device=dev) * 2 - 1) * jitter
+        mean = images.mean(dim=(1, 2, 3), keepdim=True)
+        images = ((images - mean) * contrast + mean + brightness).clamp_(0, 1)
+    return images
+
+
+def _learning_rate(step: int, total_steps: int, peak: float) -> float:
+    """Linear warmup over the first 3% of steps, then cosine decay to zero."""
+    warmup = max(1, int(0.03 * total_steps))
+    if step < warmup:
+        return peak * (step + 1) / warmup
+    progress = (step - warmup) / max(1, total_steps - warmup)
+    return peak * 0.5 * (1 + math.cos(math.pi * progress))
+
+
+# --------------------------------------------------------------------------- encoder
+
+
+class ImageEncoder:
+    """Trains an :class:`ImageCNN` and embeds images with it.
+
+    Typical use::
+
+        prepared = prepare_images(paths, size=config.image_size, channels=config.channels)
+        encoder = ImageEncoder(config)
+        encoder.fit(prepared.array, labels[prepared.ok_indices])
+        vectors = encoder.embed(prepared.array)      # (N, D) float32, unit norm
+        encoder.save("image.pt"); ImageEncoder.load("image.pt")
+    """
+
+    def __init__(self, config: ImageEncoderConfig | None = None, *, device: str = "auto") -> None:
+        self.config = config or ImageEncoderConfig()
+        self.device = resolve_device(device)
+        self.model = self._new_model()
+        self.metrics: dict[str, object] = {}
+
+    def _new_model(self) -> ImageCNN:
+        return ImageCNN(self.config).to(self.device, memory_format=torch.channels_last)
+
+    # ---------------------------------------------------------------- training
+
+    def fit(
+        self,
+        images: np.ndarray,
+        labels: np.ndarray | None = None,
+        *,
+        progress: Progress | None = None,
+    ) -> FitResult:
+        """Train a fresh network from the config's seed (any earlier weights are replaced).
+
+        Args:
+            images: uint8 (N, S, S, C) with S = ``config.image_size``, C = ``config.channels``,
+                as made by :func:`shopguide.ml.images.prepare_images`.
+            labels: optional int (N,) category ids, -1 for unknown. With at least two distinct
+                known labels training is supervised on the labelled images only; otherwise it
+                is contrastive on all images.
+            progress: called as ``progress(fraction_done, message)`` after every epoch.
+
+        Returns:
+            A :class:`FitResult`; the same numbers are kept in ``self.metrics`` and checkpoints.
+
+        Raises:
+            ValueError: empty input, wrong shape/dtype, fewer than 2 images, or labels whose
+                length differs from the images'.
+        """
+        cfg = self.config
+        data = self._as_tensor(images)
+        targets, num_classes = _class_targets(labels, len(data))
+        if targets is not None:
+            keep = targets >= 0
+            data, targets = data[keep], targets[keep]
+        if len(data) < 2:
+            raise ValueError("need at least 2 images to train")
+        mode = "supervised" if targets is not None else "contrastive"
+
+        seed_everything(cfg.seed)
+        self.model = self._new_model()
+        head = CosineClassifier(cfg.embedding_dim, num_classes, cfg.cosine_scale).to(self.device) if targets is not None else None
+        modules = [m for m in (self.model, head) if m is not None]
+        optimizer = torch.optim.AdamW(_param_groups(modules, cfg.weight_decay), lr=cfg.lr)
+
+        cuda = self.device.type == "cuda"
+        batch_size = min(cfg.batch_size, len(data))
+        steps_per_epoch = len(data) // batch_size  # drop the ragged last batch: BN dislikes tiny ones
+        total_steps = cfg.epochs * steps_per_epoch
+        order_rng = torch.Generator().manual_seed(cfg.seed)
+        augment_rng = torch.Generator(device=self.device).manual_seed(cfg.seed)
+        crop_pad = max(1, cfg.image_size // 8)
+
+        result = FitResult(mode=mode, num_images=len(data), num_classes=num_classes)
+        logger.info("training image encoder (%s) on %d images, %s", mode, len(data), self.device)
+        self.model.train()
+        started = time.perf_counter()
+        for epoch in range(cfg.epochs):
+            permutation = torch.randperm(len(data), generator=order_rng)
+            epoch_loss = torch.zeros((), device=self.device)  # summed on device: no sync per step
+            for step in range(steps_per_epoch):
+                idx = permutation[step * batch_size : (step + 1) * batch_size]
+                batch = data[idx]  # (B, S, S, C) uint8 on CPU
+                if cuda:
+                    batch = batch.pin_memory()
+                # NHWC memory permuted to NCHW is already channels_last, the layout conv kernels prefer.
+                x = batch.to(self.device, non_blocking=cuda).permute(0, 3, 1, 2).float().div_(255)
+                for group in optimizer.param_groups:
+                    group["lr"] = _learning_rate(epoch * steps_per_epoch + step, total_steps, cfg.lr)
+
+                with autocast_context(self.device):
+                    if head is not None:
+                        if cfg.augment:
+                            x = augment(x, augment_rng, pad=crop_pad, jitter=0.1)
+                        y = targets[idx].to(self.device, non_blocking=cuda)
+                        logits = head(self.model(x.contiguous(memory_format=torch.channels_last)))
+                        loss = F.cross_entropy(logits, y, label_smoothing=cfg.label_smoothing)
+                    else:
+                        # Two independent, stronger views of each image; the loss pulls them together.
+                        views = torch.cat([augment(x, augment_rng, pad=2 * crop_pad, jitter=0.3) for _ in range(2)])
+                        loss = nt_xent(self.model(views.contiguous(memory_format=torch.channels_last)), cfg.temperature)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                epoch_loss += loss.detach()
+
+            result.losses.append(float(epoch_loss) / steps_per_epoch)
+            message = f"epoch {epoch + 1}/{cfg.epochs} loss {result.losses[-1]:.4f}"
+            logger.debug(message)
+            if progress is not None:
+                progress((epoch + 1) / cfg.epochs, message)
+
+        result.seconds = time.perf_counter() - started
+        result.samples_per_second = total_steps * batch_size / max(result.seconds, 1e-9)
+        self.model.eval()
+        self.metrics = asdict(result)
+        return result
+
+    # ---------------------------------------------------------------- inference
+
+    @torch.inference_mode()
+    def embed(self, images: np.ndarray, *, batch_size: int = 512) -> np.ndarray:
+        """Embed images with the current network.
+
+        Args:
+            images: uint8 (N, S, S, C), as for :meth:`fit`.
+            batch_size: images per forward pass (memory, not results, depends on it).
+
+        Returns:
+            float32 (N, D), each row of unit L2 norm.
+
+        Raises:
+            ValueError: empty input or wrong shape/dtype.
+        """
+        data = self._as_tensor(images)
+        cuda = self.device.type == "cuda"
+        self.model.eval()
+        chunks = []
+        for start in range(0, len(data), batch_size):
+            batch = data[start : start + batch_size]
+            if cuda:
+                batch = batch.pin_memory()
+            x = batch.to(self.device, non_blocking=cuda).permute(0, 3, 1, 2).float().div_(255)
+            with autocast_context(self.device):
+                chunks.append(self.model(x).float().cpu())
+        # Re-normalise in fp32: under bf16 autocast the norms can drift from 1 in the 3rd digit.
+        return F.normalize(torch.cat(chunks), dim=1).numpy()
+
+    # ---------------------------------------------------------------- persistence
+
+    def save(self, path: PathOrFile) -> None:
+        """Write a checkpoint: config, weights and training metrics; no pickled objects."""
+        checkpoint = {
+            "format": CHECKPOINT_FORMAT,
+            "config": asdict(self.config),
+            "state_dict": {k: v.detach().cpu() for k, v in self.model.state_dict().items()},
+            "metrics": self.metrics,
+        }
+        torch.save(checkpoint, path)
+
+    @classmethod
+    def load(cls, path: PathOrFile, *, device: str = "auto") -> ImageEncoder:
+        """Read a checkpoint written by :meth:`save`.
+
+        Raises:
+            ValueError: the file is not an image-encoder checkpoint.
+            RuntimeError / pickle errors from torch.load: the file is corrupt or unsafe.
+        """
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+        if not isinstance(checkpoint, dict) or checkpoint.get("format") != CHECKPOINT_FORMAT:
+            raise ValueError("not a shopguide image encoder checkpoint")
+        encoder = cls(ImageEncoderConfig(**checkpoint["config"]), device=device)
+        encoder.model.load_state_dict(checkpoint["state_dict"])
+        encoder.model.eval()
+        encoder.metrics = dict(checkpoint.get("metrics", {}))
+        return encoder
+
+    # ---------------------------------------------------------------- helpers
+
+    def _as_tensor(self, images: np.ndarray) -> torch.Tensor:
+        """Validate a (N, S, S, C) uint8 array and wrap it, without copying, as a CPU tensor."""
+        cfg = self.config
+        expected = (cfg.image_size, cfg.image_size, cfg.channels)
+        if not isinstance(images, np.ndarray) or images.dtype != np.uint8:
+            raise ValueError("images must be a uint8 numpy array (use shopguide.ml.images.prepare_images)")
+        if images.ndim != 4 or images.shape[1:] != expected:
+            raise ValueError(f"images must have shape (N, {', '.join(map(str, expected))}), got {images.shape}")
+        if len(images) == 0:
+            raise ValueError("no images given")
+        with warnings.catch_warnings():
+            # Read-only arrays (np.frombuffer, memory maps) are fine: nothing here writes to them.
+            warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
+            return torch.from_numpy(np.ascontiguousarray(images))
+
+
+def _class_targets(labels: np.ndarray | None, n: int) -> tuple[torch.Tensor | None, int]:
+    """Map arbitrary integer labels to 0..K-1 (unknown stays -1); None when fewer than 2 classes."""
+    if labels is None:
+        return None, 0
+    labels = np.asarray(labels)
+    if labels.shape != (n,):
+        raise ValueError(f"labels must have shape ({n},), got {labels.shape}")
+    if not np.issubdtype(labels.dtype, np.integer):
+        raise ValueError(f"labels must be integers, got dtype {labels.dtype}")
+    known = labels >= 0
+    classes = np.unique(labels[known])
+    if len(classes) < 2:
+        return None, 0
+    targets = np.full(n, -1, dtype=np.int64)
+    targets[known] = np.searchsorted(classes, labels[known])
+    return torch.from_numpy(targets), len(classes)
+
+
+def _param_groups(modules: list[nn.Module], weight_decay: float) -> list[dict[str, object]]:
+    """Weight decay on conv/linear/head weights only; decaying norms and biases just hurts."""
+    decay, no_decay = [], []
+    for module in modules:
+        for param in module.parameters():
+            (decay if param.ndim >= 2 else no_decay).append(param)
+    return [
+        {"params": decay, "weight_decay": weight_decay},
+        {"params": no_decay, "weight_decay": 0.0},
+    ]

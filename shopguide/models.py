@@ -1,0 +1,184 @@
+"""shopguide's tables: interactions, model versions, training runs and vectors.
+
+Vectors carry their model version; serving reads only the active version. Vector columns have no
+fixed dimension because each version's models choose theirs: the HNSW index is a partial index per
+(version, space), created with the right dimension before the version is activated
+(``shopguide.vectors.ensure_hnsw_index``).
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from pgvector.django import VectorField
+
+PRODUCT_MODEL = getattr(settings, "SHOPGUIDE_PRODUCT_MODEL", None) or "shopguide.MissingProductModel"
+
+
+class InteractionType(models.TextChoices):
+    VIEW = "view", _("view")
+    CART = "cart", _("add to cart")
+    PURCHASE = "purchase", _("purchase")
+    SEARCH = "search", _("search")
+    CLICK = "click", _("click on a recommendation")
+
+
+class ModelVersion(models.Model):
+    """One training run's models: artifacts in storage, config, metrics, data snapshot size."""
+
+    class Status(models.TextChoices):
+        BUILDING = "building", _("building")
+        READY = "ready", _("ready")
+        FAILED = "failed", _("failed")
+
+    created_at = models.DateTimeField(default=timezone.now)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.BUILDING)
+    is_active = models.BooleanField(default=False)
+    activated_at = models.DateTimeField(null=True, blank=True)
+    config = models.JSONField(default=dict, blank=True)
+    metrics = models.JSONField(default=dict, blank=True)
+    # space name -> storage path of the model checkpoint, e.g. {"image": "shopguide/models/v3/image.pt"}
+    artifacts = models.JSONField(default=dict, blank=True)
+    # space name -> embedding dimension of that space's vectors
+    dimensions = models.JSONField(default=dict, blank=True)
+    n_products = models.PositiveIntegerField(default=0)
+    n_interactions = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["is_active"], condition=Q(is_active=True), name="shopguide_one_active_version"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"v{self.pk}" + (" (active)" if self.is_active else "")
+
+
+class TrainingRun(models.Model):
+    """A request to train; its row shows live progress (stage, percent, ETA) and the outcome."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("queued")
+        RUNNING = "running", _("running")
+        SUCCEEDED = "succeeded", _("succeeded")
+        FAILED = "failed", _("failed")
+        CANCELLED = "cancelled", _("cancelled")
+
+    FINISHED = (Status.SUCCEEDED, Status.FAILED, Status.CANCELLED)
+
+    created_at = models.DateTimeField(default=timezone.now)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    stage = models.CharField(max_length=64, blank=True)
+    percent = models.FloatField(default=0.0)
+    eta_seconds = models.FloatField(null=True, blank=True)
+    message = models.CharField(max_length=255, blank=True)
+    error = models.TextField(blank=True)
+    warnings = models.JSONField(default=list, blank=True)
+    timings = models.JSONField(default=dict, blank=True)
+    options = models.JSONField(default=dict, blank=True)
+    task_id = models.CharField(max_length=64, blank=True)
+    worker = models.CharField(max_length=255, blank=True)
+    version = models.ForeignKey(
+        ModelVersion, null=True, blank=True, on_delete=models.SET_NULL, related_name="runs"
+    )
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"run {self.pk} ({self.status})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in self.FINISHED
+
+
+class Interaction(models.Model):
+    """One customer event. Anonymous visitors are keyed by ``visitor`` until they log in."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="shopguide_interactions",
+    )
+    visitor = models.CharField(max_length=64, blank=True, db_index=True)
+    product = models.ForeignKey(
+        PRODUCT_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    type = models.CharField(max_length=16, choices=InteractionType.choices)
+    ts = models.DateTimeField(default=timezone.now, db_index=True)
+    query = models.CharField(max_length=500, blank=True)
+    weight = models.FloatField(default=1.0)
+    # For clicks on recommendations: which widget showed the item, from which model version.
+    widget = models.CharField(max_length=64, blank=True)
+    model_version = models.ForeignKey(
+        ModelVersion, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # Content hash of an imported line: importing the same file twice adds nothing.
+    dedupe_key = models.CharField(max_length=64, null=True, blank=True, unique=True)
+
+    class Meta:
+        ordering = ["-ts"]
+        indexes = [
+            models.Index(fields=["user", "ts"], name="shopguide_int_user_ts"),
+            models.Index(fields=["product", "type"], name="shopguide_int_product_type"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(user__isnull=False) | ~Q(visitor=""), name="shopguide_interaction_has_actor"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        who = self.user_id or self.visitor
+        return f"{self.type} by {who} on {self.product_id}"
+
+
+class ProductVector(models.Model):
+    """A product's embedding in one space ("image", later "text", "behaviour") of one version."""
+
+    version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="product_vectors")
+    space = models.CharField(max_length=16)
+    product = models.ForeignKey(PRODUCT_MODEL, on_delete=models.CASCADE, related_name="+")
+    embedding = VectorField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["version", "space", "product"], name="shopguide_product_vector_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.space} vector of {self.product_id} in v{self.version_id}"
+
+
+class UserVector(models.Model):
+    """A customer's embedding in item space, for one version."""
+
+    version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="user_vectors")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="shopguide_vectors"
+    )
+    embedding = VectorField()
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["version", "user"], name="shopguide_user_vector_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"vector of user {self.user_id} in v{self.version_id}"

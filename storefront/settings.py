@@ -1,0 +1,136 @@
+"""Settings of the demo shop.
+
+Environment variables (all optional for the demo):
+  DATABASE_URL        PostgreSQL with pgvector; unset = the embedded server under var/pgdata.
+  CELERY_BROKER_URL   Redis or RabbitMQ; unset = kombu's SQLAlchemy transport on the same PostgreSQL.
+  SHOPGUIDE_VAR_DIR   where the embedded database, media files and demo data live (default var/).
+  DJANGO_SECRET_KEY, DJANGO_DEBUG (1/0), DJANGO_ALLOWED_HOSTS (comma separated).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import dj_database_url
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(os.environ.get("SHOPGUIDE_VAR_DIR", BASE_DIR / "var"))
+
+DEBUG = os.environ.get("DJANGO_DEBUG", "1") == "1"
+SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "demo-only-insecure-key-change-me-" + "x" * 20)
+ALLOWED_HOSTS = os.environ.get("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost").split(",")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
+    "shopguide",
+    "storefront.catalog",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "storefront.urls"
+WSGI_APPLICATION = "storefront.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "storefront.catalog.context_processors.categories",
+            ]
+        },
+    }
+]
+
+# -- database: DATABASE_URL, or the embedded PostgreSQL + pgvector ------------------------------
+DEMO_DB_NAME = "shopguide_demo"
+if os.environ.get("DATABASE_URL"):
+    DATABASES = {"default": dj_database_url.parse(os.environ["DATABASE_URL"], conn_max_age=60)}
+    _default_broker = None
+else:
+    from storefront import embedded_db
+
+    _server = embedded_db.start(VAR_DIR / "pgdata", database=DEMO_DB_NAME)
+    DATABASES = {"default": dj_database_url.parse(_server.database_url(DEMO_DB_NAME), conn_max_age=60)}
+    _default_broker = _server.sqlalchemy_url(DEMO_DB_NAME)
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "home"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = VAR_DIR / "static"
+MEDIA_URL = "media/"
+MEDIA_ROOT = VAR_DIR / "media"
+
+# -- shopguide ---------------------------------------------------------------------------------
+SHOPGUIDE_PRODUCT_MODEL = "catalog.Product"
+SHOPGUIDE = {
+    "PRODUCT_FIELDS": {
+        "title": "title",
+        "text": ["description"],
+        "category": "category",
+        "image": "image",
+        "price": "price",
+        "in_stock": "in_stock",
+        "sku": "sku",
+    },
+}
+
+# -- Celery: one app in storefront/celery.py, settings prefixed CELERY_ -------------------------
+CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL") or _default_broker
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+
+REST_FRAMEWORK = {
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "shopguide API",
+    "DESCRIPTION": "Related products, recommendations, search and events.",
+    "VERSION": "0.1.0",
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "loggers": {
+        "shopguide": {"handlers": ["console"], "level": "INFO"},
+        "storefront": {"handlers": ["console"], "level": "INFO"},
+    },
+}

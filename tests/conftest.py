@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+import tests.celery_app  # noqa: F401  (binds shopguide's shared tasks to the test app)
+
+ROOT = Path(__file__).resolve().parent.parent
+WORKER_READY_TIMEOUT = 60
+
+
+@pytest.fixture
+def api_client():
+    from rest_framework.test import APIClient
+
+    return APIClient()
+
+
+@pytest.fixture
+def celery_worker_process(transactional_db, tmp_path):
+    """A real Celery worker process on the real broker, consuming shopguide's test queues."""
+    from shopguide.conf import shopguide_settings
+
+    log_path = tmp_path / "worker.log"
+    env = {**os.environ, "SHOPGUIDE_TESTS_IN_WORKER": "1", "DJANGO_SETTINGS_MODULE": "tests.settings"}
+    queues = f"{shopguide_settings.QUEUE},{shopguide_settings.GPU_QUEUE}"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "tests.celery_app", "worker", "-Q", queues,
+             "--pool", "solo", "--without-gossip", "--without-mingle", "--loglevel", "info"],
+            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        )
+    deadline = time.monotonic() + WORKER_READY_TIMEOUT
+    while b" ready." not in log_path.read_bytes():
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            pytest.fail(f"Celery worker did not start:\n{log_path.read_text(errors='replace')[-3000:]}")
+        time.sleep(0.2)
+    process.log_path = log_path
+    yield process
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def wait_for(predicate, *, timeout: float, interval: float = 0.25, message: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {message}")

@@ -1,0 +1,82 @@
+"""Cosine kNN and precision@k on inputs small enough to check by hand."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from shopguide.ml import metrics
+from shopguide.ml.metrics import cosine_knn, precision_at_k_same_label
+
+# Two tight clusters: rows 0, 1 point along x, rows 2, 3 along y.
+CLUSTERS = np.array([[1.0, 0.0], [0.9, 0.1], [0.0, 1.0], [0.1, 0.9]])
+
+
+def test_cosine_knn_orders_by_cosine_not_length():
+    index = np.array([[1.0, 0.0], [0.0, 5.0], [-3.0, 0.0], [10.0, 1.0]])
+    result = cosine_knn(np.array([[2.0, 0.0]]), index, k=4)
+    np.testing.assert_array_equal(result, [[0, 3, 1, 2]])
+    assert result.dtype == np.int64
+
+
+def test_cosine_knn_leave_self_out():
+    np.testing.assert_array_equal(cosine_knn(CLUSTERS, CLUSTERS, k=1, exclude_self=True), [[1], [0], [3], [2]])
+    np.testing.assert_array_equal(cosine_knn(CLUSTERS, CLUSTERS, k=1), [[0], [1], [2], [3]])
+
+
+def test_cosine_knn_clips_k_to_what_exists():
+    assert cosine_knn(CLUSTERS, CLUSTERS, k=10, exclude_self=True).shape == (4, 3)
+    assert cosine_knn(CLUSTERS[:1], CLUSTERS, k=10).shape == (1, 4)
+
+
+def test_cosine_knn_chunking_matches_brute_force(monkeypatch):
+    rng = np.random.default_rng(0)
+    query, index = rng.normal(size=(37, 8)), rng.normal(size=(50, 8))
+    monkeypatch.setattr(metrics, "_CHUNK_FLOATS", 120)  # a few queries per chunk
+    chunked = cosine_knn(query, index, k=5, exclude_self=False)
+    sims = (query / np.linalg.norm(query, axis=1, keepdims=True)) @ (index / np.linalg.norm(index, axis=1, keepdims=True)).T
+    np.testing.assert_array_equal(chunked, np.argsort(-sims, axis=1)[:, :5])
+
+    same = cosine_knn(query, query, k=3, exclude_self=True)
+    assert not (same == np.arange(len(query))[:, None]).any()
+
+
+def test_cosine_knn_rejects_bad_input():
+    with pytest.raises(ValueError):
+        cosine_knn(CLUSTERS, CLUSTERS, k=0)
+    with pytest.raises(ValueError):
+        cosine_knn(CLUSTERS, np.ones((3, 5)), k=1)
+    with pytest.raises(ValueError):
+        cosine_knn(CLUSTERS, CLUSTERS[:3], k=1, exclude_self=True)
+
+
+def test_precision_leave_self_out_by_hand():
+    labels = np.array([0, 0, 1, 1])
+    assert precision_at_k_same_label(CLUSTERS, labels, k=1) == 1.0
+    # With k=2 each point's second neighbour is in the other cluster.
+    assert precision_at_k_same_label(CLUSTERS, labels, k=2) == 0.5
+    assert precision_at_k_same_label(CLUSTERS, np.array([0, 1, 0, 1]), k=1) == 0.0
+
+
+def test_precision_against_a_separate_index():
+    index, index_labels = CLUSTERS, np.array([0, 0, 1, 1])
+    queries = np.array([[1.0, 0.05], [0.05, 1.0]])
+    assert precision_at_k_same_label(queries, np.array([0, 1]), k=2, index_embeddings=index, index_labels=index_labels) == 1.0
+    # The first query's labels disagree with both of its neighbours; the second's agree.
+    assert precision_at_k_same_label(queries, np.array([1, 1]), k=2, index_embeddings=index, index_labels=index_labels) == 0.5
+
+
+def test_precision_skips_unknown_queries():
+    # Row 3 is unknown: it is not scored, and as row 2's neighbour it counts as a miss.
+    labels = np.array([0, 0, 1, -1])
+    assert precision_at_k_same_label(CLUSTERS, labels, k=1) == pytest.approx(2 / 3)
+    assert precision_at_k_same_label(CLUSTERS, np.full(4, -1), k=1) == 0.0
+
+
+def test_precision_rejects_bad_input():
+    with pytest.raises(ValueError):
+        precision_at_k_same_label(CLUSTERS, np.array([0, 1]), k=1)
+    with pytest.raises(ValueError):
+        precision_at_k_same_label(CLUSTERS, np.array([0, 0, 1, 1]), k=4)
+    with pytest.raises(ValueError):
+        precision_at_k_same_label(CLUSTERS, np.array([0, 0, 1, 1]), k=1, index_embeddings=CLUSTERS)

@@ -1,0 +1,62 @@
+import pytest
+from django.contrib.auth import get_user_model
+from django.test import override_settings
+
+from shopguide.adapter import CatalogAdapter, get_adapter
+from tests.factories import make_articles
+from tests.testapp.adapter import ArticleAdapter
+from tests.testapp.models import Article
+
+
+@pytest.fixture
+def articles(db):
+    return make_articles(6, available=lambda i: i != 4)
+
+
+def test_configured_adapter_reads_images_and_categories_from_other_tables(articles, django_assert_max_num_queries):
+    adapter = get_adapter()
+    assert isinstance(adapter, ArticleAdapter)
+    with django_assert_max_num_queries(3):  # products + images + shelves, whatever the count
+        products = list(adapter.get_queryset().order_by("pk"))
+        categories = [adapter.category(p) for p in products]
+        images = [adapter.read_image(p) for p in products]
+    assert categories == ["Stripes", "Columns", "Rings"] * 2
+    assert all(data and data.startswith(b"\x89PNG") for data in images)
+    assert adapter.sku(products[0]) == "A-0000"
+    assert adapter.price(products[0]) == 10.0
+    assert adapter.url(products[0]) == "/articles/A-0000/"
+
+
+def test_same_category_and_availability(articles):
+    adapter = get_adapter()
+    first = adapter.get_by_pk("A-0001")
+    same = adapter.same_category(adapter.get_queryset(), first)
+    assert sorted(same.values_list("pk", flat=True)) == ["A-0001", "A-0004"]
+    available = adapter.available(adapter.get_queryset())
+    assert "A-0004" not in set(available.values_list("pk", flat=True))
+
+
+def test_lookups_by_sku_and_pk_tolerate_unknown_keys(articles):
+    adapter = get_adapter()
+    assert adapter.products_by_sku(["A-0002", "ZZZ"]) == {"A-0002": "A-0002"}
+    assert adapter.get_by_pk("nope") is None
+    assert adapter.get_by_sku("A-0003").name == "Stripes article 3"
+
+
+def test_default_adapter_is_driven_by_the_field_mapping(articles):
+    with override_settings(
+        SHOPGUIDE={"PRODUCT_FIELDS": {"title": "name", "text": "summary", "category": None, "image": None,
+                                      "price": "cost", "in_stock": "available", "sku": "code"}}
+    ):
+        adapter = get_adapter()
+        assert type(adapter) is CatalogAdapter
+        product = adapter.get_by_pk("A-0000")
+        assert adapter.text(product) == "Stripes article 0\nA stripes pattern."
+        assert adapter.category(product) is None
+        assert adapter.read_image(product) is None  # no image field mapped
+        assert adapter.check_fields() == []
+
+
+def test_the_suite_runs_against_a_custom_user_model():
+    assert get_user_model()._meta.label == "testapp.Customer"
+    assert Article._meta.pk.get_internal_type() == "CharField"

@@ -1,0 +1,144 @@
+"""The training pipeline in-process: snapshot → train → embed → index → activate, and serving."""
+
+import re
+
+import pytest
+from django.db import connection
+from django.test import Client
+
+from shopguide.models import ModelVersion, ProductVector, TrainingRun
+from shopguide.training import request_training, run_training
+from shopguide.vectors import index_name
+from shopguide.versions import ActivationError, active_version, rollback
+from tests.factories import make_articles
+from tests.testapp.models import Article, ArticleImage
+
+RELATED = "/api/shopguide/products/{}/related/"
+
+
+def train() -> TrainingRun:
+    run = run_training(request_training().pk)
+    assert run.status == TrainingRun.Status.SUCCEEDED, run.error
+    return run
+
+
+@pytest.fixture
+def trained(db):
+    articles = make_articles(30, available=lambda i: i != 3)
+    return articles, train()
+
+
+def test_training_writes_vectors_builds_the_index_and_activates(trained):
+    articles, run = trained
+    version = active_version()
+    assert run.version == version and version.status == "ready"
+    assert ProductVector.objects.filter(version=version, space="image").count() == 30
+    assert version.dimensions == {"image": 16}
+    assert version.artifacts["image"].endswith(f"v{version.pk}/image.pt")
+    metrics = version.metrics["image"]
+    assert metrics["held_out"] == 3 and 0 <= metrics["precision_at_10"]["cnn"] <= 1
+    assert run.percent == 100 and set(run.timings) >= {"snapshot", "train_image", "embed", "activate"}
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT indexdef FROM pg_indexes WHERE indexname = %s", [index_name(version.pk, "image")])
+        (definition,) = cursor.fetchone()
+    assert "hnsw" in definition and "vector_cosine_ops" in definition
+
+
+def test_related_products_look_alike_and_skip_self_and_out_of_stock(trained, api_client):
+    response = api_client.get(RELATED.format("A-0000"), {"k": 6})
+    assert response.status_code == 200
+    body = response.json()
+    assert body["source"] == "image" and body["fallback"] is False
+    assert body["model_version"] == active_version().pk
+    ids = [item["id"] for item in body["results"]]
+    assert len(ids) == 6 and "A-0000" not in ids and "A-0003" not in ids
+    assert set(body["results"][0]) == {"id", "sku", "title", "url", "image", "score", "reason"}
+    scores = [item["score"] for item in body["results"]]
+    assert scores == sorted(scores, reverse=True)
+    # Article i is on shelf i % 3; a trained model should find mostly same-pattern neighbours.
+    same_shelf = sum(Article.objects.get(pk=pk).name.split()[0] == "Stripes" for pk in ids)
+    assert same_shelf >= 4, ids
+
+
+def test_template_tag_and_api_return_the_same_list(trained, api_client):
+    html = Client().get("/articles/A-0005/").content.decode()
+    from_widget = re.findall(r'data-product-id="([^"]+)"', html)
+    from_api = [item["id"] for item in api_client.get(RELATED.format("A-0005"), {"k": 5}).json()["results"]]
+    assert from_widget and from_widget == from_api
+    assert f'data-shopguide-version="{active_version().pk}"' in html
+
+
+def test_without_a_model_related_falls_back_to_popular(db, api_client):
+    make_articles(6, with_images=False)
+    body = api_client.get(RELATED.format("A-0000"), {"k": 3}).json()
+    assert body["fallback"] is True and body["source"] == "popular" and body["model_version"] is None
+    ids = [item["id"] for item in body["results"]]
+    assert len(ids) == 3 and "A-0000" not in ids
+    assert ids[0] == "A-0003"  # same shelf first
+
+
+@pytest.mark.parametrize("query, status", [({"k": 0}, 400), ({"k": 101}, 400), ({"k": "many"}, 400)])
+def test_bad_k_gives_400_with_a_message(trained, api_client, query, status):
+    response = api_client.get(RELATED.format("A-0000"), query)
+    assert response.status_code == status
+    assert "k" in response.json()
+
+
+def test_unknown_product_gives_404_with_a_message(db, api_client):
+    response = api_client.get(RELATED.format("NO-SUCH"))
+    assert response.status_code == 404
+    assert "NO-SUCH" in response.json()["detail"]
+
+
+def test_failed_run_leaves_the_active_version_serving(trained, api_client):
+    _, first = trained
+
+    def ranking():
+        body = api_client.get(RELATED.format("A-0001")).json()
+        return body["model_version"], body["source"], [(i["id"], i["score"]) for i in body["results"]]
+
+    before = ranking()
+    ArticleImage.objects.all().delete()  # nothing left to train on
+    run = run_training(request_training().pk)
+    assert run.status == "failed" and "readable image" in run.error
+    assert active_version() == first.version
+    assert ranking() == before and before[1] == "image"
+
+
+def test_corrupt_image_is_skipped_and_reported(db):
+    make_articles(12)
+    broken = ArticleImage.objects.get(article_id="A-0007")
+    broken.file.open("wb")
+    broken.file.write(b"\x89PNG\r\n\x1a\n truncated")
+    broken.file.close()
+    run = train()
+    assert any(w.startswith("product A-0007:") for w in run.warnings)
+    assert not ProductVector.objects.filter(product_id="A-0007").exists()
+    assert ProductVector.objects.filter(version=run.version).count() == 11
+
+
+def test_empty_catalogue_refuses_to_train(db):
+    run = run_training(request_training().pk)
+    assert run.status == "failed" and "catalogue is empty" in run.error
+    assert not ModelVersion.objects.exists()
+
+
+def test_rollback_reactivates_the_previous_version(trained):
+    _, first = trained
+    second = train()
+    assert active_version() == second.version
+    assert rollback() == first.version
+    assert active_version() == first.version
+    # both versions keep their own vectors; serving reads only the active one
+    assert ProductVector.objects.filter(version=second.version).count() == 30
+
+
+def test_rollback_without_an_earlier_version_is_refused(trained):
+    with pytest.raises(ActivationError):
+        rollback()
+
+
+def test_rerunning_a_finished_run_changes_nothing(trained):
+    _, run = trained
+    again = run_training(run.pk)
+    assert again.status == "succeeded" and ModelVersion.objects.count() == 1
