@@ -96,6 +96,11 @@ class TrainingRunAdmin(admin.ModelAdmin):
     def has_add_permission(self, request) -> bool:
         return False
 
+    def changelist_view(self, request, extra_context=None):
+        # Refresh the page while a run is in progress, so stage and percent move by themselves.
+        in_progress = TrainingRun.objects.exclude(status__in=TrainingRun.FINISHED).exists()
+        return super().changelist_view(request, {**(extra_context or {}), "shopguide_refresh": in_progress})
+
     def get_urls(self):
         custom = [
             path("retrain/", self.admin_site.admin_view(self.retrain_view), name="shopguide_trainingrun_retrain"),

@@ -22,6 +22,16 @@ class EmbeddedServer:
     port: int
     user: str = "postgres"
 
+    def django_database(self, name: str) -> dict:
+        """A ``DATABASES`` entry for database ``name`` on this server."""
+        return {
+            "ENGINE": "django.db.backends.postgresql",
+            "NAME": name,
+            "USER": self.user,
+            "HOST": self.socket_dir,
+            "PORT": str(self.port),
+        }
+
     def database_url(self, name: str) -> str:
         return f"postgresql://{self.user}@/{name}?host={self.socket_dir}&port={self.port}"
 

@@ -72,7 +72,7 @@ else:
     from storefront import embedded_db
 
     _server = embedded_db.start(VAR_DIR / "pgdata", database=DEMO_DB_NAME)
-    DATABASES = {"default": dj_database_url.parse(_server.database_url(DEMO_DB_NAME), conn_max_age=60)}
+    DATABASES = {"default": {**_server.django_database(DEMO_DB_NAME), "CONN_MAX_AGE": 60}}
     _default_broker = _server.sqlalchemy_url(DEMO_DB_NAME)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

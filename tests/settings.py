@@ -71,7 +71,7 @@ else:
 
     _server = embedded_db.start(BASE_DIR / "var" / "test-pgdata", database=TEST_DB)
     os.environ.setdefault("SHOPGUIDE_TEST_PG_URL", _server.database_url("postgres"))
-    DATABASES = {"default": dj_database_url.parse(_server.database_url(TEST_DB))}
+    DATABASES = {"default": _server.django_database(TEST_DB)}
 # A worker subprocess must use the database pytest-django created (test_<name>).
 if os.environ.get("SHOPGUIDE_TESTS_IN_WORKER"):
     DATABASES["default"]["NAME"] = "test_" + DATABASES["default"]["NAME"]
@@ -118,7 +118,9 @@ if "SHOPGUIDE_TEST_BROKER" not in os.environ:
     else:
         db = DATABASES["default"]
         os.environ["SHOPGUIDE_TEST_BROKER"] = (
-            f"sqla+postgresql+psycopg://{db['USER']}@/test_{db['NAME']}?host={db['HOST']}&port={db['PORT'] or 5432}"
+            f"sqla+postgresql+psycopg://{db['USER']}:{db.get('PASSWORD') or ''}@{db['HOST'] if not db['HOST'].startswith('/') else ''}"
+            f"{':' + str(db['PORT']) if db.get('PORT') and not db['HOST'].startswith('/') else ''}/test_{db['NAME']}"
+            + (f"?host={db['HOST']}&port={db.get('PORT') or 5432}" if db["HOST"].startswith("/") else "")
         )
 CELERY_BROKER_URL = os.environ["SHOPGUIDE_TEST_BROKER"]
 CELERY_TASK_ACKS_LATE = True

@@ -1,0 +1,67 @@
+"""The admin pages: every shopguide model lists and opens (vector fields never break a form),
+retraining is only enqueued, versions can be activated and rolled back."""
+
+import pytest
+from django.urls import reverse
+
+from shopguide.models import Interaction, ModelVersion, ProductVector, TrainingRun, UserVector
+from shopguide.training import request_training, run_training
+from tests.factories import make_articles
+from tests.testapp.models import Customer
+
+
+@pytest.fixture
+def staff_client(client, db):
+    admin = Customer.objects.create_superuser("admin@example.com", "pw")
+    client.force_login(admin)
+    client.admin = admin
+    return client
+
+
+@pytest.fixture
+def trained(db):
+    make_articles(12)
+    run = run_training(request_training().pk)
+    assert run.status == "succeeded", run.error
+    return run
+
+
+@pytest.mark.parametrize("model", [Interaction, ModelVersion, ProductVector, TrainingRun, UserVector])
+def test_changelists_open(staff_client, trained, model):
+    url = reverse(f"admin:shopguide_{model._meta.model_name}_changelist")
+    assert staff_client.get(url).status_code == 200
+
+
+def test_vector_and_version_pages_open_without_vector_form_fields(staff_client, trained):
+    vector = ProductVector.objects.first()
+    UserVector.objects.create(version=trained.version, user=staff_client.admin, embedding=[0.1] * 16)
+    for obj in (vector, UserVector.objects.get(), trained.version, trained):
+        url = reverse(f"admin:shopguide_{obj._meta.model_name}_change", args=[obj.pk])
+        response = staff_client.get(url)
+        assert response.status_code == 200, url
+        assert 'name="embedding"' not in response.content.decode()
+    assert "16" in staff_client.get(reverse("admin:shopguide_productvector_change", args=[vector.pk])).content.decode()
+
+
+def test_retrain_button_only_enqueues(staff_client, db, django_capture_on_commit_callbacks):
+    changelist = reverse("admin:shopguide_trainingrun_changelist")
+    assert "Retrain now" in staff_client.get(changelist).content.decode()
+    with django_capture_on_commit_callbacks(execute=True):
+        response = staff_client.post(reverse("admin:shopguide_trainingrun_retrain"))
+    assert response.status_code == 302
+    run = TrainingRun.objects.get()
+    assert run.status == "queued" and run.requested_by == staff_client.admin and run.task_id
+
+
+def test_retrain_needs_post(staff_client, db):
+    staff_client.get(reverse("admin:shopguide_trainingrun_retrain"))
+    assert not TrainingRun.objects.exists()
+
+
+def test_activate_and_rollback_actions(staff_client, trained):
+    second = run_training(request_training().pk).version
+    url = reverse("admin:shopguide_modelversion_changelist")
+    staff_client.post(url, {"action": "rollback", "_selected_action": [second.pk]})
+    assert ModelVersion.objects.get(is_active=True) == trained.version
+    staff_client.post(url, {"action": "activate_selected", "_selected_action": [second.pk]})
+    assert ModelVersion.objects.get(is_active=True) == second

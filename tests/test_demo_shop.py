@@ -1,0 +1,140 @@
+"""The demo shop end to end, as `make demo` sets it up, in subprocesses with storefront settings:
+demo data → load_catalog → event import → training → product pages with related products; then a
+retrain through a worker on the embedded broker (kombu's SQLAlchemy transport on PostgreSQL)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psycopg
+import pytest
+from django.conf import settings
+from psycopg import sql
+
+ROOT = Path(__file__).resolve().parent.parent
+DB_NAME = "shopguide_demo_smoke"
+
+
+def server_url(name: str) -> str:
+    db = settings.DATABASES["default"]
+    host = db["HOST"]
+    port = db.get("PORT") or 5432
+    if host.startswith("/"):
+        return f"postgresql://{db['USER']}@/{name}?host={host}&port={port}"
+    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
+    return f"postgresql://{db['USER']}{password}@{host}:{port}/{name}"
+
+
+@pytest.fixture(scope="module")
+def demo_env(tmp_path_factory):
+    with psycopg.connect(server_url("postgres"), autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(DB_NAME)))
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(DB_NAME)))
+    url = server_url(DB_NAME)
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "storefront.settings",
+        "DATABASE_URL": url,
+        "CELERY_BROKER_URL": "sqla+" + url.replace("postgresql://", "postgresql+psycopg://", 1),
+        "SHOPGUIDE_VAR_DIR": str(tmp_path_factory.mktemp("demo-var")),
+        "DJANGO_ALLOWED_HOSTS": "testserver,127.0.0.1,localhost",
+    }
+    yield env
+    with psycopg.connect(server_url("postgres"), autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(DB_NAME)))
+
+
+def manage(env, *args, timeout=300, check=True) -> subprocess.CompletedProcess:
+    result = subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout
+    )
+    if check:
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return result
+
+
+PAGE_CHECK = """
+import json, re
+from django.test import Client
+from storefront.catalog.models import Product
+c = Client()
+out = {}
+for p in Product.objects.order_by('pk')[:5]:
+    html = c.get(p.get_absolute_url()).content.decode()
+    out[p.pk] = re.findall(r'data-product-id="([^"]+)"', html)
+out['home'] = c.get('/').status_code
+out['search'] = c.get('/search/', {'q': 'sneakers'}).status_code
+out['admin_login'] = c.login(username='admin', password='shopguide-demo')
+print(json.dumps(out))
+"""
+
+
+@pytest.fixture(scope="module")
+def demo_ready(demo_env):
+    result = manage(demo_env, "rundemo", "--setup-only", "--products", "90", "--shoppers", "12", "--epochs", "2")
+    return result
+
+
+def test_first_run_sets_up_catalogue_history_and_model(demo_env, demo_ready):
+    assert "90 products created" in demo_ready.stdout
+    assert "events imported" in demo_ready.stdout
+    assert "Run 1 succeeded" in demo_ready.stdout
+    pages = json.loads(manage(demo_env, "shell", "-c", PAGE_CHECK).stdout.strip().splitlines()[-1])
+    assert pages.pop("home") == 200 and pages.pop("search") == 200 and pages.pop("admin_login") is True
+    for pk, related in pages.items():
+        assert len(related) == 8 and pk not in related
+
+
+def test_second_run_reuses_data_and_model(demo_env, demo_ready):
+    started = time.monotonic()
+    result = manage(demo_env, "rundemo", "--setup-only")
+    assert time.monotonic() - started < 60
+    assert "Building the demo catalogue" not in result.stdout and "Training" not in result.stdout
+
+
+def test_load_catalog_reports_bad_lines_and_keeps_good_ones(demo_env, demo_ready, tmp_path):
+    images = tmp_path / "images"
+    images.mkdir()
+    (images / "bad.png").write_bytes(b"not a png")
+    lines = [
+        {"sku": "NEW-1", "title": "New tee", "description": "Soft.", "category": "T-shirts & Tops", "price": 12.5},
+        {"sku": "NEW-2", "title": "Broken", "category": "Bags", "price": "cheap"},
+        "{nope",
+        {"sku": "NEW-3", "title": "Bad image", "category": "Bags", "price": 3, "image": "bad.png"},
+        {"sku": "NEW-4", "title": "Escape", "category": "Bags", "price": 3, "image": "../../etc/passwd"},
+        {"sku": "NEW-5", "title": "New bag", "category": "Bags", "price": 30, "in_stock": False},
+    ]
+    path = tmp_path / "catalog.jsonl"
+    path.write_text("\n".join(x if isinstance(x, str) else json.dumps(x) for x in lines) + "\n")
+    result = manage(demo_env, "load_catalog", str(path), "--images-root", str(images), check=False)
+    assert result.returncode == 1
+    assert "2 products created" in result.stdout
+    assert f"{path}:2: 'price' must be a non-negative number" in result.stderr
+    assert f"{path}:3: not valid JSON" in result.stderr
+    assert f"{path}:4: 'image' 'bad.png' is not a readable image" in result.stderr
+    assert f"{path}:5: 'image' '../../etc/passwd' points outside the images root" in result.stderr
+    assert "Traceback" not in result.stderr
+    # loading again changes nothing new
+    again = manage(demo_env, "load_catalog", str(path), "--images-root", str(images), check=False)
+    assert "0 products created, 2 updated" in again.stdout
+
+
+@pytest.mark.worker
+def test_retrain_through_a_worker_on_the_embedded_broker(demo_env, demo_ready, tmp_path):
+    log = (tmp_path / "worker.log").open("wb")
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "storefront", "worker", "-Q", "shopguide,shopguide.gpu",
+         "--pool", "solo", "--without-gossip", "--without-mingle", "--loglevel", "info"],
+        cwd=ROOT, env=demo_env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    try:
+        result = manage(demo_env, "shopguide_train", "--epochs", "1", "--timeout", "240", timeout=300)
+        assert "Run 2 succeeded: activated v2" in result.stdout
+    finally:
+        worker.terminate()
+        worker.wait(timeout=30)

@@ -1,0 +1,41 @@
+"""Training through a real Celery worker process on a real broker."""
+
+import pytest
+from django.core.management import call_command
+
+from shopguide.models import ProductVector, TrainingRun
+from shopguide.conf import shopguide_settings
+from shopguide.tasks import enqueue_training, train
+from shopguide.versions import active_version
+from tests.conftest import wait_for
+from tests.factories import make_articles
+
+pytestmark = pytest.mark.worker
+TRAINING_TIMEOUT = 180
+
+
+def test_worker_trains_and_vectors_appear(celery_worker_process, api_client, capsys):
+    make_articles(24)
+    call_command("shopguide_train", timeout=TRAINING_TIMEOUT)  # queues, then follows the run's row
+    run = TrainingRun.objects.get()
+    assert run.status == TrainingRun.Status.SUCCEEDED, run.error
+    assert run.task_id and run.worker
+    assert "succeeded" in capsys.readouterr().out
+    version = active_version()
+    assert ProductVector.objects.filter(version=version).count() == 24
+    body = api_client.get("/api/shopguide/products/A-0000/related/", {"k": 4}).json()
+    assert body["source"] == "image" and body["model_version"] == version.pk and len(body["results"]) == 4
+
+
+def test_redelivered_task_is_idempotent(celery_worker_process):
+    make_articles(12)
+    run = enqueue_training()
+    wait_for(lambda: TrainingRun.objects.get(pk=run.pk).is_finished, timeout=TRAINING_TIMEOUT, message="training")
+    first_version = active_version()
+    # The broker delivers the same task again (e.g. after a lost ack): nothing is trained twice.
+    train.apply_async((run.pk,), queue=shopguide_settings.GPU_QUEUE)
+    wait_for(lambda: celery_worker_process.log_path.read_bytes().count(b"] succeeded in") >= 2,
+             timeout=60, message="the second delivery to be handled")
+    assert active_version() == first_version
+    assert TrainingRun.objects.count() == 1
+    assert ProductVector.objects.count() == 12
