@@ -66,6 +66,8 @@ class CatalogAdapter:
 
     def get_by_pk(self, pk: Any):
         """The product with this primary key, or None (also for a malformed key, e.g. "abc")."""
+        if isinstance(pk, str) and "\x00" in pk:  # PostgreSQL rejects NUL in text: no such product
+            return None
         try:
             return self.get_queryset().filter(pk=pk).first()
         except (ValueError, TypeError, ValidationError):

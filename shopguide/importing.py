@@ -79,6 +79,8 @@ def parse_line(line_no: int, text: str) -> EventLine | None:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise LineError(f"not valid JSON ({exc.msg})") from exc
+    if "\x00" in text or "\\u0000" in text:
+        raise LineError("contains a NUL character, which PostgreSQL cannot store")
     if not isinstance(data, dict):
         raise LineError("expected a JSON object")
     for key in ("user", "type", "ts"):

@@ -80,3 +80,11 @@ def test_record_event_refuses_an_event_without_actor(articles):
         record_event(type="view", product=articles[0])
     with pytest.raises(ValueError, match="Unknown event type"):
         record_event(type="like", product=articles[0], visitor="v1")
+
+
+@pytest.mark.parametrize("value", ["A\x00B", "x" * 5000, "' OR 1=1 --", "😀"])
+def test_hostile_product_values_give_4xx_not_500(api_client, articles, value):
+    response = api_client.post(EVENTS, {"type": "view", "product": value}, format="json")
+    assert response.status_code == 400
+    response = api_client.get(f"/api/shopguide/products/{value}/related/")
+    assert response.status_code == 404

@@ -31,9 +31,10 @@ def test_bad_lines_are_reported_by_number_and_good_lines_kept(tmp_path, articles
             {"user": "ann@example.com", "sku": "A-0000", "type": "view", "ts": "yesterday"},
             {"user": "ann@example.com", "type": "view", "ts": "2026-01-02T10:00:00Z"},
             {"user": "ann@example.com", "sku": "A-0002", "type": "search", "query": "rings", "ts": "2026-01-03T10:00:00"},
+            {"user": "ann@example.com", "sku": "A-\u00000", "type": "view", "ts": "2026-01-02T10:00:00Z"},
         ],
     )
-    with pytest.raises(CommandError, match="5 bad line"):
+    with pytest.raises(CommandError, match="6 bad line"):
         call_command("shopguide_import_events", str(path), verbosity=0)
     err = capsys.readouterr().err
     assert "events.jsonl:2: not valid JSON" in err
@@ -41,6 +42,7 @@ def test_bad_lines_are_reported_by_number_and_good_lines_kept(tmp_path, articles
     assert "events.jsonl:5: unknown user 'ghost@example.com'" in err
     assert "events.jsonl:6: 'ts' is not ISO-8601" in err
     assert "events.jsonl:7: missing 'sku'" in err
+    assert "events.jsonl:9: contains a NUL character" in err
     assert sorted(Interaction.objects.values_list("type", flat=True)) == ["purchase", "search", "view"]
 
 
