@@ -36,8 +36,14 @@ DEFAULTS: dict[str, Any] = {
     # Celery queues: heavy work (training, bulk embedding) and light work.
     "GPU_QUEUE": "shopguide.gpu",
     "QUEUE": "shopguide",
-    # Products embedded per batch when writing vectors.
+    # Products embedded per batch when writing vectors, and per fan-out task.
     "EMBED_BATCH_SIZE": 512,
+    "EMBED_CHUNK_SIZE": 2000,
+    # A running training run whose worker sent no heartbeat for this long is marked failed.
+    "RUN_STALE_AFTER": 300,
+    # A new version is not activated when a headline metric is worse than the active version's
+    # by more than this (absolute), unless staff force it.
+    "GATE_TOLERANCE": 0.01,
     # Model versions kept (the active one and its predecessors, for rollback).
     "KEEP_VERSIONS": 3,
     # Where model artifacts go in Django's default storage.

@@ -91,9 +91,14 @@ class TrainingRun(models.Model):
     )
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # Touched at every progress report; a running run whose heartbeat stops lost its worker.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    # Embedding fans out in chunks (EmbeddingChunk rows); this is how many were dispatched.
+    chunks_total = models.PositiveIntegerField(default=0)
 
     class Meta:
         ordering = ["-created_at"]
+        permissions = [("retrain", "Can start, cancel and force model retraining")]
 
     def __str__(self) -> str:
         return f"run {self.pk} ({self.status})"
@@ -101,6 +106,19 @@ class TrainingRun(models.Model):
     @property
     def is_finished(self) -> bool:
         return self.status in self.FINISHED
+
+
+class EmbeddingChunk(models.Model):
+    """One chunk of the catalogue embedded by one task; the task that finishes the last chunk
+    finishes the run. A re-delivered chunk task finds its row done and does nothing twice."""
+
+    run = models.ForeignKey(TrainingRun, on_delete=models.CASCADE, related_name="chunks")
+    index = models.PositiveIntegerField()
+    product_ids = models.JSONField(default=list)
+    done_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["run", "index"], name="shopguide_chunk_unique")]
 
 
 class Interaction(models.Model):
@@ -182,3 +200,61 @@ class UserVector(models.Model):
 
     def __str__(self) -> str:
         return f"vector of user {self.user_id} in v{self.version_id}"
+
+
+class Segment(models.Model):
+    """A customer segment. Members are labelled by staff, by import, or by ``rule``; a logistic
+    regression per segment then predicts every customer's probability of belonging."""
+
+    name = models.CharField(max_length=100, unique=True)
+    slug = models.SlugField(max_length=100, unique=True)
+    description = models.TextField(blank=True)
+    # Optional rule over order history that labels members, e.g.
+    # {"min_purchases": 3, "category": "Bags", "within_days": 180}. See shopguide.segments.
+    rule = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class SegmentMember(models.Model):
+    """A labelled example: this customer is (or is explicitly not) in the segment."""
+
+    class Source(models.TextChoices):
+        ADMIN = "admin", _("admin")
+        IMPORT = "import", _("import")
+        RULE = "rule", _("rule")
+
+    segment = models.ForeignKey(Segment, on_delete=models.CASCADE, related_name="members")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    is_member = models.BooleanField(default=True)
+    source = models.CharField(max_length=16, choices=Source.choices, default=Source.ADMIN)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["segment", "user"], name="shopguide_segment_member_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} {'in' if self.is_member else 'not in'} {self.segment}"
+
+
+class SegmentScore(models.Model):
+    """A predicted membership probability, for one model version."""
+
+    segment = models.ForeignKey(Segment, on_delete=models.CASCADE, related_name="scores")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="segment_scores")
+    probability = models.FloatField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["segment", "user", "version"], name="shopguide_segment_score_unique"
+            )
+        ]
+        indexes = [models.Index(fields=["version", "segment", "-probability"], name="shopguide_segscore_rank")]

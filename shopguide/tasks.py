@@ -1,14 +1,14 @@
 """Celery tasks: thin wrappers over the pipeline. Tasks take ids and re-fetch rows.
 
-Training goes to the GPU queue (one worker process per GPU); acks are late, so a task whose
-worker dies is not lost, and the pipeline itself is idempotent for such re-deliveries.
+Heavy work goes to the GPU queue (run one worker process per GPU there). Acks are late and a task
+whose worker dies is re-delivered; every pipeline step is idempotent for that.
 """
 
 from __future__ import annotations
 
 import logging
 
-from celery import shared_task
+from celery import group, shared_task
 from django.db import transaction
 
 from shopguide.conf import shopguide_settings
@@ -16,17 +16,31 @@ from shopguide.models import TrainingRun
 
 logger = logging.getLogger(__name__)
 
+TASK_OPTIONS = {"acks_late": True, "reject_on_worker_lost": True, "ignore_result": True}
+
 
 class BrokerUnavailable(Exception):
     """The task could not be queued; the message says what to check."""
 
 
-@shared_task(name="shopguide.training.run", acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+@shared_task(name="shopguide.training.run", **TASK_OPTIONS)
 def train(run_id: int) -> str:
-    from shopguide.training import run_training
+    """Snapshot and train, then fan the catalogue's embedding out over the workers."""
+    from shopguide import training
 
-    run = run_training(run_id)
-    return run.status
+    run = training.start_run(run_id)
+    if run is None or training.train_models(run) is None:
+        return TrainingRun.objects.get(pk=run_id).status
+    chunks = TrainingRun.objects.get(pk=run_id).chunks_total
+    group(embed_chunk.si(run_id, index) for index in range(chunks)).apply_async(queue=shopguide_settings.GPU_QUEUE)
+    return f"dispatched {chunks} chunks"
+
+
+@shared_task(name="shopguide.embeddings.embed_chunk", **TASK_OPTIONS)
+def embed_chunk(run_id: int, index: int) -> bool:
+    from shopguide import training
+
+    return training.embed_chunk(run_id, index)
 
 
 def enqueue_training(*, requested_by=None, options: dict | None = None) -> TrainingRun:

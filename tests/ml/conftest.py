@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 import pytest
+import torch
 
 from shopguide.ml.image_encoder import ImageEncoderConfig
 
@@ -36,6 +39,19 @@ def make_shapes(n_per_class: int, *, seed: int, size: int = SIZE) -> tuple[np.nd
             images.append(np.clip(image, 0, 255).astype(np.uint8))
             labels.append(label)
     return np.stack(images), np.array(labels, dtype=np.int64)
+
+
+@pytest.fixture(autouse=True)
+def single_thread() -> Iterator[None]:
+    """Run the tiny test networks on one thread.
+
+    Their ops are too small to gain from a second thread, and on a busy machine OpenMP's
+    barrier waits make two threads many times slower than one.
+    """
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,495 @@
+"""Text encoder for semantic search and related products: hashed n-grams -> BiLSTM -> embedding.
+
+Queries and documents go through the same network, so one embedding space serves search
+(query -> product) and related products (product -> product). Training is contrastive (symmetric
+InfoNCE with in-batch negatives) on (query-like text, document) pairs. The query-like texts are
+sampled from each document afresh every epoch, imitating what shoppers type: the whole title,
+a few words of it, either with typos, a few words of the description, or attribute words
+(category + material, genres, ...). Real (query, clicked product) pairs from search logs join
+them when given.
+
+Documents are ``"title\\ndescription\\ncategory"`` strings (any number of lines): the first
+non-empty line is the title, the last line (when there are two or more) holds category-like
+attributes separated by ``| , ; / &``, and the lines in between are free description.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import random
+import re
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import BinaryIO, Union
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .device import autocast_context, resolve_device, seed_everything
+from .text_tokenizer import HashingTokenizer, TokenBatch, TokenizerConfig
+
+logger = logging.getLogger(__name__)
+
+CHECKPOINT_FORMAT = "shopguide.text_encoder/1"
+Progress = Callable[[float, str], None]
+PathOrFile = Union[str, os.PathLike, BinaryIO]
+
+
+@dataclass(frozen=True)
+class TextEncoderConfig:
+    """Architecture, training and query-sampling settings; saved inside every checkpoint.
+
+    The defaults train at several thousand texts per second on two CPU cores and embed one query
+    in well under a millisecond.
+    """
+
+    tokenizer: TokenizerConfig = field(default_factory=TokenizerConfig)
+    embedding_dim: int = 64  # output vector size (what pgvector stores)
+    piece_dim: int = 96  # size of each hashed piece's embedding, and so of each word's input
+    hidden_dim: int = 128  # LSTM state size per direction
+    dropout: float = 0.1  # on word vectors while training
+    epochs: int = 30
+    batch_size: int = 256
+    lr: float = 3e-3  # peak AdamW learning rate (LSTM, projection), after warmup, then cosine decay to 0
+    piece_lr: float = 1e-2  # peak SparseAdam learning rate of the piece table
+    weight_decay: float = 1e-4  # LSTM/linear weights only, never piece embeddings or biases
+    temperature: float = 0.05
+    seed: int = 0
+    # Query sampling: relative weights of the kinds of query-like text made from a document.
+    title_weight: float = 0.3  # the whole title
+    fragment_weight: float = 0.35  # 1 .. max_fragment_words consecutive title words
+    description_weight: float = 0.15  # 1-3 content words of the description
+    attribute_weight: float = 0.2  # 1-2 attribute phrases (last line) + 0-2 description words
+    typo_probability: float = 0.5  # chance that a title or fragment query gets typos
+    max_typos: int = 2
+    max_fragment_words: int = 3
+
+    def __post_init__(self) -> None:
+        if min(self.embedding_dim, self.piece_dim, self.hidden_dim, self.epochs, self.batch_size) < 1:
+            raise ValueError("embedding_dim, piece_dim, hidden_dim, epochs and batch_size must be >= 1")
+        weights = (self.title_weight, self.fragment_weight, self.description_weight, self.attribute_weight)
+        if min(weights) < 0 or sum(weights) <= 0:
+            raise ValueError("query kind weights must be >= 0 and not all 0")
+        if not 0 <= self.typo_probability <= 1 or not 0 <= self.dropout < 1:
+            raise ValueError("typo_probability must be in [0, 1] and dropout in [0, 1)")
+
+    @classmethod
+    def from_dict(cls, values: dict) -> TextEncoderConfig:
+        """Rebuild a config from ``dataclasses.asdict`` output (as stored in checkpoints)."""
+        values = dict(values)
+        tokenizer = dict(values.pop("tokenizer", {}))
+        if "ngram_sizes" in tokenizer:
+            tokenizer["ngram_sizes"] = tuple(tokenizer["ngram_sizes"])
+        return cls(tokenizer=TokenizerConfig(**tokenizer), **values)
+
+
+@dataclass
+class FitResult:
+    """What one call to :meth:`TextEncoder.fit` did.
+
+    Attributes:
+        losses: mean training loss of each epoch.
+        seconds: wall-clock training time.
+        texts_per_second: queries plus documents encoded per second of training.
+        num_documents: documents trained on.
+        num_pairs: real (query, document) pairs used each epoch, besides the sampled ones.
+    """
+
+    losses: list[float] = field(default_factory=list)
+    seconds: float = 0.0
+    texts_per_second: float = 0.0
+    num_documents: int = 0
+    num_pairs: int = 0
+
+
+# --------------------------------------------------------------------------- model
+
+
+def reverse_padded(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """Reverse each sequence within its own length, leaving the padding where it is.
+
+    Args:
+        x: (B, W, C) padded sequences.
+        lengths: (B,) int64 valid steps per row, 1 <= length <= W.
+
+    Returns:
+        (B, W, C); applying it twice gives ``x`` back.
+    """
+    steps = torch.arange(x.shape[1], device=x.device)[None, :]  # (1, W)
+    lengths = lengths[:, None]  # (B, 1)
+    index = torch.where(steps < lengths, lengths - 1 - steps, steps)  # (B, W)
+    return x.gather(1, index[:, :, None].expand_as(x))
+
+
+class TextNet(nn.Module):
+    """Bag of hashed pieces per word -> BiLSTM over words -> masked mean+max pool -> linear -> L2 norm."""
+
+    def __init__(self, config: TextEncoderConfig) -> None:
+        super().__init__()
+        # Sparse gradients: a batch touches a few thousand of the 2**17 rows, and a dense
+        # gradient + Adam update of the whole table would cost more than the LSTMs.
+        self.pieces = nn.EmbeddingBag(
+            config.tokenizer.n_buckets, config.piece_dim, mode="mean", padding_idx=0, sparse=True
+        )
+        nn.init.normal_(self.pieces.weight, std=0.1)
+        with torch.no_grad():
+            self.pieces.weight[0].zero_()
+        self.dropout = nn.Dropout(config.dropout)
+        # Two one-way LSTMs instead of one bidirectional: the backward one reads each text
+        # reversed within its length (reverse_padded), so padding never enters either state and
+        # a text's vector does not depend on what it was batched with.
+        self.forward_lstm = nn.LSTM(config.piece_dim, config.hidden_dim, batch_first=True)
+        self.backward_lstm = nn.LSTM(config.piece_dim, config.hidden_dim, batch_first=True)
+        self.projection = nn.Linear(4 * config.hidden_dim, config.embedding_dim)
+
+    def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """Embed a batch of tokenised texts.
+
+        Args:
+            ids: int64 (B, W, P) piece ids per word, 0 = padding (see ``TokenBatch``).
+            lengths: int64 (B,) words per text, each >= 1, on the same device as ``ids``.
+
+        Returns:
+            (B, D) float, each row of unit L2 norm.
+        """
+        b, w, p = ids.shape
+        words = self.pieces(ids.reshape(b * w, p)).reshape(b, w, -1)  # (B, W, piece_dim); pad words are 0
+        words = self.dropout(words)
+        ahead, _ = self.forward_lstm(words)  # (B, W, H)
+        behind, _ = self.backward_lstm(reverse_padded(words, lengths))
+        states = torch.cat([ahead, reverse_padded(behind, lengths)], dim=2)  # (B, W, 2H)
+
+        mask = (torch.arange(w, device=ids.device)[None, :] < lengths[:, None])[:, :, None]  # (B, W, 1)
+        mean = (states * mask).sum(1) / lengths[:, None].to(states.dtype)  # (B, 2H)
+        peak = states.masked_fill(~mask, float("-inf")).amax(1)  # (B, 2H)
+        return F.normalize(self.projection(torch.cat([mean, peak], dim=1)).float(), dim=1)  # (B, D)
+
+
+def info_nce(queries: torch.Tensor, documents: torch.Tensor, keys: torch.Tensor, temperature: float) -> torch.Tensor:
+    """Symmetric InfoNCE with in-batch negatives.
+
+    Args:
+        queries: (B, D) unit-norm; row i belongs with ``documents[i]``.
+        documents: (B, D) unit-norm.
+        keys: (B,) int64 document identity; rows with equal keys (the same document twice, or
+            two documents with identical text) are not used as each other's negatives.
+        temperature: softmax temperature.
+
+    Returns:
+        Scalar: mean of query->document and document->query cross-entropy.
+    """
+    logits = queries.float() @ documents.float().T / temperature  # (B, B)
+    same = keys[:, None] == keys[None, :]
+    same.fill_diagonal_(False)
+    logits = logits.masked_fill(same, float("-inf"))
+    targets = torch.arange(len(logits), device=logits.device)
+    return (F.cross_entropy(logits, targets) + F.cross_entropy(logits.T, targets)) / 2
+
+
+# --------------------------------------------------------------------------- query sampling
+
+_CONTENT_WORD_RE = re.compile(r"[^\W\d_][\w'-]{2,}")
+_ATTRIBUTE_SPLIT_RE = re.compile(r"\s*[|,;/&]\s*")
+_STOP_WORDS = frozenset(
+    "the and with for from made this that these those are has have its into your you our all "
+    "just works right days plans wear comes come cut finished pick".split()
+)
+_LETTERS = "abcdefghijklmnopqrstuvwxyz"
+
+
+def split_document(document: str) -> tuple[str, list[str], list[str]]:
+    """Split a document into (title, description lines, attribute phrases).
+
+    The first non-empty line is the title. With three or more lines the last one holds
+    attributes (``"T-shirts & Tops"``, ``"Action|Comedy"``); with exactly two lines the second
+    is taken as both description and attributes, since a catalogue's second line is usually one
+    or the other (``"title\\ngenres"``).
+    """
+    lines = [line.strip() for line in document.splitlines() if line.strip()]
+    if not lines:
+        return "", [], []
+    title, rest = lines[0], lines[1:]
+    if not rest:
+        return title, [], []
+    description = rest[:-1] if len(rest) > 1 else rest
+    attributes = [a for a in _ATTRIBUTE_SPLIT_RE.split(rest[-1]) if a]
+    return title, description, attributes
+
+
+def add_typos(text: str, rng: random.Random, n: int) -> str:
+    """Apply ``n`` typos (swap, drop, duplicate or replace a letter) to words of 4+ characters.
+
+    Short words are left alone: a typo in "tee" or "a" makes another word, not a misspelling.
+    Returns ``text`` unchanged when it has no such word.
+    """
+    words = text.split(" ")
+    for _ in range(n):
+        candidates = [i for i, word in enumerate(words) if len(word) >= 4]
+        if not candidates:
+            break
+        i = rng.choice(candidates)
+        word, pos = words[i], rng.randrange(len(words[i]) - 1)
+        op = rng.randrange(4)
+        if op == 0:
+            word = word[:pos] + word[pos + 1] + word[pos] + word[pos + 2 :]
+        elif op == 1:
+            word = word[:pos] + word[pos + 1 :]
+        elif op == 2:
+            word = word[:pos] + word[pos] + word[pos:]
+        else:
+            word = word[:pos] + rng.choice(_LETTERS) + word[pos + 1 :]
+        words[i] = word
+    return " ".join(words)
+
+
+def sample_query(document: str, rng: random.Random, config: TextEncoderConfig) -> str:
+    """One query-like text for ``document`` (see the module docstring for the kinds).
+
+    Kinds a document cannot support (no description, no attributes) fall back to a title
+    fragment; a document without any text gives ``""``.
+    """
+    title, description, attributes = split_document(document)
+    kind = rng.choices(
+        ("title", "fragment", "description", "attributes"),
+        weights=(config.title_weight, config.fragment_weight, config.description_weight, config.attribute_weight),
+    )[0]
+    content = [w for line in description for w in _CONTENT_WORD_RE.findall(line) if w.lower() not in _STOP_WORDS]
+    if kind == "description" and content:
+        picks = sorted(rng.sample(range(len(content)), min(len(content), rng.randint(1, 3))))
+        return " ".join(content[i] for i in picks)
+    if kind == "attributes" and attributes:
+        words = rng.sample(attributes, min(len(attributes), rng.randint(1, 2)))
+        attribute_text = " ".join(attributes).lower()
+        extras = [w for w in content if w.lower() not in attribute_text]  # none for "title\ngenres"
+        words += rng.sample(extras, min(len(extras), rng.randint(0, 2)))
+        rng.shuffle(words)
+        return " ".join(words)
+
+    words = title.split()
+    if kind != "title" and len(words) > 1:
+        length = rng.randint(1, min(config.max_fragment_words, len(words)))
+        start = rng.randrange(len(words) - length + 1)
+        words = words[start : start + length]
+    query = " ".join(words)
+    if config.max_typos > 0 and rng.random() < config.typo_probability:
+        query = add_typos(query, rng, rng.randint(1, config.max_typos))
+    return query
+
+
+# --------------------------------------------------------------------------- encoder
+
+
+def _lr_scale(step: int, total_steps: int) -> float:
+    """Fraction of the peak learning rate: linear warmup over 5% of the steps, then cosine to 0."""
+    warmup = max(1, int(0.05 * total_steps))
+    if step < warmup:
+        return (step + 1) / warmup
+    progress = (step - warmup) / max(1, total_steps - warmup)
+    return 0.5 * (1 + math.cos(math.pi * progress))
+
+
+class TextEncoder:
+    """Trains a :class:`TextNet` on a catalogue and embeds queries and documents with it.
+
+    Typical use::
+
+        encoder = TextEncoder(TextEncoderConfig())
+        encoder.fit(["Linen Shirt\\nA light summer shirt.\\nShirts", ...], pairs=[("linnen shirt", 0)])
+        products = encoder.embed(documents)        # (N, D) float32, unit norm
+        query = encoder.embed(["linen shrit"])     # (1, D); score = products @ query[0]
+        encoder.save("text.pt"); TextEncoder.load("text.pt")
+    """
+
+    def __init__(self, config: TextEncoderConfig | None = None, *, device: str | torch.device = "auto") -> None:
+        self.config = config or TextEncoderConfig()
+        self.device = resolve_device(device)
+        self.tokenizer = HashingTokenizer(self.config.tokenizer)
+        self.model = TextNet(self.config).to(self.device).eval()
+        self.metrics: dict[str, object] = {}
+
+    # ---------------------------------------------------------------- training
+
+    def fit(
+        self,
+        documents: list[str],
+        *,
+        pairs: list[tuple[str, int]] | None = None,
+        progress: Progress | None = None,
+    ) -> FitResult:
+        """Train a fresh network from the config's seed (any earlier weights are replaced).
+
+        Args:
+            documents: product texts, ``"title\\ndescription\\ncategory"`` (see the module docstring).
+            pairs: optional real ``(query, document index)`` pairs, e.g. searches and the product
+                clicked from their results; all of them are used every epoch.
+            progress: called as ``progress(fraction_done, message)`` after every epoch.
+
+        Returns:
+            A :class:`FitResult`; the same numbers are kept in ``self.metrics`` and checkpoints.
+
+        Raises:
+            ValueError: fewer than 2 documents, a document that is not a string, or a pair whose
+                index is out of range.
+        """
+        cfg = self.config
+        if len(documents) < 2:
+            raise ValueError("need at least 2 documents to train")
+        pairs = list(pairs or [])
+        for query, index in pairs:
+            if not isinstance(query, str) or not 0 <= int(index) < len(documents):
+                raise ValueError(f"bad pair ({query!r}, {index!r}) for {len(documents)} documents")
+        doc_tokens = self.tokenizer.encode(documents)  # validates the documents too
+        doc_pieces = (doc_tokens.ids != 0).sum(2).max(1)  # (N,) largest word of each document
+        # Documents with identical text share a key, so neither is the other's negative.
+        _, doc_keys = np.unique(np.asarray(documents, dtype=object).astype(str), return_inverse=True)
+        doc_keys = torch.from_numpy(doc_keys.astype(np.int64)).to(self.device)
+
+        seed_everything(cfg.seed)
+        self.model = TextNet(cfg).to(self.device)
+        optimizers = _optimizers(self.model, cfg)
+        dense_params = [p for group in optimizers[0][0].param_groups for p in group["params"]]
+        rng = random.Random(cfg.seed)
+        n_examples = len(documents) + len(pairs)
+        batch_size = min(cfg.batch_size, n_examples)
+        steps_per_epoch = n_examples // batch_size  # a ragged last batch has too few negatives
+        total_steps = cfg.epochs * steps_per_epoch
+
+        result = FitResult(num_documents=len(documents), num_pairs=len(pairs))
+        logger.info("training text encoder on %d documents + %d pairs, %s", len(documents), len(pairs), self.device)
+        self.model.train()
+        started = time.perf_counter()
+        for epoch in range(cfg.epochs):
+            examples = [(sample_query(doc, rng, cfg), i) for i, doc in enumerate(documents)] + pairs
+            rng.shuffle(examples)
+            epoch_loss = torch.zeros((), device=self.device)  # summed on device: no sync per step
+            for step in range(steps_per_epoch):
+                batch = examples[step * batch_size : (step + 1) * batch_size]
+                index = np.fromiter((i for _, i in batch), dtype=np.int64, count=len(batch))
+                lengths = doc_tokens.lengths[index]
+                docs = TokenBatch(
+                    ids=doc_tokens.ids[index, : lengths.max(), : doc_pieces[index].max()], lengths=lengths
+                )
+                queries = self.tokenizer.encode([q for q, _ in batch])
+                scale = _lr_scale(epoch * steps_per_epoch + step, total_steps)
+                for optimizer, peak in optimizers:
+                    for group in optimizer.param_groups:
+                        group["lr"] = peak * scale
+
+                with autocast_context(self.device):
+                    loss = info_nce(
+                        self.model(*self._tensors(queries)),
+                        self.model(*self._tensors(docs)),
+                        doc_keys[torch.from_numpy(index).to(self.device)],
+                        cfg.temperature,
+                    )
+                for optimizer, _ in optimizers:
+                    optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                nn.utils.clip_grad_norm_(dense_params, 1.0)  # LSTMs spike early on
+                for optimizer, _ in optimizers:
+                    optimizer.step()
+                epoch_loss += loss.detach()
+
+            result.losses.append(float(epoch_loss) / steps_per_epoch)
+            message = f"epoch {epoch + 1}/{cfg.epochs} loss {result.losses[-1]:.4f}"
+            logger.debug(message)
+            if progress is not None:
+                progress((epoch + 1) / cfg.epochs, message)
+
+        result.seconds = time.perf_counter() - started
+        result.texts_per_second = 2 * total_steps * batch_size / max(result.seconds, 1e-9)
+        self.model.eval()
+        self.metrics = asdict(result)
+        return result
+
+    # ---------------------------------------------------------------- inference
+
+    @torch.inference_mode()
+    def embed(self, texts: list[str], *, batch_size: int = 256) -> np.ndarray:
+        """Embed queries or documents with the current network.
+
+        Args:
+            texts: strings; an empty string gets the (fixed) vector of an empty text.
+            batch_size: texts per forward pass (memory, not results, depends on it).
+
+        Returns:
+            float32 (N, D), each row of unit L2 norm, in the order of ``texts``.
+
+        Raises:
+            ValueError: no texts, or an item that is not a string.
+        """
+        if len(texts) == 0:
+            raise ValueError("no texts to embed")
+        self.model.eval()
+        if len(texts) == 1:  # the search path: skip the sorting below
+            with autocast_context(self.device):
+                vector = self.model(*self._tensors(self.tokenizer.encode(texts))).float()
+            return F.normalize(vector, dim=1).cpu().numpy()
+        tokens = self.tokenizer.encode(texts)
+        # Batches of similar length waste little work on padding; results do not depend on it.
+        order = np.argsort(tokens.lengths, kind="stable")
+        out = torch.empty(len(texts), self.config.embedding_dim)
+        for start in range(0, len(texts), batch_size):
+            index = order[start : start + batch_size]
+            lengths = tokens.lengths[index]
+            pieces = int((tokens.ids[index, : lengths.max()] != 0).sum(2).max())
+            batch = TokenBatch(ids=tokens.ids[index, : lengths.max(), :pieces], lengths=lengths)
+            with autocast_context(self.device):
+                out[torch.from_numpy(index)] = self.model(*self._tensors(batch)).float().cpu()
+        # Re-normalise in fp32: under bf16 autocast the norms can drift from 1 in the 3rd digit.
+        return F.normalize(out, dim=1).numpy()
+
+    # ---------------------------------------------------------------- persistence
+
+    def save(self, path: PathOrFile) -> None:
+        """Write a checkpoint: config, weights and training metrics; no pickled objects."""
+        checkpoint = {
+            "format": CHECKPOINT_FORMAT,
+            "config": asdict(self.config),
+            "state_dict": {k: v.detach().cpu() for k, v in self.model.state_dict().items()},
+            "metrics": self.metrics,
+        }
+        torch.save(checkpoint, path)
+
+    @classmethod
+    def load(cls, path: PathOrFile, *, device: str | torch.device = "auto") -> TextEncoder:
+        """Read a checkpoint written by :meth:`save`.
+
+        Raises:
+            ValueError: the file is not a text-encoder checkpoint.
+            RuntimeError / pickle errors from torch.load: the file is corrupt or unsafe.
+        """
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+        if not isinstance(checkpoint, dict) or checkpoint.get("format") != CHECKPOINT_FORMAT:
+            raise ValueError("not a shopguide text encoder checkpoint")
+        encoder = cls(TextEncoderConfig.from_dict(checkpoint["config"]), device=device)
+        encoder.model.load_state_dict(checkpoint["state_dict"])
+        encoder.model.eval()
+        encoder.metrics = dict(checkpoint.get("metrics", {}))
+        return encoder
+
+    # ---------------------------------------------------------------- helpers
+
+    def _tensors(self, tokens: TokenBatch) -> tuple[torch.Tensor, torch.Tensor]:
+        ids = torch.from_numpy(np.ascontiguousarray(tokens.ids)).to(self.device)
+        return ids, torch.from_numpy(tokens.lengths).to(self.device)
+
+
+def _optimizers(model: TextNet, config: TextEncoderConfig) -> list[tuple[torch.optim.Optimizer, float]]:
+    """(optimizer, peak learning rate) pairs: AdamW for the dense LSTM/linear weights (the first),
+    lazy SparseAdam for the piece table, whose rows only move when a batch uses them. The table
+    gets no weight decay: decay would erase the rarely seen n-grams typo tolerance relies on."""
+    dense = [p for name, p in model.named_parameters() if not name.startswith("pieces.")]
+    groups = [
+        {"params": [p for p in dense if p.ndim >= 2], "weight_decay": config.weight_decay},
+        {"params": [p for p in dense if p.ndim < 2], "weight_decay": 0.0},
+    ]
+    return [
+        (torch.optim.AdamW(groups, lr=config.lr), config.lr),
+        (torch.optim.SparseAdam(list(model.pieces.parameters()), lr=config.piece_lr), config.piece_lr),
+    ]

@@ -1,0 +1,113 @@
+"""Snapshots of the shop's data for one training run: the catalogue and the event sequences.
+
+Read through the adapter only. Images are decoded here once for training; embedding chunks read
+their own products again, so they can run on other workers.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from shopguide.adapter import get_adapter
+
+IMAGE_LOAD_CHUNK = 512
+Progress = Callable[[float, str], None]
+
+
+class TrainingRefused(Exception):
+    """The data cannot train a model (e.g. an empty catalogue); the message says why."""
+
+
+@dataclass
+class CatalogSnapshot:
+    product_ids: list[Any] = field(default_factory=list)
+    texts: list[str] = field(default_factory=list)  # title, then the text fields
+    categories: list[str | None] = field(default_factory=list)
+    in_stock: np.ndarray | None = None  # bool (N,)
+    # Products with a readable image: their positions in product_ids, and the decoded pixels.
+    image_rows: np.ndarray | None = None  # int (M,)
+    images: np.ndarray | None = None  # uint8 (M, S, S, C)
+    skipped: dict[str, str] = field(default_factory=dict)  # product pk -> why its image was skipped
+
+    @property
+    def n_products(self) -> int:
+        return len(self.product_ids)
+
+    def category_labels(self) -> np.ndarray:
+        return category_labels(self.categories)
+
+
+def category_labels(categories: list[str | None]) -> np.ndarray:
+    """Category names → int ids (-1 = no category)."""
+    names = sorted({c for c in categories if c})
+    ids = {name: i for i, name in enumerate(names)}
+    return np.array([ids.get(c, -1) if c else -1 for c in categories], dtype=np.int64)
+
+
+def read_product_images(products: list, *, size: int, channels: int) -> tuple[list[int], np.ndarray, dict[int, str]]:
+    """Decode the images of ``products`` (through the adapter).
+
+    Returns (positions in ``products`` that decoded, uint8 (M, size, size, channels), errors by
+    position). A missing or broken image never raises.
+    """
+    from shopguide.ml.images import prepare_images
+
+    adapter = get_adapter()
+    positions, blobs, errors = [], [], {}
+    for position, product in enumerate(products):
+        data = adapter.read_image(product)
+        if data is None:
+            errors[position] = "no image"
+        else:
+            positions.append(position)
+            blobs.append(io.BytesIO(data))
+    prepared = prepare_images(blobs, size=size, channels=channels)
+    for index, message in prepared.errors.items():
+        errors[positions[index]] = message
+    ok = [positions[i] for i in prepared.ok_indices]
+    return ok, prepared.array, errors
+
+
+def take_catalog_snapshot(*, image_size: int, channels: int, progress: Progress) -> CatalogSnapshot:
+    """Read every product's text, category, stock and image. Raises TrainingRefused when empty."""
+    adapter = get_adapter()
+    queryset = adapter.get_queryset().order_by("pk")
+    total = queryset.count()
+    if total == 0:
+        raise TrainingRefused("The catalogue is empty: add products before training.")
+    snapshot = CatalogSnapshot()
+    in_stock, image_rows, image_chunks = [], [], []
+    batch: list = []
+
+    def flush() -> None:
+        offset = snapshot.n_products - len(batch)
+        ok, pixels, errors = read_product_images(batch, size=image_size, channels=channels)
+        image_rows.extend(offset + p for p in ok)
+        if len(pixels):
+            image_chunks.append(pixels)
+        for position, message in errors.items():
+            snapshot.skipped[str(batch[position].pk)] = message
+        batch.clear()
+
+    for done, product in enumerate(queryset.iterator(chunk_size=2000), start=1):
+        snapshot.product_ids.append(product.pk)
+        snapshot.texts.append(adapter.text(product))
+        snapshot.categories.append(adapter.category(product))
+        in_stock.append(adapter.in_stock(product))
+        batch.append(product)
+        if len(batch) >= IMAGE_LOAD_CHUNK:
+            flush()
+            progress(done / total, f"read {done}/{total} products")
+    if batch:
+        flush()
+    snapshot.in_stock = np.array(in_stock, dtype=bool)
+    snapshot.image_rows = np.array(image_rows, dtype=np.int64)
+    snapshot.images = (
+        np.concatenate(image_chunks) if image_chunks else np.zeros((0, image_size, image_size, channels), np.uint8)
+    )
+    return snapshot

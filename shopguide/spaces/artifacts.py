@@ -1,0 +1,36 @@
+"""Model checkpoints in Django's default storage, one folder per version."""
+
+from __future__ import annotations
+
+import functools
+import io
+
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+
+from shopguide.conf import shopguide_settings
+from shopguide.models import ModelVersion
+
+
+def save_artifact(version: ModelVersion, space: str, model) -> str:
+    """Save ``model`` (anything with ``save(file)``) as this version's checkpoint for ``space``."""
+    buffer = io.BytesIO()
+    model.save(buffer)
+    path = f"{shopguide_settings.STORAGE_PREFIX.rstrip('/')}/v{version.pk}/{space}.pt"
+    if default_storage.exists(path):  # a re-run of the same version replaces its file
+        default_storage.delete(path)
+    stored = default_storage.save(path, ContentFile(buffer.getvalue()))
+    ModelVersion.objects.filter(pk=version.pk).update(artifacts={**version.artifacts, space: stored})
+    version.artifacts = {**version.artifacts, space: stored}
+    return stored
+
+
+@functools.lru_cache(maxsize=8)
+def load_artifact(path: str, model_class_path: str, device: str):
+    """Load a checkpoint with ``<model class>.load`` once per process (versions never change, so
+    caching by path is safe)."""
+    from django.utils.module_loading import import_string
+
+    model_class = import_string(model_class_path)
+    with default_storage.open(path, "rb") as handle:
+        return model_class.load(io.BytesIO(handle.read()), device=device)
