@@ -14,7 +14,7 @@ from django.db.models import Model, Sum
 from django.utils import timezone
 
 from shopguide.adapter import get_adapter
-from shopguide.models import Interaction
+from shopguide.models import Interaction, ModelVersion
 from shopguide.vectors import nearest_products, product_vector
 from shopguide.versions import active_version
 
@@ -42,12 +42,12 @@ class Recommendations:
         return len(self.items)
 
 
-def related_products(*, product: Model, k: int = 8) -> Recommendations:
-    """Products related to ``product``, best first: its nearest neighbours in the active
-    version's image space, in stock, not the product itself; topped up with popular products
-    of its category when the model has too few (or no model/vector exists)."""
+def related_products(*, product: Model, k: int = 8, version: ModelVersion | None = None) -> Recommendations:
+    """Products related to ``product``, best first: its nearest neighbours in the image space of
+    ``version`` (default: the active one), in stock, not the product itself; topped up with
+    popular products of its category when the model has too few (or no model/vector exists)."""
     adapter = get_adapter()
-    version = active_version()
+    version = version or active_version()
     candidates = adapter.available(adapter.model._default_manager.all())
     result = Recommendations(version=version.pk if version else None)
     if version and "image" in version.dimensions:

@@ -23,7 +23,17 @@ def api_client():
 
 @pytest.fixture
 def celery_worker_process(transactional_db, tmp_path):
-    """A real Celery worker process on the real broker, consuming shopguide's test queues."""
+    """A real Celery worker process (solo pool) on the real broker, consuming the test queues."""
+    yield from _worker(tmp_path, ["--pool", "solo"])
+
+
+@pytest.fixture
+def celery_worker_process_prefork(transactional_db, tmp_path):
+    """A real prefork Celery worker with one pool process (which tests may kill)."""
+    yield from _worker(tmp_path, ["--pool", "prefork", "--concurrency", "1"])
+
+
+def _worker(tmp_path, pool_args):
     from shopguide.conf import shopguide_settings
 
     log_path = tmp_path / "worker.log"
@@ -31,8 +41,8 @@ def celery_worker_process(transactional_db, tmp_path):
     queues = f"{shopguide_settings.QUEUE},{shopguide_settings.GPU_QUEUE}"
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "tests.celery_app", "worker", "-Q", queues,
-             "--pool", "solo", "--without-gossip", "--without-mingle", "--loglevel", "info"],
+            [sys.executable, "-m", "celery", "-A", "tests.celery_app", "worker", "-Q", queues, *pool_args,
+             "--without-gossip", "--without-mingle", "--loglevel", "info"],
             cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
         )
     deadline = time.monotonic() + WORKER_READY_TIMEOUT
