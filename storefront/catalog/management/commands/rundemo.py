@@ -24,6 +24,10 @@ DEMO_USERNAME = "admin"
 DEMO_PASSWORD = "shopguide-demo"
 
 
+def _raise_keyboard_interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
 class Command(BaseCommand):
     help = "Load the demo catalogue and shoppers if the shop is empty, train once, then serve it with a worker."
 
@@ -85,6 +89,8 @@ class Command(BaseCommand):
         self.stdout.write(f"Admin: {host}/admin/  login {DEMO_USERNAME} / {DEMO_PASSWORD}")
         self.stdout.write(f"API: {host}/api/shopguide/products/1/related/   Worker log: {log_dir / 'worker.log'}")
         self.stdout.write("Press Ctrl-C to stop.\n")
+        # `kill` (SIGTERM) stops the demo as cleanly as Ctrl-C: the worker goes down with it.
+        signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
         try:
             call_command("runserver", addr, use_reloader=False, use_threading=True)
         except KeyboardInterrupt:
