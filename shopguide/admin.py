@@ -7,7 +7,25 @@ from django.http import HttpRequest, HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from shopguide.models import Interaction, ModelVersion, ProductVector, TrainingRun, UserVector
+from shopguide.models import (
+    Interaction,
+    ModelVersion,
+    ProductVector,
+    Segment,
+    SegmentMember,
+    SegmentScore,
+    TrainingRun,
+    UserVector,
+)
+
+RETRAIN_PERMISSION = "shopguide.retrain"
+
+
+class RetrainPermissionMixin:
+    """Starting, cancelling and (force-)activating models needs the dedicated permission."""
+
+    def has_retrain_permission(self, request) -> bool:
+        return request.user.has_perm(RETRAIN_PERMISSION)
 
 
 @admin.register(Interaction)
@@ -33,7 +51,7 @@ class RunInline(admin.TabularInline):
 
 
 @admin.register(ModelVersion)
-class ModelVersionAdmin(admin.ModelAdmin):
+class ModelVersionAdmin(RetrainPermissionMixin, admin.ModelAdmin):
     list_display = ["__str__", "status", "is_active", "created_at", "activated_at", "n_products", "image_precision"]
     list_filter = ["status", "is_active"]
     readonly_fields = [f.name for f in ModelVersion._meta.fields]
@@ -48,7 +66,7 @@ class ModelVersionAdmin(admin.ModelAdmin):
     def has_add_permission(self, request) -> bool:
         return False
 
-    @admin.action(description="Activate the selected version", permissions=["change"])
+    @admin.action(description="Activate the selected version (overrides the evaluation gate)", permissions=["retrain"])
     def activate_selected(self, request: HttpRequest, queryset) -> None:
         from shopguide.versions import ActivationError, activate_version
 
@@ -62,7 +80,7 @@ class ModelVersionAdmin(admin.ModelAdmin):
             return
         self.message_user(request, f"{version} now serves.", messages.SUCCESS)
 
-    @admin.action(description="Roll back to the previously active version", permissions=["change"])
+    @admin.action(description="Roll back to the previously active version", permissions=["retrain"])
     def rollback(self, request: HttpRequest, queryset) -> None:
         from shopguide.versions import ActivationError, rollback
 
@@ -75,11 +93,19 @@ class ModelVersionAdmin(admin.ModelAdmin):
 
 
 @admin.register(TrainingRun)
-class TrainingRunAdmin(admin.ModelAdmin):
+class TrainingRunAdmin(RetrainPermissionMixin, admin.ModelAdmin):
     list_display = ["__str__", "status", "stage", "progress", "eta", "created_at", "finished_at", "version"]
     list_filter = ["status"]
     readonly_fields = [f.name for f in TrainingRun._meta.fields] + ["progress"]
     change_list_template = "admin/shopguide/trainingrun/change_list.html"
+    actions = ["cancel_selected"]
+
+    @admin.action(description="Cancel the selected runs", permissions=["retrain"])
+    def cancel_selected(self, request: HttpRequest, queryset) -> None:
+        from shopguide.training import cancel_run
+
+        cancelled = sum(cancel_run(run) for run in queryset)
+        self.message_user(request, f"{cancelled} run(s) cancelled; the active version keeps serving.", messages.SUCCESS)
 
     @admin.display(description="progress")
     def progress(self, obj: TrainingRun):
@@ -98,8 +124,12 @@ class TrainingRunAdmin(admin.ModelAdmin):
 
     def changelist_view(self, request, extra_context=None):
         # Refresh the page while a run is in progress, so stage and percent move by themselves.
+        from shopguide.training import fail_stale_runs
+
+        fail_stale_runs()
         in_progress = TrainingRun.objects.exclude(status__in=TrainingRun.FINISHED).exists()
-        return super().changelist_view(request, {**(extra_context or {}), "shopguide_refresh": in_progress})
+        context = {"shopguide_refresh": in_progress, "can_retrain": self.has_retrain_permission(request)}
+        return super().changelist_view(request, {**(extra_context or {}), **context})
 
     def get_urls(self):
         custom = [
@@ -111,8 +141,8 @@ class TrainingRunAdmin(admin.ModelAdmin):
         from shopguide.tasks import BrokerUnavailable, enqueue_training
 
         changelist = reverse("admin:shopguide_trainingrun_changelist")
-        if request.method != "POST" or not self.has_change_permission(request):
-            self.message_user(request, "Retraining needs a POST by staff who may change training runs.", messages.ERROR)
+        if request.method != "POST" or not self.has_retrain_permission(request):
+            self.message_user(request, "Retraining needs a POST by staff with the 'retrain' permission.", messages.ERROR)
             return HttpResponseRedirect(changelist)
         try:
             run = enqueue_training(requested_by=request.user)
@@ -153,3 +183,34 @@ class UserVectorAdmin(VectorAdminMixin, admin.ModelAdmin):
     list_filter = ["version"]
     readonly_fields = ["version", "user", "updated_at", "dimensions"]
     list_select_related = ["user", "version"]
+
+
+class SegmentMemberInline(admin.TabularInline):
+    model = SegmentMember
+    raw_id_fields = ["user"]
+    extra = 1
+
+
+@admin.register(Segment)
+class SegmentAdmin(admin.ModelAdmin):
+    list_display = ["name", "slug", "labelled_members"]
+    prepopulated_fields = {"slug": ["name"]}
+    inlines = [SegmentMemberInline]
+
+    @admin.display(description="labelled members")
+    def labelled_members(self, obj: Segment) -> int:
+        return obj.members.filter(is_member=True).count()
+
+
+@admin.register(SegmentScore)
+class SegmentScoreAdmin(admin.ModelAdmin):
+    list_display = ["segment", "user", "probability", "version"]
+    list_filter = ["segment", "version"]
+    list_select_related = ["segment", "user", "version"]
+    ordering = ["-probability"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False

@@ -65,3 +65,36 @@ def test_activate_and_rollback_actions(staff_client, trained):
     assert ModelVersion.objects.get(is_active=True) == trained.version
     staff_client.post(url, {"action": "activate_selected", "_selected_action": [second.pk]})
     assert ModelVersion.objects.get(is_active=True) == second
+
+
+def test_retraining_needs_the_dedicated_permission(client, db):
+    from django.contrib.auth.models import Permission
+
+    staff = Customer.objects.create_user("staff@example.com", "pw", is_staff=True)
+    staff.user_permissions.add(*Permission.objects.filter(codename__in=["view_trainingrun", "change_trainingrun"]))
+    client.force_login(staff)
+    changelist = reverse("admin:shopguide_trainingrun_changelist")
+    assert "Retrain now" not in client.get(changelist).content.decode()
+    client.post(reverse("admin:shopguide_trainingrun_retrain"))
+    assert not TrainingRun.objects.exists()
+
+    staff.user_permissions.add(Permission.objects.get(codename="retrain"))
+    staff = Customer.objects.get(pk=staff.pk)  # drop the permission cache
+    client.force_login(staff)
+    assert "Retrain now" in client.get(changelist).content.decode()
+
+
+def test_cancel_action(staff_client, db):
+    run = request_training()
+    url = reverse("admin:shopguide_trainingrun_changelist")
+    staff_client.post(url, {"action": "cancel_selected", "_selected_action": [run.pk]})
+    run.refresh_from_db()
+    assert run.status == "cancelled"
+
+
+def test_segment_admin_pages(staff_client, db):
+    from shopguide.models import Segment
+
+    segment = Segment.objects.create(name="Bag lovers", slug="bag-lovers")
+    assert staff_client.get(reverse("admin:shopguide_segment_change", args=[segment.pk])).status_code == 200
+    assert staff_client.get(reverse("admin:shopguide_segmentscore_changelist")).status_code == 200
