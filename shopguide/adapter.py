@@ -15,6 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import FieldDoesNotExist, ValidationError
+from django.db import models
 from django.db.models import QuerySet
 
 from shopguide.conf import get_product_model, shopguide_settings
@@ -132,6 +133,15 @@ class CatalogAdapter:
         except OSError as exc:
             logger.warning("Cannot read image %s of product %s: %s", file.name, product.pk, exc)
             return None
+
+    # -- change tracking -------------------------------------------------------------------
+    def watched_models(self) -> list[type[models.Model]]:
+        """Models whose saves change a product's vectors (e.g. a separate image table)."""
+        return [self.model]
+
+    def changed_product_ids(self, instance) -> list[Any]:
+        """Products affected by a save of ``instance`` (one of ``watched_models``)."""
+        return [instance.pk] if isinstance(instance, self.model) else []
 
     # -- helpers ---------------------------------------------------------------------------
     def _image_field_file(self, product):

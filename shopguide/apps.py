@@ -11,3 +11,5 @@ class ShopguideConfig(AppConfig):
     def ready(self) -> None:
         # Only checks and signal handlers: nothing on the start-up path imports torch.
         from shopguide import checks, signals  # noqa: F401
+
+        signals.connect_catalog_signals()

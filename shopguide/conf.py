@@ -51,6 +51,8 @@ DEFAULTS: dict[str, Any] = {
     # Default and maximum number of items returned by the API and template tags.
     "DEFAULT_LIMIT": 8,
     "MAX_LIMIT": 100,
+    # Embed a product with the active models as soon as it is saved (light queue).
+    "EMBED_ON_SAVE": True,
     # Record events of anonymous visitors under a per-session visitor id; merged at login.
     "TRACK_ANONYMOUS": True,
     # Largest accepted upload for image search, in bytes.

@@ -14,3 +14,19 @@ def merge_guest_history_on_login(sender, request, user, **kwargs) -> None:
     session = getattr(request, "session", None)
     if session is not None and session.get(VISITOR_SESSION_KEY):
         merge_visitor_history(visitor=session[VISITOR_SESSION_KEY], user=user)
+
+
+def connect_catalog_signals() -> None:
+    """Embed saved products incrementally (called from apps.ready)."""
+    from django.core.exceptions import ImproperlyConfigured
+    from django.db.models.signals import post_save
+
+    from shopguide.adapter import get_adapter
+    from shopguide.incremental import on_catalog_change
+
+    try:
+        models = get_adapter().watched_models()
+    except ImproperlyConfigured:
+        return  # reported by the system checks
+    for model in models:
+        post_save.connect(on_catalog_change, sender=model, dispatch_uid=f"shopguide_embed_{model._meta.label}")

@@ -43,6 +43,13 @@ def embed_chunk(run_id: int, index: int) -> bool:
     return training.embed_chunk(run_id, index)
 
 
+@shared_task(name="shopguide.embeddings.embed_product", **TASK_OPTIONS)
+def embed_product_task(product_pk) -> list[str]:
+    from shopguide.incremental import embed_product
+
+    return embed_product(product_pk)
+
+
 def enqueue_training(*, requested_by=None, options: dict | None = None) -> TrainingRun:
     """Create a training run and queue it on the GPU queue once the transaction commits.
 

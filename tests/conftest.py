@@ -14,6 +14,21 @@ ROOT = Path(__file__).resolve().parent.parent
 WORKER_READY_TIMEOUT = 60
 
 
+@pytest.fixture(scope="session", autouse=True)
+def purge_test_queues():
+    """Leave no messages behind in this session's queues on a shared broker."""
+    yield
+    from shopguide.conf import shopguide_settings
+    from tests.celery_app import app
+
+    try:
+        with app.connection_for_write() as conn:
+            for queue in (shopguide_settings.QUEUE, shopguide_settings.GPU_QUEUE):
+                conn.default_channel.queue_purge(queue)
+    except Exception:  # a queue that was never declared, or no broker: nothing to purge
+        pass
+
+
 @pytest.fixture
 def api_client():
     from rest_framework.test import APIClient

@@ -39,3 +39,27 @@ def test_redelivered_task_is_idempotent(celery_worker_process):
     assert active_version() == first_version
     assert TrainingRun.objects.count() == 1
     assert ProductVector.objects.count() == 12
+
+
+def test_saved_product_is_embedded_and_related_without_a_retrain(celery_worker_process, api_client):
+    from django.core.files.base import ContentFile
+
+    from tests.factories import pattern_png
+    from tests.testapp.models import Article, ArticleImage, ArticleShelf, Shelf
+
+    make_articles(12)
+    from shopguide.training import request_training, run_training
+
+    assert run_training(request_training().pk).status == "succeeded"
+    version = active_version()
+    article = Article.objects.create(code="NEW-1", name="New stripes", cost=5)
+    ArticleShelf.objects.create(article=article, shelf=Shelf.objects.get(label="Stripes"))
+    image = ArticleImage(article=article)
+    image.file.save("new.png", ContentFile(pattern_png(0, seed=999)), save=True)  # saving the image queues the embedding
+    wait_for(lambda: ProductVector.objects.filter(product=article, version=version).exists(),
+             timeout=60, message="the new product's vector")
+    stripes = [f"A-{i:04d}" for i in range(0, 12, 3)]
+    found_in = [pk for pk in stripes
+                if "NEW-1" in [r["id"] for r in api_client.get(f"/api/shopguide/products/{pk}/related/", {"k": 5}).json()["results"]]]
+    assert found_in, "the new striped product is related to no striped product"
+    assert active_version() == version  # no retrain happened

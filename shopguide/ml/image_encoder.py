@@ -166,15 +166,16 @@ def nt_xent(embeddings: torch.Tensor, temperature: float) -> torch.Tensor:
 
 
 def augment(
-    images: torch.Tensor, generator: torch.Generator, *, pad: int, jitter: float
+    images: torch.Tensor, generator: torch.Generator, *, pad: int, jitter: float, flip: bool = True
 ) -> torch.Tensor:
     """Random crop (after edge-replicating ``pad`` pixels), horizontal flip, brightness/contrast jitter.
 
     Args:
         images: (B, C, H, W) float in [0, 1], on the generator's device.
         generator: source of randomness, so augmentation is reproducible from the seed.
-        pad: the crop may shift the image by up to this many pixels each way.
+        pad: the crop may shift the image by up to this many pixels each way (0: no crop).
         jitter: brightness shift in [-jitter, jitter], contrast factor in [1 - jitter, 1 + jitter].
+        flip: mirror half of the images left-right.
 
     Returns:
         (B, C, H, W) float in [0, 1].
@@ -190,14 +191,27 @@ def augment(
         cols = (torch.arange(w, device=dev) + dx)[:, None, :]  # (B, 1, W)
         batch = torch.arange(b, device=dev)[:, None, None]
         images = padded.permute(0, 2, 3, 1)[batch, rows, cols].permute(0, 3, 1, 2)  # (B, C, H, W)
-    flip = torch.rand(b, 1, 1, 1, generator=generator, device=dev) < 0.5
-    images = torch.where(flip, images.flip(3), images)
+    if flip:
+        mirror = torch.rand(b, 1, 1, 1, generator=generator, device=dev) < 0.5
+        images = torch.where(mirror, images.flip(3), images)
     if jitter > 0:
         brightness = (torch.rand(b, 1, 1, 1, generator=generator, device=dev) * 2 - 1) * jitter
         contrast = 1 + (torch.rand(b, 1, 1, 1, generator=generator, device=dev) * 2 - 1) * jitter
         mean = images.mean(dim=(1, 2, 3), keepdim=True)
         images = ((images - mean) * contrast + mean + brightness).clamp_(0, 1)
     return images
+
+
+# Augmentation strength, as fractions of the image side. Supervised training stays mild: on
+# centred product shots, strong shifts mostly cost training time. Contrastive views must differ
+# enough that matching them is not trivial.
+SUPERVISED_AUGMENT = {"shift": 1 / 16, "jitter": 0.1, "flip": True}
+CONTRASTIVE_AUGMENT = {"shift": 1 / 4, "jitter": 0.3, "flip": True}
+
+
+def _augment_views(images: torch.Tensor, generator: torch.Generator, strength: dict) -> torch.Tensor:
+    pad = round(strength["shift"] * images.shape[-1])
+    return augment(images, generator, pad=pad, jitter=strength["jitter"], flip=strength["flip"])
 
 
 def _learning_rate(step: int, total_steps: int, peak: float) -> float:
@@ -281,7 +295,6 @@ class ImageEncoder:
         total_steps = cfg.epochs * steps_per_epoch
         order_rng = torch.Generator().manual_seed(cfg.seed)
         augment_rng = torch.Generator(device=self.device).manual_seed(cfg.seed)
-        crop_pad = max(1, cfg.image_size // 8)
 
         result = FitResult(mode=mode, num_images=len(data), num_classes=num_classes)
         logger.info("training image encoder (%s) on %d images, %s", mode, len(data), self.device)
@@ -303,13 +316,13 @@ class ImageEncoder:
                 with autocast_context(self.device):
                     if head is not None:
                         if cfg.augment:
-                            x = augment(x, augment_rng, pad=crop_pad, jitter=0.1)
+                            x = _augment_views(x, augment_rng, SUPERVISED_AUGMENT)
                         y = targets[idx].to(self.device, non_blocking=cuda)
                         logits = head(self.model(x.contiguous(memory_format=torch.channels_last)))
                         loss = F.cross_entropy(logits, y, label_smoothing=cfg.label_smoothing)
                     else:
                         # Two independent, stronger views of each image; the loss pulls them together.
-                        views = torch.cat([augment(x, augment_rng, pad=2 * crop_pad, jitter=0.3) for _ in range(2)])
+                        views = torch.cat([_augment_views(x, augment_rng, CONTRASTIVE_AUGMENT) for _ in range(2)])
                         loss = nt_xent(self.model(views.contiguous(memory_format=torch.channels_last)), cfg.temperature)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db.models import Prefetch, QuerySet
 
 from shopguide.adapter import CatalogAdapter
-from tests.testapp.models import ArticleImage, ArticleShelf
+from tests.testapp.models import Article, ArticleImage, ArticleShelf
 
 
 class ArticleAdapter(CatalogAdapter):
@@ -24,6 +24,14 @@ class ArticleAdapter(CatalogAdapter):
         if not links:
             return queryset
         return queryset.filter(articleshelf__shelf=links[0].shelf, articleshelf__is_primary=True)
+
+    def watched_models(self):
+        return [Article, ArticleImage]
+
+    def changed_product_ids(self, instance):
+        if isinstance(instance, ArticleImage):
+            return [instance.article_id]
+        return super().changed_product_ids(instance)
 
     def _image_field_file(self, product):
         images = list(product.images.all())

@@ -1,0 +1,61 @@
+"""Keeping vectors fresh between trainings: a saved product is embedded with the active models
+within seconds (through the light Celery queue), so it shows up in related lists at once."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.db import transaction
+
+from shopguide.adapter import get_adapter
+from shopguide.conf import shopguide_settings
+from shopguide.vectors import write_product_vectors
+from shopguide.versions import active_version
+
+logger = logging.getLogger(__name__)
+
+
+def embed_product(product_pk: Any) -> list[str]:
+    """Embed one product with the active version's models and store its vectors.
+
+    Returns the spaces written (empty when there is no active version, the product is gone, or
+    it has nothing to embed, e.g. no image yet).
+    """
+    from shopguide.training import SPACES
+
+    version = active_version()
+    product = get_adapter().get_by_pk(product_pk)
+    if version is None or product is None:
+        return []
+    written = []
+    for name in version.dimensions:
+        ids, vectors, errors = SPACES[name].embed_products(version, [product])
+        if ids:
+            write_product_vectors(version=version, space=name, product_ids=ids, vectors=vectors)
+            written.append(name)
+        elif errors:
+            logger.info("Product %s not embedded in %s: %s", product_pk, name, errors.get(product.pk))
+    return written
+
+
+def schedule_product_embedding(product_pk: Any) -> None:
+    """Queue ``embed_product`` after the current transaction commits. A broker outage is logged,
+    never raised: saving a product must not fail because the worker side is down."""
+    from shopguide.tasks import embed_product_task
+
+    def send() -> None:
+        try:
+            embed_product_task.apply_async((product_pk,), queue=shopguide_settings.QUEUE, retry=False)
+        except Exception as exc:  # kombu raises several types for an unreachable broker
+            logger.warning("Could not queue embedding of product %s: %s", product_pk, exc)
+
+    transaction.on_commit(send)
+
+
+def on_catalog_change(sender, instance, **kwargs) -> None:
+    """post_save receiver for the models the adapter watches."""
+    if kwargs.get("raw") or not shopguide_settings.EMBED_ON_SAVE:
+        return
+    for product_pk in get_adapter().changed_product_ids(instance):
+        schedule_product_embedding(product_pk)
