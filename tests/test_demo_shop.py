@@ -133,7 +133,7 @@ def test_retrain_through_a_worker_on_the_embedded_broker(demo_env, demo_ready, t
         cwd=ROOT, env=demo_env, stdout=log, stderr=subprocess.STDOUT,
     )
     try:
-        result = manage(demo_env, "shopguide_train", "--epochs", "1", "--timeout", "240", timeout=300)
+        result = manage(demo_env, "shopguide_train", "--epochs", "1", "--force", "--timeout", "240", timeout=300)
         assert "Run 2 succeeded: activated v2" in result.stdout
     finally:
         worker.terminate()

@@ -20,9 +20,13 @@ class Command(BaseCommand):
         parser.add_argument("--no-wait", action="store_true", help="queue the run and return at once")
         parser.add_argument("--epochs", type=int, help="override the image model's epochs")
         parser.add_argument("--timeout", type=float, default=None, help="give up waiting after N seconds")
+        parser.add_argument("--force", action="store_true", help="activate even if it evaluates worse than the active version")
 
-    def handle(self, *args, sync: bool, no_wait: bool, epochs: int | None, timeout: float | None, verbosity: int, **opts):
+    def handle(self, *args, sync: bool, no_wait: bool, epochs: int | None, timeout: float | None, force: bool,
+               verbosity: int, **opts):
         options = {"image_model": {"epochs": epochs}} if epochs else {}
+        if force:
+            options["force"] = True
         if sync:
             from shopguide.training import request_training, run_training
             import threading
