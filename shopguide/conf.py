@@ -55,6 +55,8 @@ DEFAULTS: dict[str, Any] = {
     "EMBED_ON_SAVE": True,
     # Record events of anonymous visitors under a per-session visitor id; merged at login.
     "TRACK_ANONYMOUS": True,
+    # PostgreSQL text search configuration used for full-text search.
+    "SEARCH_CONFIG": "english",
     # Largest accepted upload for image search, in bytes.
     "MAX_UPLOAD_BYTES": 5 * 1024 * 1024,
 }

@@ -10,6 +10,7 @@ from django.db import transaction
 
 from shopguide.adapter import get_adapter
 from shopguide.conf import shopguide_settings
+from shopguide.search_documents import refresh_search_documents
 from shopguide.vectors import write_product_vectors
 from shopguide.versions import active_version
 
@@ -24,9 +25,12 @@ def embed_product(product_pk: Any) -> list[str]:
     """
     from shopguide.training import SPACES
 
-    version = active_version()
     product = get_adapter().get_by_pk(product_pk)
-    if version is None or product is None:
+    if product is None:
+        return []
+    refresh_search_documents([product])
+    version = active_version()
+    if version is None:
         return []
     written = []
     for name in version.dimensions:

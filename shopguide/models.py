@@ -9,6 +9,8 @@ fixed dimension because each version's models choose theirs: the HNSW index is a
 from __future__ import annotations
 
 from django.conf import settings
+from django.contrib.postgres.indexes import GinIndex
+from django.contrib.postgres.search import SearchVectorField
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -258,3 +260,23 @@ class SegmentScore(models.Model):
             )
         ]
         indexes = [models.Index(fields=["version", "segment", "-probability"], name="shopguide_segscore_rank")]
+
+
+class SearchDocument(models.Model):
+    """The text shopguide searches for each product: PostgreSQL full-text and trigram indexes live
+    here, on shopguide's own table, so the host's product table is never altered."""
+
+    product = models.OneToOneField(PRODUCT_MODEL, on_delete=models.CASCADE, related_name="+", primary_key=True)
+    title = models.CharField(max_length=500)
+    text = models.TextField()
+    document = SearchVectorField(null=True)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [
+            GinIndex(fields=["document"], name="shopguide_searchdoc_fts"),
+            GinIndex(fields=["title"], opclasses=["gin_trgm_ops"], name="shopguide_searchdoc_trgm"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title

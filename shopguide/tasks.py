@@ -50,6 +50,15 @@ def embed_product_task(product_pk) -> list[str]:
     return embed_product(product_pk)
 
 
+@shared_task(name="shopguide.training.scheduled", ignore_result=True)
+def scheduled_training() -> str:
+    """For Celery beat (e.g. nightly): queue a retrain unless one is already queued or running."""
+    if TrainingRun.objects.filter(status__in=[TrainingRun.Status.QUEUED, TrainingRun.Status.RUNNING]).exists():
+        return "skipped: a run is already in progress"
+    run = enqueue_training()
+    return f"queued run {run.pk}"
+
+
 def enqueue_training(*, requested_by=None, options: dict | None = None) -> TrainingRun:
     """Create a training run and queue it on the GPU queue once the transaction commits.
 

@@ -24,6 +24,7 @@ from shopguide.adapter import get_adapter
 from shopguide.conf import shopguide_settings
 from shopguide.models import EmbeddingChunk, Interaction, ModelVersion, TrainingRun
 from shopguide.progress import Heartbeat, RunCancelled, RunProgress
+from shopguide.search_documents import refresh_search_documents
 from shopguide.snapshot import TrainingRefused, take_catalog_snapshot
 from shopguide.spaces import image as image_space
 from shopguide.vectors import drop_hnsw_indexes, ensure_hnsw_index, write_product_vectors
@@ -152,6 +153,7 @@ def embed_chunk(run_id: int, index: int) -> bool:
             for name in run.version.dimensions:
                 ids, vectors, _errors = SPACES[name].embed_products(run.version, products)
                 write_product_vectors(version=run.version, space=name, product_ids=ids, vectors=vectors)
+            refresh_search_documents(products)
             EmbeddingChunk.objects.filter(pk=chunk.pk, done_at__isnull=True).update(done_at=timezone.now())
             done = EmbeddingChunk.objects.filter(run=run, done_at__isnull=False).count()
             RunProgress(run).stage("embed", done / max(1, run.chunks_total), f"embedded chunk {done}/{run.chunks_total}")

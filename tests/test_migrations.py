@@ -36,3 +36,13 @@ def test_missing_extension_fails_with_instructions():
     operation = RequireExtension("no_such_extension_here")
     with connection.schema_editor() as editor, pytest.raises(MissingExtension, match="no_such_extension_here"):
         operation.database_forwards("shopguide", editor, None, None)
+
+
+def test_migrations_point_at_the_configured_product_model_not_the_demos():
+    from pathlib import Path
+
+    import shopguide
+
+    for path in (Path(shopguide.__file__).parent / "migrations").glob("0*.py"):
+        text = path.read_text()
+        assert "'catalog" not in text and '"catalog' not in text, path.name

@@ -161,7 +161,7 @@ def nt_xent(embeddings: torch.Tensor, temperature: float) -> torch.Tensor:
     n = embeddings.shape[0] // 2
     sims = embeddings.float() @ embeddings.float().T / temperature  # (2B, 2B)
     sims.fill_diagonal_(float("-inf"))  # a view is not its own positive
-    targets = torch.cat([torch.arange(n, 2 * n), torch.arange(0, n)]).to(embeddings.device)
+    targets = torch.arange(2 * n, device=embeddings.device).roll(n)  # row i's partner: i + B mod 2B
     return F.cross_entropy(sims, targets)
 
 
@@ -281,23 +281,22 @@ class ImageEncoder:
             data, targets = data[keep], targets[keep]
         if len(data) < 2:
             raise ValueError("need at least 2 images to train")
-        mode = "supervised" if targets is not None else "contrastive"
 
         seed_everything(cfg.seed)
         self.model = self._new_model()
-        head = CosineClassifier(cfg.embedding_dim, num_classes, cfg.cosine_scale).to(self.device) if targets is not None else None
+        head = None
+        if targets is not None:
+            head = CosineClassifier(cfg.embedding_dim, num_classes, cfg.cosine_scale).to(self.device)
         modules = [m for m in (self.model, head) if m is not None]
         optimizer = torch.optim.AdamW(_param_groups(modules, cfg.weight_decay), lr=cfg.lr)
-
-        cuda = self.device.type == "cuda"
-        batch_size = min(cfg.batch_size, len(data))
-        steps_per_epoch = len(data) // batch_size  # drop the ragged last batch: BN dislikes tiny ones
-        total_steps = cfg.epochs * steps_per_epoch
         order_rng = torch.Generator().manual_seed(cfg.seed)
         augment_rng = torch.Generator(device=self.device).manual_seed(cfg.seed)
+        batch_size = min(cfg.batch_size, len(data))
+        steps_per_epoch = len(data) // batch_size  # the ragged last batch is dropped: BN dislikes tiny ones
+        total_steps = cfg.epochs * steps_per_epoch
 
-        result = FitResult(mode=mode, num_images=len(data), num_classes=num_classes)
-        logger.info("training image encoder (%s) on %d images, %s", mode, len(data), self.device)
+        result = FitResult(mode="contrastive" if head is None else "supervised", num_images=len(data), num_classes=num_classes)
+        logger.info("training image encoder (%s) on %d images, %s", result.mode, len(data), self.device)
         self.model.train()
         started = time.perf_counter()
         for epoch in range(cfg.epochs):
@@ -305,25 +304,12 @@ class ImageEncoder:
             epoch_loss = torch.zeros((), device=self.device)  # summed on device: no sync per step
             for step in range(steps_per_epoch):
                 idx = permutation[step * batch_size : (step + 1) * batch_size]
-                batch = data[idx]  # (B, S, S, C) uint8 on CPU
-                if cuda:
-                    batch = batch.pin_memory()
-                # NHWC memory permuted to NCHW is already channels_last, the layout conv kernels prefer.
-                x = batch.to(self.device, non_blocking=cuda).permute(0, 3, 1, 2).float().div_(255)
                 for group in optimizer.param_groups:
                     group["lr"] = _learning_rate(epoch * steps_per_epoch + step, total_steps, cfg.lr)
-
+                x = self._to_device(data[idx])
+                y = None if targets is None else targets[idx].to(self.device, non_blocking=True)
                 with autocast_context(self.device):
-                    if head is not None:
-                        if cfg.augment:
-                            x = _augment_views(x, augment_rng, SUPERVISED_AUGMENT)
-                        y = targets[idx].to(self.device, non_blocking=cuda)
-                        logits = head(self.model(x.contiguous(memory_format=torch.channels_last)))
-                        loss = F.cross_entropy(logits, y, label_smoothing=cfg.label_smoothing)
-                    else:
-                        # Two independent, stronger views of each image; the loss pulls them together.
-                        views = torch.cat([_augment_views(x, augment_rng, CONTRASTIVE_AUGMENT) for _ in range(2)])
-                        loss = nt_xent(self.model(views.contiguous(memory_format=torch.channels_last)), cfg.temperature)
+                    loss = self._loss(x, y, head, augment_rng)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
@@ -340,6 +326,27 @@ class ImageEncoder:
         self.model.eval()
         self.metrics = asdict(result)
         return result
+
+    def _loss(
+        self, x: torch.Tensor, y: torch.Tensor | None, head: CosineClassifier | None, generator: torch.Generator
+    ) -> torch.Tensor:
+        """Training loss of one batch: x (B, C, S, S) in [0, 1], y (B,) class ids or None."""
+        cfg = self.config
+        if head is None:
+            # Two independent views of each image; NT-Xent pulls each pair together.
+            views = torch.cat([_augment_views(x, generator, CONTRASTIVE_AUGMENT) for _ in range(2)])
+            return nt_xent(self.model(views.contiguous(memory_format=torch.channels_last)), cfg.temperature)
+        if cfg.augment:
+            x = _augment_views(x, generator, SUPERVISED_AUGMENT).contiguous(memory_format=torch.channels_last)
+        return F.cross_entropy(head(self.model(x)), y, label_smoothing=cfg.label_smoothing)
+
+    def _to_device(self, batch: torch.Tensor) -> torch.Tensor:
+        """uint8 (B, S, S, C) on CPU -> float (B, C, S, S) in [0, 1] on the encoder's device."""
+        if self.device.type == "cuda":
+            # Pinned memory lets the copy run asynchronously with the previous step's kernels.
+            batch = batch.pin_memory()
+        # NHWC memory permuted to NCHW is already channels_last, the layout conv kernels prefer.
+        return batch.to(self.device, non_blocking=True).permute(0, 3, 1, 2).float().div_(255)
 
     # ---------------------------------------------------------------- inference
 
@@ -358,16 +365,11 @@ class ImageEncoder:
             ValueError: empty input or wrong shape/dtype.
         """
         data = self._as_tensor(images)
-        cuda = self.device.type == "cuda"
         self.model.eval()
         chunks = []
         for start in range(0, len(data), batch_size):
-            batch = data[start : start + batch_size]
-            if cuda:
-                batch = batch.pin_memory()
-            x = batch.to(self.device, non_blocking=cuda).permute(0, 3, 1, 2).float().div_(255)
             with autocast_context(self.device):
-                chunks.append(self.model(x).float().cpu())
+                chunks.append(self.model(self._to_device(data[start : start + batch_size])).float().cpu())
         # Re-normalise in fp32: under bf16 autocast the norms can drift from 1 in the 3rd digit.
         return F.normalize(torch.cat(chunks), dim=1).numpy()
 

@@ -53,6 +53,7 @@ class TextEncoderConfig:
     piece_dim: int = 96  # size of each hashed piece's embedding, and so of each word's input
     hidden_dim: int = 128  # LSTM state size per direction
     dropout: float = 0.1  # on word vectors while training
+    pool_words: bool = False  # EXPERIMENT: also pool the word vectors themselves
     epochs: int = 30
     batch_size: int = 256
     lr: float = 3e-3  # peak AdamW learning rate (LSTM, projection), after warmup, then cosine decay to 0
@@ -145,7 +146,9 @@ class TextNet(nn.Module):
         # a text's vector does not depend on what it was batched with.
         self.forward_lstm = nn.LSTM(config.piece_dim, config.hidden_dim, batch_first=True)
         self.backward_lstm = nn.LSTM(config.piece_dim, config.hidden_dim, batch_first=True)
-        self.projection = nn.Linear(4 * config.hidden_dim, config.embedding_dim)
+        self.pool_words = config.pool_words
+        pooled = 4 * config.hidden_dim + (2 * config.piece_dim if config.pool_words else 0)
+        self.projection = nn.Linear(pooled, config.embedding_dim)
 
     def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """Embed a batch of tokenised texts.
@@ -163,6 +166,8 @@ class TextNet(nn.Module):
         ahead, _ = self.forward_lstm(words)  # (B, W, H)
         behind, _ = self.backward_lstm(reverse_padded(words, lengths))
         states = torch.cat([ahead, reverse_padded(behind, lengths)], dim=2)  # (B, W, 2H)
+        if self.pool_words:
+            states = torch.cat([states, words], dim=2)
 
         mask = (torch.arange(w, device=ids.device)[None, :] < lengths[:, None])[:, :, None]  # (B, W, 1)
         mean = (states * mask).sum(1) / lengths[:, None].to(states.dtype)  # (B, 2H)
