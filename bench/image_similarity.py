@@ -5,6 +5,8 @@ training images, then scores precision@10 of same-category neighbours among the 
 test images (leave-self-out cosine kNN), next to the same score for raw pixels.
 
     .venv/bin/python -m bench.image_similarity [--train 60000] [--epochs 5]
+
+The defaults (all 60,000 training images, 5 epochs) take about four minutes on two idle CPU cores.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ def _prepare(greyscale: np.ndarray, config: ImageEncoderConfig) -> np.ndarray:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--train", type=int, default=60_000, help="training images to use (max 60000)")
-    parser.add_argument("--epochs", type=int, default=ImageEncoderConfig.epochs)
+    parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--k", type=int, default=10)
     parser.add_argument("--device", default="auto")

@@ -29,10 +29,16 @@ DEFAULTS: dict[str, Any] = {
         "in_stock": "in_stock",
         "sku": "sku",
     },
+    # Which models to train: any of "image", "text", "behaviour" (a model whose data is missing,
+    # e.g. no images or no events yet, is skipped with a note on the run).
+    "MODELS": ["image", "text", "behaviour"],
     # "auto" = CUDA when the worker has it, else CPU. Also "cpu", "cuda", "cuda:1".
     "DEVICE": "auto",
-    # Overrides for shopguide.ml.image_encoder.ImageEncoderConfig (image_size, epochs, ...).
+    # Overrides of each model's config dataclass in shopguide.ml (epochs, embedding_dim, ...):
+    # ImageEncoderConfig, TextEncoderConfig, SequenceModelConfig.
     "IMAGE_MODEL": {},
+    "TEXT_MODEL": {},
+    "BEHAVIOUR_MODEL": {},
     # Celery queues: heavy work (training, bulk embedding) and light work.
     "GPU_QUEUE": "shopguide.gpu",
     "QUEUE": "shopguide",

@@ -10,12 +10,13 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+import numpy as np
 from django.db.models import Model, Sum
 from django.utils import timezone
 
 from shopguide.adapter import get_adapter
 from shopguide.models import Interaction, ModelVersion
-from shopguide.vectors import nearest_products, product_vector
+from shopguide.vectors import nearest_products, product_vectors
 from shopguide.versions import active_version
 
 POPULAR_WINDOW_DAYS = 90
@@ -32,7 +33,7 @@ class ScoredProduct:
 class Recommendations:
     items: list[ScoredProduct] = field(default_factory=list)
     version: int | None = None  # model version that ranked the items; None for pure fallbacks
-    source: str = "popular"  # "image", "popular", ...
+    source: str = "popular"  # "related" (the model), "popular" (the fallback), ...
     fallback: bool = True
 
     def __iter__(self):
@@ -42,40 +43,71 @@ class Recommendations:
         return len(self.items)
 
 
+RELATED_CANDIDATES = 50  # per space, before fusion
+REASONS = {"image": "looks like {title}", "text": "similar to {title}", "behaviour": "bought together with {title}"}
+
+
 def related_products(*, product: Model, k: int = 8, version: ModelVersion | None = None) -> Recommendations:
-    """Products related to ``product``, best first: its nearest neighbours in the image space of
-    ``version`` (default: the active one), in stock, not the product itself; topped up with
-    popular products of its category when the model has too few (or no model/vector exists)."""
+    """Products related to ``product``, best first, from ``version`` (default: the active one).
+
+    Candidates come from each space's HNSW index (image, text, co-behaviour), in stock and not
+    the product itself; they are ranked by the weighted sum of their cosine similarities, with
+    the weights the version tuned on held-out co-interactions. Popular products of the same
+    category fill up the list when the model has too few (or no model/vector exists).
+    """
     adapter = get_adapter()
     version = version or active_version()
-    candidates = adapter.available(adapter.model._default_manager.all())
     result = Recommendations(version=version.pk if version else None)
-    if version and "image" in version.dimensions:
-        vector = product_vector(version_id=version.pk, space="image", product_id=product.pk)
-        if vector is not None:
-            neighbours = nearest_products(
-                version_id=version.pk,
-                space="image",
-                dimensions=version.dimensions["image"],
-                vector=vector,
-                k=k,
-                candidates=candidates,
-                exclude_ids=[product.pk],
-            )
-            by_pk = adapter.get_queryset().in_bulk([n.product_id for n in neighbours])
-            title = adapter.title(product)
-            result.items = [
-                ScoredProduct(by_pk[n.product_id], round(n.score, 4), f"looks like {title}")
-                for n in neighbours
-                if n.product_id in by_pk
-            ]
-            result.source, result.fallback = "image", False
+    if version is not None:
+        result.items = _fused_neighbours(version, product, k=k)
+        if result.items:
+            result.source, result.fallback = "related", False
     if len(result.items) < k:
         taken = {item.product.pk for item in result.items} | {product.pk}
         result.items += popular_products(k=k - len(result.items), like=product, exclude_ids=taken)
-        if not result.items or result.fallback:
-            result.source, result.fallback = "popular", True
     return result
+
+
+def related_weights(version: ModelVersion) -> dict[str, float]:
+    weights = (version.config or {}).get("related_weights") or {name: 1.0 for name in version.dimensions}
+    return {name: w for name, w in weights.items() if w > 0 and name in version.dimensions}
+
+
+def _fused_neighbours(version: ModelVersion, product: Model, *, k: int) -> list[ScoredProduct]:
+    adapter = get_adapter()
+    weights = related_weights(version)
+    own = {
+        space: vectors[product.pk]
+        for space in weights
+        if product.pk in (vectors := product_vectors(version_id=version.pk, space=space, product_ids=[product.pk]))
+    }
+    if not own:
+        return []
+    candidates = adapter.available(adapter.model._default_manager.all())
+    found: set[Any] = set()
+    for space, vector in own.items():
+        neighbours = nearest_products(
+            version_id=version.pk, space=space, dimensions=version.dimensions[space], vector=vector,
+            k=max(RELATED_CANDIDATES, 3 * k), candidates=candidates, exclude_ids=[product.pk], metric="cosine",
+        )
+        found.update(n.product_id for n in neighbours)
+    if not found:
+        return []
+    contributions: dict[Any, dict[str, float]] = {pk: {} for pk in found}
+    for space, vector in own.items():
+        unit = vector / max(float(np.linalg.norm(vector)), 1e-12)
+        for pk, other in product_vectors(version_id=version.pk, space=space, product_ids=list(found)).items():
+            contributions[pk][space] = weights[space] * float(unit @ other) / max(float(np.linalg.norm(other)), 1e-12)
+    ranked = sorted(found, key=lambda pk: (-sum(contributions[pk].values()), str(pk)))[:k]
+    by_pk = adapter.get_queryset().in_bulk(ranked)
+    title = adapter.title(product)
+    items = []
+    for pk in ranked:
+        if pk not in by_pk:  # deleted since it was indexed: drop, never crash
+            continue
+        main = max(contributions[pk], key=contributions[pk].get)
+        items.append(ScoredProduct(by_pk[pk], round(sum(contributions[pk].values()), 4), REASONS[main].format(title=title)))
+    return items
 
 
 def popular_products(*, k: int, like: Model | None = None, exclude_ids=()) -> list[ScoredProduct]:

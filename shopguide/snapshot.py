@@ -26,7 +26,7 @@ class TrainingRefused(Exception):
 @dataclass
 class CatalogSnapshot:
     product_ids: list[Any] = field(default_factory=list)
-    texts: list[str] = field(default_factory=list)  # title, then the text fields
+    documents: list[str] = field(default_factory=list)  # title / text fields / category, one per line
     categories: list[str | None] = field(default_factory=list)
     in_stock: np.ndarray | None = None  # bool (N,)
     # Products with a readable image: their positions in product_ids, and the decoded pixels.
@@ -40,6 +40,20 @@ class CatalogSnapshot:
 
     def category_labels(self) -> np.ndarray:
         return category_labels(self.categories)
+
+
+def product_document(product) -> str:
+    """The text models' view of a product: title first, then its text fields, category last."""
+    adapter = get_adapter()
+    category = adapter.category(product)
+    return adapter.text(product) + (f"\n{category}" if category else "")
+
+
+def product_document(product) -> str:
+    """The text models' view of a product: title first, then its text fields, category last."""
+    adapter = get_adapter()
+    category = adapter.category(product)
+    return adapter.text(product) + (f"\n{category}" if category else "")
 
 
 def category_labels(categories: list[str | None]) -> np.ndarray:
@@ -96,7 +110,7 @@ def take_catalog_snapshot(*, image_size: int, channels: int, progress: Progress)
 
     for done, product in enumerate(queryset.iterator(chunk_size=2000), start=1):
         snapshot.product_ids.append(product.pk)
-        snapshot.texts.append(adapter.text(product))
+        snapshot.documents.append(product_document(product))
         snapshot.categories.append(adapter.category(product))
         in_stock.append(adapter.in_stock(product))
         batch.append(product)
@@ -110,4 +124,63 @@ def take_catalog_snapshot(*, image_size: int, channels: int, progress: Progress)
     snapshot.images = (
         np.concatenate(image_chunks) if image_chunks else np.zeros((0, image_size, image_size, channels), np.uint8)
     )
+    return snapshot
+
+
+# Strongest signal wins when a shopper met the same product several times.
+EVENT_STRENGTH = {"view": 0, "search": 0, "click": 1, "cart": 2, "purchase": 3}
+
+
+@dataclass
+class EventSnapshot:
+    """Per shopper (user or anonymous visitor), the distinct products met, in time order."""
+
+    actors: list[tuple[str, Any]] = field(default_factory=list)  # ("user", pk) or ("visitor", id)
+    sequences: list[np.ndarray] = field(default_factory=list)  # product positions in the catalogue
+    event_types: list[np.ndarray] = field(default_factory=list)  # ids into ml.sequence_model.EVENT_TYPES
+    n_events: int = 0
+
+    def user_rows(self) -> list[int]:
+        return [i for i, (kind, _) in enumerate(self.actors) if kind == "user"]
+
+
+def take_event_snapshot(catalog: CatalogSnapshot) -> EventSnapshot:
+    """Every shopper's history over the snapshot's products. A product met twice keeps its first
+    position and its strongest event type (so a view → cart → purchase is one purchase), which
+    keeps "exclude what the shopper already has" meaningful in evaluation."""
+    from shopguide.ml.sequence_model import EVENT_TYPES
+    from shopguide.models import Interaction
+
+    position = {pk: i for i, pk in enumerate(catalog.product_ids)}
+    type_id = {name: i for i, name in enumerate(EVENT_TYPES)}
+    rows = (
+        Interaction.objects.filter(product__isnull=False)
+        .order_by("user_id", "visitor", "ts", "pk")
+        .values_list("user_id", "visitor", "product_id", "type")
+    )
+    snapshot = EventSnapshot()
+    current, items, kinds = None, {}, {}
+
+    def flush() -> None:
+        if current is not None and items:
+            order = sorted(items, key=items.get)
+            snapshot.actors.append(current)
+            snapshot.sequences.append(np.array(order, dtype=np.int64))
+            snapshot.event_types.append(np.array([type_id[kinds[i]] for i in order], dtype=np.int64))
+
+    for user_id, visitor, product_id, event_type in rows.iterator(chunk_size=10000):
+        actor = ("user", user_id) if user_id is not None else ("visitor", visitor)
+        if actor != current:
+            flush()
+            current, items, kinds = actor, {}, {}
+        row = position.get(product_id)
+        if row is None:
+            continue
+        snapshot.n_events += 1
+        if row not in items:
+            items[row] = len(items)
+            kinds[row] = event_type
+        elif EVENT_STRENGTH.get(event_type, 0) > EVENT_STRENGTH.get(kinds[row], 0):
+            kinds[row] = event_type
+    flush()
     return snapshot

@@ -17,6 +17,7 @@ import socket
 from datetime import timedelta
 from typing import Any
 
+import numpy as np
 from django.db import transaction
 from django.utils import timezone
 
@@ -25,14 +26,17 @@ from shopguide.conf import shopguide_settings
 from shopguide.models import EmbeddingChunk, Interaction, ModelVersion, TrainingRun
 from shopguide.progress import Heartbeat, RunCancelled, RunProgress
 from shopguide.search_documents import refresh_search_documents
-from shopguide.snapshot import TrainingRefused, take_catalog_snapshot
+from shopguide.snapshot import TrainingRefused, take_catalog_snapshot, take_event_snapshot
+from shopguide.spaces import behaviour as behaviour_space
 from shopguide.spaces import image as image_space
+from shopguide.spaces import text as text_space
 from shopguide.vectors import drop_hnsw_indexes, ensure_hnsw_index, write_product_vectors
 from shopguide.versions import activate_version, active_version, prune_versions
 
 logger = logging.getLogger(__name__)
 
-SPACES = {image_space.NAME: image_space}
+# In training order: the behaviour model reads the image and text vectors as item content.
+SPACES = {image_space.NAME: image_space, text_space.NAME: text_space, behaviour_space.NAME: behaviour_space}
 
 __all__ = ["TrainingRefused", "request_training", "run_training", "start_run", "train_models", "embed_chunk"]
 
@@ -102,40 +106,94 @@ def start_run(run_id: int) -> TrainingRun | None:
 
 
 def train_models(run: TrainingRun) -> ModelVersion | None:
-    """Snapshot the data, train every space's model, save the artifacts, plan the embedding
-    chunks. Returns the new (building) version, or None when the run failed or was cancelled."""
+    """Snapshot the data, train every enabled space's model, tune the related-products fusion,
+    plan the embedding chunks. Returns the new (building) version, or None when the run failed
+    or was cancelled."""
     progress = RunProgress(run)
     version = None
     with _failing(run, lambda: version), Heartbeat(run.pk):
         image_cfg = image_space.config(run.options.get("image_model"))
-        snapshot = take_catalog_snapshot(
+        catalog = take_catalog_snapshot(
             image_size=image_cfg.image_size, channels=image_cfg.channels, progress=progress.callback("snapshot")
         )
+        events = take_event_snapshot(catalog)
         timings = {"snapshot": progress.finish_stage("snapshot")}
-        version = ModelVersion.objects.create(
-            n_products=snapshot.n_products, n_interactions=Interaction.objects.count()
-        )
-        TrainingRun.objects.filter(pk=run.pk).update(
-            version=version, warnings=[f"product {pk}: {why}" for pk, why in snapshot.skipped.items()]
-        )
-        metrics = {
-            image_space.NAME: image_space.train(
-                snapshot, version=version, overrides=run.options.get("image_model") or {}, progress=progress.callback("train")
-            )
-        }
+        version = ModelVersion.objects.create(n_products=catalog.n_products, n_interactions=events.n_events)
+        warnings = [f"product {pk}: {why}" for pk, why in catalog.skipped.items()]
+        TrainingRun.objects.filter(pk=run.pk).update(version=version, warnings=warnings)
+
+        metrics, vectors, skipped = train_spaces(run, version, catalog, events, progress)
         timings["train"] = progress.finish_stage("train")
-        dimensions = {name: m.pop("dimensions") for name, m in metrics.items()}
-        ModelVersion.objects.filter(pk=version.pk).update(metrics=metrics, dimensions=dimensions)
+        weights, fusion_report = tune_related_weights(catalog, events, vectors)
+        metrics["related"] = {"weights": weights, "hit_rate_at_10": fusion_report}
+        if skipped:
+            metrics["skipped"] = skipped
+            warnings += [f"{name} model skipped: {why}" for name, why in skipped.items()]
+        dimensions = {name: metrics[name].pop("dimensions") for name in vectors}
+        ModelVersion.objects.filter(pk=version.pk).update(
+            metrics=metrics, dimensions=dimensions, config={"related_weights": weights}
+        )
         chunk_size = shopguide_settings.EMBED_CHUNK_SIZE
-        ids = snapshot.product_ids
+        ids = catalog.product_ids
         chunks = [
             EmbeddingChunk(run=run, index=i, product_ids=ids[start : start + chunk_size])
             for i, start in enumerate(range(0, len(ids), chunk_size))
         ]
         EmbeddingChunk.objects.bulk_create(chunks, ignore_conflicts=True)
-        TrainingRun.objects.filter(pk=run.pk).update(chunks_total=len(chunks), timings=timings)
+        TrainingRun.objects.filter(pk=run.pk).update(chunks_total=len(chunks), timings=timings, warnings=warnings)
         return version
     return None
+
+
+def train_spaces(run, version, catalog, events, progress):
+    """Train image → text → behaviour (which reads the other two as item content).
+
+    Returns (metrics by space, product vectors by space, skipped spaces with the reason). Raises
+    TrainingRefused when no model could be trained at all.
+    """
+    enabled = [name for name in SPACES if name in shopguide_settings.MODELS]
+    share = {"image": 0.4, "text": 0.25, "behaviour": 0.35}
+    total = sum(share[name] for name in enabled) or 1.0
+    done = 0.0
+    metrics, vectors, skipped = {}, {}, {}
+    for name in enabled:
+        lo, width = done / total, share[name] / total
+        callback = progress.callback("train")
+        sub_progress = lambda f, m="", lo=lo, width=width, name=name: callback(lo + width * f, f"{name}: {m}")
+        overrides = run.options.get(f"{name}_model") or {}
+        try:
+            if name == behaviour_space.NAME:
+                content = _content_features(catalog, vectors)
+                result = behaviour_space.train(
+                    catalog, events, version=version, content=content, overrides=overrides, progress=sub_progress
+                )
+            else:
+                result = SPACES[name].train(catalog, version=version, overrides=overrides, progress=sub_progress)
+        except TrainingRefused as exc:
+            skipped[name] = str(exc)
+            continue
+        finally:
+            done += share[name]
+        vectors[name] = result.pop("_vectors")
+        result.pop("_user_vectors", None)
+        metrics[name] = result
+    if not metrics:
+        raise TrainingRefused("No model could be trained: " + " ".join(f"{k}: {v}" for k, v in skipped.items()))
+    return metrics, vectors, skipped
+
+
+def _content_features(catalog, vectors) -> np.ndarray | None:
+    parts = [vectors[name] for name in ("image", "text") if name in vectors]
+    return np.concatenate(parts, axis=1) if parts else None
+
+
+def tune_related_weights(catalog, events, vectors) -> tuple[dict[str, float], dict[str, float]]:
+    """Weights of the spaces in "related products", tuned on each shopper's last two products
+    (a pair none of the models trained on as a target)."""
+    from shopguide.ml.fusion import tune_weights
+
+    pairs = np.array([seq[-2:] for seq in events.sequences if len(seq) >= 2], dtype=np.int64).reshape(-1, 2)
+    return tune_weights(vectors, pairs)
 
 
 def embed_chunk(run_id: int, index: int) -> bool:
@@ -151,6 +209,8 @@ def embed_chunk(run_id: int, index: int) -> bool:
             by_pk = adapter.get_queryset().in_bulk(chunk.product_ids)
             products = [by_pk[pk] for pk in chunk.product_ids if pk in by_pk]  # deleted meanwhile: skip
             for name in run.version.dimensions:
+                if getattr(SPACES[name], "EMBEDDED_IN_TRAINING", False):
+                    continue  # written by train_models already
                 ids, vectors, _errors = SPACES[name].embed_products(run.version, products)
                 write_product_vectors(version=run.version, space=name, product_ids=ids, vectors=vectors)
             refresh_search_documents(products)
@@ -184,7 +244,8 @@ def finish_run(run: TrainingRun) -> None:
     with _failing(run, lambda: version):
         progress.stage("finish", 0.0, "building vector indexes")
         for name, dims in version.dimensions.items():
-            ensure_hnsw_index(version=version, space=name, dimensions=dims)
+            for metric in getattr(SPACES[name], "INDEX_METRICS", (SPACES[name].METRIC,)):
+                ensure_hnsw_index(version=version, space=name, dimensions=dims, metric=metric)
         ModelVersion.objects.filter(pk=version.pk).update(status=ModelVersion.Status.READY)
         version.refresh_from_db()
         refusal = gate_refusal(version, force=bool(run.options.get("force")))
@@ -207,10 +268,15 @@ def finish_run(run: TrainingRun) -> None:
 def headline_metrics(metrics: dict[str, Any]) -> dict[str, float]:
     """The numbers two versions are compared on (higher is better)."""
     out = {}
-    image = metrics.get(image_space.NAME, {})
-    for key, value in image.items():
+    for key, value in metrics.get(image_space.NAME, {}).items():
         if key.startswith("precision_at_") and isinstance(value, dict) and "cnn" in value:
             out[f"image {key}"] = value["cnn"]
+    text = metrics.get(text_space.NAME, {}).get("known_item", {})
+    if "mrr_at_10" in text:
+        out["text known-item MRR@10"] = text["mrr_at_10"]
+    lstm = metrics.get(behaviour_space.NAME, {}).get("evaluation", {}).get("lstm", {})
+    if "ndcg@10" in lstm:
+        out["behaviour NDCG@10"] = lstm["ndcg@10"]
     return out
 
 

@@ -14,10 +14,15 @@ from typing import Any
 import numpy as np
 from django.db import connection, transaction
 from django.db.models import QuerySet
+from django.utils import timezone
 
-from shopguide.models import ModelVersion, ProductVector
+from shopguide.models import ModelVersion, ProductVector, UserVector
 
 TABLE = ProductVector._meta.db_table
+USER_TABLE = UserVector._meta.db_table
+# pgvector operator and index operator class per metric. "ip" ranks by inner product (pgvector's
+# <#> is the negative inner product, so smaller is better for both).
+OPERATORS = {"cosine": ("<=>", "vector_cosine_ops"), "ip": ("<#>", "vector_ip_ops")}
 # Candidates the HNSW scan looks at; higher = better recall, slower. 100 gives ~0.99 recall@10.
 EF_SEARCH = 100
 
@@ -45,20 +50,39 @@ def write_product_vectors(
     return len(product_ids)
 
 
-def index_name(version_id: int, space: str) -> str:
-    return f"shopguide_pv_hnsw_v{int(version_id)}_{space}"
+def write_user_vectors(*, version: ModelVersion, user_ids: Sequence[Any], vectors: np.ndarray) -> int:
+    """Bulk-write user vectors for a version, replacing earlier ones of those users."""
+    if len(user_ids) != len(vectors):
+        raise ValueError("user_ids and vectors differ in length")
+    if not len(user_ids):
+        return 0
+    now = timezone.now()
+    with transaction.atomic():
+        UserVector.objects.filter(version=version, user_id__in=list(user_ids)).delete()
+        with connection.cursor() as cursor:
+            copy_sql = f"COPY {USER_TABLE} (version_id, user_id, embedding, updated_at) FROM STDIN"
+            with cursor.cursor.copy(copy_sql) as copy:
+                for user_id, vector in zip(user_ids, vectors):
+                    copy.write_row((version.pk, user_id, vector_literal(vector), now))
+    return len(user_ids)
 
 
-def ensure_hnsw_index(*, version: ModelVersion, space: str, dimensions: int) -> None:
-    """Create the partial HNSW cosine index of one version's space (idempotent)."""
+def index_name(version_id: int, space: str, metric: str = "cosine") -> str:
+    suffix = "" if metric == "cosine" else f"_{metric}"
+    return f"shopguide_pv_hnsw_v{int(version_id)}_{space}{suffix}"
+
+
+def ensure_hnsw_index(*, version: ModelVersion, space: str, dimensions: int, metric: str = "cosine") -> None:
+    """Create the partial HNSW index of one version's space for ``metric`` (idempotent)."""
     _check_space(space)
+    opclass = OPERATORS[metric][1]
     with connection.cursor() as cursor:
         # Inside a surrounding transaction, deferred foreign-key checks of the vectors just
         # written would block CREATE INDEX; run them now.
         cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
         cursor.execute(
-            f"CREATE INDEX IF NOT EXISTS {index_name(version.pk, space)} ON {TABLE} "
-            f"USING hnsw ((embedding::vector({int(dimensions)})) vector_cosine_ops) "
+            f"CREATE INDEX IF NOT EXISTS {index_name(version.pk, space, metric)} ON {TABLE} "
+            f"USING hnsw ((embedding::vector({int(dimensions)})) {opclass}) "
             f"WHERE version_id = {int(version.pk)} AND space = '{space}'"
         )
 
@@ -82,10 +106,21 @@ def product_vector(*, version_id: int, space: str, product_id: Any) -> list[floa
     return None if row is None else list(row)
 
 
+def product_vectors(*, version_id: int, space: str, product_ids: Sequence[Any]) -> dict[Any, np.ndarray]:
+    """Vectors of several products in one space (missing products are absent)."""
+    rows = ProductVector.objects.filter(version_id=version_id, space=space, product_id__in=list(product_ids))
+    return {pid: np.asarray(vec, dtype=np.float32) for pid, vec in rows.values_list("product_id", "embedding")}
+
+
+def user_vector(*, version_id: int, user_id: Any) -> np.ndarray | None:
+    row = UserVector.objects.filter(version_id=version_id, user_id=user_id).values_list("embedding", flat=True).first()
+    return None if row is None else np.asarray(row, dtype=np.float32)
+
+
 @dataclass(frozen=True)
 class Neighbour:
     product_id: Any
-    score: float  # cosine similarity, 1 = identical
+    score: float  # cosine similarity (1 = identical) or inner product, by the metric asked for
 
 
 def nearest_products(
@@ -97,6 +132,7 @@ def nearest_products(
     k: int,
     candidates: QuerySet | None = None,
     exclude_ids: Iterable[Any] = (),
+    metric: str = "cosine",
 ) -> list[Neighbour]:
     """The k products nearest to ``vector`` in one version's space, best first.
 
@@ -104,6 +140,7 @@ def nearest_products(
     result; pgvector's iterative index scan keeps going until k rows pass the filter.
     """
     _check_space(space)
+    operator = OPERATORS[metric][0]
     dims = int(dimensions)
     where = ["pv.version_id = %s", "pv.space = %s"]
     params: list[Any] = [vector_literal(vector), version_id, space]
@@ -117,7 +154,7 @@ def nearest_products(
         params.extend(sub_params)
     params.append(int(k))
     sql = (
-        f"SELECT pv.product_id, pv.embedding::vector({dims}) <=> %s::vector({dims}) AS distance "
+        f"SELECT pv.product_id, pv.embedding::vector({dims}) {operator} %s::vector({dims}) AS distance "
         f"FROM {TABLE} pv "
         f"WHERE {' AND '.join(where)} ORDER BY distance LIMIT %s"
     )
@@ -128,7 +165,8 @@ def nearest_products(
         rows = cursor.fetchall()
     # relaxed_order may return rows slightly out of order: sort the final few exactly.
     rows.sort(key=lambda row: row[1])
-    return [Neighbour(product_id=pid, score=1.0 - float(distance)) for pid, distance in rows]
+    to_score = (lambda d: 1.0 - d) if metric == "cosine" else (lambda d: -d)
+    return [Neighbour(product_id=pid, score=to_score(float(distance))) for pid, distance in rows]
 
 
 def _check_space(space: str) -> None:

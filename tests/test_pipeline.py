@@ -33,15 +33,18 @@ def test_training_writes_vectors_builds_the_index_and_activates(trained):
     version = active_version()
     assert run.version == version and version.status == "ready"
     assert ProductVector.objects.filter(version=version, space="image").count() == 30
-    assert version.dimensions == {"image": 16}
+    assert ProductVector.objects.filter(version=version, space="text").count() == 30
+    assert version.dimensions == {"image": 16, "text": 16}  # no events yet: no behaviour model
+    assert "behaviour" in version.metrics["skipped"]
     assert version.artifacts["image"].endswith(f"v{version.pk}/image.pt")
     metrics = version.metrics["image"]
     assert metrics["held_out"] == 3 and 0 <= metrics["precision_at_10"]["cnn"] <= 1
     assert run.percent == 100 and set(run.timings) >= {"snapshot", "train", "total"}
     with connection.cursor() as cursor:
-        cursor.execute("SELECT indexdef FROM pg_indexes WHERE indexname = %s", [index_name(version.pk, "image")])
-        (definition,) = cursor.fetchone()
-    assert "hnsw" in definition and "vector_cosine_ops" in definition
+        for space in ("image", "text"):
+            cursor.execute("SELECT indexdef FROM pg_indexes WHERE indexname = %s", [index_name(version.pk, space)])
+            (definition,) = cursor.fetchone()
+            assert "hnsw" in definition and "vector_cosine_ops" in definition and "(embedding)::vector(16)" in definition
 
 
 def test_embedding_fans_out_in_chunks(db, settings):
@@ -51,14 +54,14 @@ def test_embedding_fans_out_in_chunks(db, settings):
     assert run.chunks_total == 5
     assert list(run.chunks.order_by("index").values_list("index", flat=True)) == [0, 1, 2, 3, 4]
     assert not run.chunks.filter(done_at__isnull=True).exists()
-    assert ProductVector.objects.filter(version=run.version).count() == 30
+    assert ProductVector.objects.filter(version=run.version).count() == 60  # image + text
 
 
 def test_related_products_look_alike_and_skip_self_and_out_of_stock(trained, api_client):
     response = api_client.get(RELATED.format("A-0000"), {"k": 6})
     assert response.status_code == 200
     body = response.json()
-    assert body["source"] == "image" and body["fallback"] is False
+    assert body["source"] == "related" and body["fallback"] is False
     assert body["model_version"] == active_version().pk
     ids = [item["id"] for item in body["results"]]
     assert len(ids) == 6 and "A-0000" not in ids and "A-0003" not in ids
@@ -108,11 +111,18 @@ def test_failed_run_leaves_the_active_version_serving(trained, api_client):
         return body["model_version"], body["source"], [(i["id"], i["score"]) for i in body["results"]]
 
     before = ranking()
-    ArticleImage.objects.all().delete()  # nothing left to train on
-    run = run_training(request_training().pk)
-    assert run.status == "failed" and "readable image" in run.error
+    run = run_training(request_training(options={"image_model": {"channels": 5}}).pk)  # a bad config
+    assert run.status == "failed" and "channels" in run.error
     assert active_version() == first.version
-    assert ranking() == before and before[1] == "image"
+    assert ranking() == before and before[1] == "related"
+
+
+def test_a_model_without_data_is_skipped_and_the_rest_trains(trained):
+    ArticleImage.objects.all().delete()
+    run = train()
+    assert run.version.dimensions == {"text": 16}
+    assert "image" in run.version.metrics["skipped"]
+    assert any("image model skipped" in w for w in run.warnings)
 
 
 def test_corrupt_image_is_skipped_and_reported(db):
@@ -123,8 +133,30 @@ def test_corrupt_image_is_skipped_and_reported(db):
     broken.file.close()
     run = train()
     assert any(w.startswith("product A-0007:") for w in run.warnings)
-    assert not ProductVector.objects.filter(product_id="A-0007").exists()
-    assert ProductVector.objects.filter(version=run.version).count() == 11
+    assert not ProductVector.objects.filter(product_id="A-0007", space="image").exists()
+    assert ProductVector.objects.filter(product_id="A-0007", space="text").exists()  # still searchable
+    assert ProductVector.objects.filter(version=run.version, space="image").count() == 11
+
+
+def test_behaviour_model_trains_on_history_and_is_evaluated_against_baselines(db):
+    from shopguide.models import UserVector
+    from tests.factories import make_history
+
+    articles = make_articles(30)
+    customers = make_history(articles)
+    run = train()
+    version = run.version
+    assert set(version.dimensions) == {"image", "text", "behaviour"}
+    assert ProductVector.objects.filter(version=version, space="behaviour").count() == 30
+    assert UserVector.objects.filter(version=version).count() == len(customers)
+    evaluation = version.metrics["behaviour"]["evaluation"]
+    assert set(evaluation) == {"lstm", "popularity", "item_knn", "markov"}
+    assert all(0 <= evaluation[m]["hr@10"] <= 1 and evaluation[m]["users"] == len(customers) for m in evaluation)
+    weights = version.config["related_weights"]
+    assert set(weights) == {"image", "text", "behaviour"} and abs(sum(weights.values()) - 1) < 1e-6
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT indexname FROM pg_indexes WHERE indexname LIKE %s", [f"shopguide_pv_hnsw_v{version.pk}_behaviour%"])
+        assert {row[0] for row in cursor.fetchall()} == {index_name(version.pk, "behaviour"), index_name(version.pk, "behaviour", "ip")}
 
 
 def test_empty_catalogue_refuses_to_train(db):
@@ -140,7 +172,7 @@ def test_rollback_reactivates_the_previous_version(trained):
     assert rollback() == first.version
     assert active_version() == first.version
     # both versions keep their own vectors; serving reads only the active one
-    assert ProductVector.objects.filter(version=second.version).count() == 30
+    assert ProductVector.objects.filter(version=second.version, space="image").count() == 30
 
 
 def test_rollback_without_an_earlier_version_is_refused(trained):

@@ -22,9 +22,10 @@ def test_worker_trains_and_vectors_appear(celery_worker_process, api_client, cap
     assert run.task_id and run.worker
     assert "succeeded" in capsys.readouterr().out
     version = active_version()
-    assert ProductVector.objects.filter(version=version).count() == 24
+    assert ProductVector.objects.filter(version=version, space="image").count() == 24
+    assert ProductVector.objects.filter(version=version, space="text").count() == 24
     body = api_client.get("/api/shopguide/products/A-0000/related/", {"k": 4}).json()
-    assert body["source"] == "image" and body["model_version"] == version.pk and len(body["results"]) == 4
+    assert body["source"] == "related" and body["model_version"] == version.pk and len(body["results"]) == 4
 
 
 def test_redelivered_task_is_idempotent(celery_worker_process):
@@ -38,7 +39,7 @@ def test_redelivered_task_is_idempotent(celery_worker_process):
              timeout=60, message="the second delivery to be handled")
     assert active_version() == first_version
     assert TrainingRun.objects.count() == 1
-    assert ProductVector.objects.count() == 12
+    assert ProductVector.objects.count() == 24  # image + text, written once
 
 
 def test_saved_product_is_embedded_and_related_without_a_retrain(celery_worker_process, api_client):

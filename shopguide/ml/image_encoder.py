@@ -33,7 +33,8 @@ PathOrFile = Union[str, os.PathLike, BinaryIO]
 class ImageEncoderConfig:
     """Architecture and training settings; saved inside every checkpoint.
 
-    The defaults train a ~0.3M-parameter network at about 2,000 images/s on two CPU cores.
+    The defaults give a 0.3M-parameter network that trains at about 1,400 images/s (32x32 RGB)
+    on two idle CPU cores, so a catalogue of a few thousand images takes seconds per epoch.
     """
 
     image_size: int = 32  # input side in pixels; must be divisible by 2 ** (stages - 1)
@@ -41,7 +42,7 @@ class ImageEncoderConfig:
     embedding_dim: int = 64
     width: int = 16  # conv channels of the first stage; each later stage doubles them
     stages: int = 4  # each stage: (conv-bn-relu) x 2, then a 2x2 max pool except the last
-    epochs: int = 10
+    epochs: int = 20  # small catalogues need passes; 60k images converge in ~5 (see bench/)
     batch_size: int = 128
     lr: float = 3e-3  # peak AdamW learning rate, reached after warmup, then cosine decay to 0
     weight_decay: float = 5e-4  # conv/linear weights only, never norms or biases
@@ -202,10 +203,11 @@ def augment(
     return images
 
 
-# Augmentation strength, as fractions of the image side. Supervised training stays mild: on
-# centred product shots, strong shifts mostly cost training time. Contrastive views must differ
-# enough that matching them is not trivial.
-SUPERVISED_AUGMENT = {"shift": 1 / 16, "jitter": 0.1, "flip": True}
+# Augmentation strength; shift is a fraction of the image side. Supervised training stays mild:
+# images are centred by prepare_images, and on Fashion-MNIST (60k images, 5 epochs) a 2 px shift
+# cost 0.011 precision@10 against no augmentation while 1 px with flips and jitter cost nothing.
+# Contrastive views must differ enough that matching them is not trivial.
+SUPERVISED_AUGMENT = {"shift": 1 / 32, "jitter": 0.1, "flip": True}
 CONTRASTIVE_AUGMENT = {"shift": 1 / 4, "jitter": 0.3, "flip": True}
 
 

@@ -64,10 +64,11 @@ class SequenceModelConfig:
     weight_decay: float = 0.0
     seed: int = 0
     loss: str = "full"  # "full" softmax over the catalogue, or "sampled" for big catalogues
-    n_negatives: int = 1024  # uniform negatives shared by the batch (loss="sampled")
+    n_negatives: int = 1024  # popularity-sampled negatives shared by the batch (loss="sampled")
     id_dropout: float = 0.1  # share of items whose id embedding is hidden per step (needs features)
     content_dropout: float = 0.1  # share whose content features are hidden per step
     grad_clip: float = 5.0
+    residual: bool = True  # add the last item's vector to the user vector
 
     def __post_init__(self) -> None:
         if self.loss not in ("full", "sampled"):
@@ -124,6 +125,7 @@ class SequenceNet(nn.Module):
             dropout=config.dropout if config.num_layers > 1 else 0.0,
         )  # fmt: skip
         self.project = nn.Linear(config.hidden_dim, d)
+        self.residual = config.residual
 
     def item_table(self, id_keep: torch.Tensor | None = None, content_keep: torch.Tensor | None = None) -> torch.Tensor:
         """Representation of every row (PAD, START, items): (n_items + 2, D).
@@ -155,9 +157,10 @@ class SequenceNet(nn.Module):
             (the LSTM is causal, so right padding never leaks into earlier positions).
         """
         table = self.item_table() if table is None else table
-        x = F.embedding(items, table) + self.event_types(events)  # (B, T, D)
-        h, _ = self.lstm(self.dropout(x))  # (B, T, H)
-        return self.project(self.dropout(h))  # (B, T, D)
+        last = F.embedding(items, table)  # (B, T, D)
+        h, _ = self.lstm(self.dropout(last + self.event_types(events)))  # (B, T, H)
+        out = self.project(self.dropout(h))  # (B, T, D)
+        return out + last if self.residual else out
 
     def output_items(self, table: torch.Tensor | None = None) -> torch.Tensor:
         """(n_items, D) the vectors user vectors are scored against (tied with the inputs)."""
@@ -246,6 +249,10 @@ class SequenceRecommender:
             raise ValueError("no events to train on")
         seed_everything(cfg.seed)
         self.model = self._new_model()
+        counts = np.bincount(np.concatenate([w[2] for w in windows]) - 2, minlength=self.n_items)
+        # Flattened popularity (word2vec's 0.75) so rare items are still drawn now and then.
+        self._sampling_q = torch.from_numpy((counts + 1.0) ** 0.75).float()
+        self._sampling_q /= self._sampling_q.sum()
         optimizer = torch.optim.Adam(self.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
         rng = torch.Generator().manual_seed(cfg.seed)
         cuda = self.device.type == "cuda"
@@ -315,9 +322,13 @@ class SequenceRecommender:
         catalogue = net.output_items(table)  # (n_items, D)
         if cfg.loss == "full":
             return F.cross_entropy((users @ catalogue.T).float(), positives)
-        negatives = torch.randint(0, self.n_items, (cfg.n_negatives,), generator=rng).to(self.device)
-        positive_logits = (users * catalogue[positives]).sum(1, keepdim=True)  # (N, 1)
-        negative_logits = users @ catalogue[negatives].T  # (N, K)
+        # Sampled softmax: negatives shared by the batch, drawn in proportion to popularity, because
+        # popular items are the competitors that matter; the log-Q correction keeps the estimate
+        # close to the full softmax (Bengio & Senecal 2008; Yi et al. 2019).
+        negatives = torch.multinomial(self._sampling_q, cfg.n_negatives, replacement=True, generator=rng).to(self.device)
+        log_q = torch.log(self._sampling_q.to(self.device) * cfg.n_negatives)
+        positive_logits = (users * catalogue[positives]).sum(1, keepdim=True) - log_q[positives, None]  # (N, 1)
+        negative_logits = users @ catalogue[negatives].T - log_q[negatives]  # (N, K)
         # A sampled "negative" that is the positive itself must not be pushed down.
         negative_logits = negative_logits.masked_fill(negatives[None, :] == positives[:, None], float("-inf"))
         logits = torch.cat([positive_logits, negative_logits], 1).float()

@@ -54,6 +54,7 @@ class TextEncoderConfig:
     hidden_dim: int = 128  # LSTM state size per direction
     dropout: float = 0.1  # on word vectors while training
     pool_words: bool = False  # EXPERIMENT: also pool the word vectors themselves
+    mask_answers: bool = False  # EXPERIMENT
     epochs: int = 30
     batch_size: int = 256
     lr: float = 3e-3  # peak AdamW learning rate (LSTM, projection), after warmup, then cosine decay to 0
@@ -175,25 +176,33 @@ class TextNet(nn.Module):
         return F.normalize(self.projection(torch.cat([mean, peak], dim=1)).float(), dim=1)  # (B, D)
 
 
-def info_nce(queries: torch.Tensor, documents: torch.Tensor, keys: torch.Tensor, temperature: float) -> torch.Tensor:
+def info_nce(queries: torch.Tensor, documents: torch.Tensor, not_negative: torch.Tensor, temperature: float) -> torch.Tensor:
     """Symmetric InfoNCE with in-batch negatives.
 
     Args:
         queries: (B, D) unit-norm; row i belongs with ``documents[i]``.
         documents: (B, D) unit-norm.
-        keys: (B,) int64 document identity; rows with equal keys (the same document twice, or
-            two documents with identical text) are not used as each other's negatives.
+        not_negative: (B, B) bool; True at (i, j) when document j answers query i as well as
+            document i does (the diagonal is ignored), so it is left out of i's negatives.
         temperature: softmax temperature.
 
     Returns:
         Scalar: mean of query->document and document->query cross-entropy.
     """
     logits = queries.float() @ documents.float().T / temperature  # (B, B)
-    same = keys[:, None] == keys[None, :]
-    same.fill_diagonal_(False)
-    logits = logits.masked_fill(same, float("-inf"))
+    excluded = not_negative & ~torch.eye(len(logits), dtype=torch.bool, device=logits.device)
+    logits = logits.masked_fill(excluded, float("-inf"))
     targets = torch.arange(len(logits), device=logits.device)
     return (F.cross_entropy(logits, targets) + F.cross_entropy(logits.T, targets)) / 2
+
+
+def also_answers(query_words: Sequence[frozenset[str]], doc_words: Sequence[frozenset[str]]) -> np.ndarray:
+    """(B, B) bool: document j contains every word of query i.
+
+    Such a document is as good an answer as the one the query was made from ("nordlys" was cut
+    from one Nordlys title but names them all), so training must not push the query away from it.
+    """
+    return np.array([[bool(q) and q <= d for d in doc_words] for q in query_words], dtype=bool)
 
 
 # --------------------------------------------------------------------------- query sampling
@@ -238,18 +247,25 @@ def add_typos(text: str, rng: random.Random, n: int) -> str:
         if not candidates:
             break
         i = rng.choice(candidates)
-        word, pos = words[i], rng.randrange(len(words[i]) - 1)
+        words[i] = _typo(words[i], rng)
+    return " ".join(words)
+
+
+def _typo(word: str, rng: random.Random) -> str:
+    for _ in range(8):  # swapping "ee" or replacing "a" by "a" is no typo: draw again
+        pos = rng.randrange(len(word) - 1)
         op = rng.randrange(4)
         if op == 0:
-            word = word[:pos] + word[pos + 1] + word[pos] + word[pos + 2 :]
+            typo = word[:pos] + word[pos + 1] + word[pos] + word[pos + 2 :]
         elif op == 1:
-            word = word[:pos] + word[pos + 1 :]
+            typo = word[:pos] + word[pos + 1 :]
         elif op == 2:
-            word = word[:pos] + word[pos] + word[pos:]
+            typo = word[:pos] + word[pos] + word[pos:]
         else:
-            word = word[:pos] + rng.choice(_LETTERS) + word[pos + 1 :]
-        words[i] = word
-    return " ".join(words)
+            typo = word[:pos] + rng.choice(_LETTERS) + word[pos + 1 :]
+        if typo != word:
+            return typo
+    return word[1:]
 
 
 def sample_query(document: str, rng: random.Random, config: TextEncoderConfig) -> str:
@@ -348,11 +364,11 @@ class TextEncoder:
         for query, index in pairs:
             if not isinstance(query, str) or not 0 <= int(index) < len(documents):
                 raise ValueError(f"bad pair ({query!r}, {index!r}) for {len(documents)} documents")
-        doc_tokens = self.tokenizer.encode(documents)  # validates the documents too
-        doc_pieces = (doc_tokens.ids != 0).sum(2).max(1)  # (N,) largest word of each document
+        if not all(isinstance(doc, str) for doc in documents):
+            raise ValueError("documents must be strings")
         # Documents with identical text share a key, so neither is the other's negative.
         _, doc_keys = np.unique(np.asarray(documents, dtype=object).astype(str), return_inverse=True)
-        doc_keys = torch.from_numpy(doc_keys.astype(np.int64)).to(self.device)
+        doc_words = [frozenset(self.tokenizer.words(doc)) for doc in documents]
 
         seed_everything(cfg.seed)
         self.model = TextNet(cfg).to(self.device)
@@ -375,11 +391,14 @@ class TextEncoder:
             for step in range(steps_per_epoch):
                 batch = examples[step * batch_size : (step + 1) * batch_size]
                 index = np.fromiter((i for _, i in batch), dtype=np.int64, count=len(batch))
-                lengths = doc_tokens.lengths[index]
-                docs = TokenBatch(
-                    ids=doc_tokens.ids[index, : lengths.max(), : doc_pieces[index].max()], lengths=lengths
-                )
+                # Tokenised per batch (words are cached), so memory does not grow with the catalogue.
+                docs = self.tokenizer.encode([documents[i] for i in index])
                 queries = self.tokenizer.encode([q for q, _ in batch])
+                not_negative = doc_keys[index][:, None] == doc_keys[index][None, :]
+                if cfg.mask_answers:
+                    not_negative |= also_answers(
+                        [frozenset(self.tokenizer.words(q)) for q, _ in batch], [doc_words[i] for i in index]
+                    )
                 scale = _lr_scale(epoch * steps_per_epoch + step, total_steps)
                 for optimizer, peak in optimizers:
                     for group in optimizer.param_groups:
@@ -389,7 +408,7 @@ class TextEncoder:
                     loss = info_nce(
                         self.model(*self._tensors(queries)),
                         self.model(*self._tensors(docs)),
-                        doc_keys[torch.from_numpy(index).to(self.device)],
+                        torch.from_numpy(not_negative).to(self.device),
                         cfg.temperature,
                     )
                 for optimizer, _ in optimizers:
@@ -431,21 +450,15 @@ class TextEncoder:
         if len(texts) == 0:
             raise ValueError("no texts to embed")
         self.model.eval()
-        if len(texts) == 1:  # the search path: skip the sorting below
-            with autocast_context(self.device):
-                vector = self.model(*self._tensors(self.tokenizer.encode(texts))).float()
-            return F.normalize(vector, dim=1).cpu().numpy()
-        tokens = self.tokenizer.encode(texts)
-        # Batches of similar length waste little work on padding; results do not depend on it.
-        order = np.argsort(tokens.lengths, kind="stable")
+        # Similar lengths batched together waste little work on padding; results do not depend
+        # on the batching (see TextNet). Characters are a good enough proxy for words here.
+        order = np.argsort([len(t) if isinstance(t, str) else 0 for t in texts], kind="stable")
         out = torch.empty(len(texts), self.config.embedding_dim)
         for start in range(0, len(texts), batch_size):
             index = order[start : start + batch_size]
-            lengths = tokens.lengths[index]
-            pieces = int((tokens.ids[index, : lengths.max()] != 0).sum(2).max())
-            batch = TokenBatch(ids=tokens.ids[index, : lengths.max(), :pieces], lengths=lengths)
+            tokens = self.tokenizer.encode([texts[i] for i in index])  # raises on non-strings
             with autocast_context(self.device):
-                out[torch.from_numpy(index)] = self.model(*self._tensors(batch)).float().cpu()
+                out[torch.from_numpy(index)] = self.model(*self._tensors(tokens)).float().cpu()
         # Re-normalise in fp32: under bf16 autocast the norms can drift from 1 in the 3rd digit.
         return F.normalize(out, dim=1).numpy()
 

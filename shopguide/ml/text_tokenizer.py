@@ -34,7 +34,7 @@ class TokenizerConfig:
     """Hashing settings; changing any of them changes every id, so they travel in checkpoints."""
 
     n_buckets: int = 2**17  # ids are 1..n_buckets-1; 0 is padding
-    ngram_sizes: tuple[int, ...] = (3, 4, 5)  # character n-grams, counted with the < > markers
+    ngram_sizes: tuple[int, ...] = (2, 3, 4)  # character n-grams, counted with the < > markers
     word_pieces: bool = True  # also give each whole word its own bucket
     max_words: int = 64  # words kept per text (line-break markers count); the rest is cut
     max_pieces_per_word: int = 32  # the whole word's bucket is kept first, then the shortest n-grams

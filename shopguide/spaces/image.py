@@ -13,6 +13,7 @@ from shopguide.snapshot import CatalogSnapshot, TrainingRefused, read_product_im
 from shopguide.spaces.artifacts import load_artifact, save_artifact
 
 NAME = "image"
+METRIC = "cosine"
 HOLDOUT_FRACTION = 0.1
 EVAL_K = 10
 
@@ -50,6 +51,9 @@ def train(snapshot: CatalogSnapshot, *, version: ModelVersion, overrides: dict, 
     fit = encoder.fit(snapshot.images[mask], labels[mask], progress=progress)
     save_artifact(version, NAME, encoder)
     vectors = encoder.embed(snapshot.images, batch_size=shopguide_settings.EMBED_BATCH_SIZE)
+    # Vectors of every product (zeros where a product has no image) for the later stages.
+    all_vectors = np.zeros((snapshot.n_products, cfg.embedding_dim), np.float32)
+    all_vectors[snapshot.image_rows] = vectors
     return {
         **evaluate(snapshot.images, vectors, labels, held_out=np.flatnonzero(~mask & (labels >= 0))),
         "training": {
@@ -61,6 +65,7 @@ def train(snapshot: CatalogSnapshot, *, version: ModelVersion, overrides: dict, 
             "config": asdict(cfg),
         },
         "dimensions": cfg.embedding_dim,
+        "_vectors": all_vectors,
     }
 
 

@@ -1,0 +1,142 @@
+"""The behaviour space: an LSTM over each shopper's interaction sequence, trained for next-item
+prediction (GRU4Rec family). Item inputs combine a learned id embedding with the product's image
+and text vectors, so products nobody has met yet still get a vector. A user vector is the model's
+output in item space; recommendations are the items with the largest inner product."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict
+from typing import Any
+
+import numpy as np
+
+from shopguide.conf import shopguide_settings
+from shopguide.models import ModelVersion, UserVector
+from shopguide.snapshot import CatalogSnapshot, EventSnapshot, TrainingRefused
+from shopguide.spaces.artifacts import load_artifact, save_artifact
+from shopguide.vectors import write_product_vectors, write_user_vectors
+
+NAME = "behaviour"
+METRIC = "ip"  # recommendations rank by inner product; related products also use cosine
+INDEX_METRICS = ("ip", "cosine")
+EMBEDDED_IN_TRAINING = True  # item vectors come out of training; chunks need not embed them
+MIN_SHOPPERS = 2
+
+
+def config(overrides: dict[str, Any] | None = None):
+    from shopguide.ml.sequence_model import SequenceModelConfig
+
+    return SequenceModelConfig(**{**shopguide_settings.BEHAVIOUR_MODEL, **(overrides or {})})
+
+
+def evaluation_report(model, split, *, n_items: int) -> dict[str, dict[str, float]]:
+    """The DESIGN.md protocol for the LSTM and the baselines, on the same split, in one go."""
+    from shopguide.ml.evaluation import ItemKNNRecommender, MarkovRecommender, PopularityRecommender, evaluate
+
+    report = {}
+    histories, targets = split.train_plus_valid, split.test_targets
+    for name, recommender in (
+        ("lstm", model),
+        ("popularity", PopularityRecommender().fit(split.train_plus_valid, n_items)),
+        ("item_knn", ItemKNNRecommender().fit(split.train_plus_valid, n_items)),
+        ("markov", MarkovRecommender().fit(split.train_plus_valid, n_items)),
+    ):
+        started = time.monotonic()
+        metrics = evaluate(recommender, histories, targets, n_items=n_items, k=10)
+        metrics["seconds"] = round(time.monotonic() - started, 2)
+        report[name] = {key: round(value, 4) if isinstance(value, float) else value for key, value in metrics.items()}
+    return report
+
+
+def train(
+    catalog: CatalogSnapshot,
+    events: EventSnapshot,
+    *,
+    version: ModelVersion,
+    content: np.ndarray | None,
+    overrides: dict,
+    progress,
+) -> dict[str, Any]:
+    """Train on the shoppers' sequences, write item and user vectors, evaluate with baselines."""
+    from shopguide.ml.evaluation import leave_last_out
+    from shopguide.ml.sequence_model import SequenceRecommender
+
+    if len(events.sequences) < MIN_SHOPPERS:
+        raise TrainingRefused(
+            f"Only {len(events.sequences)} shoppers have events on catalogue products; the behaviour "
+            f"model needs at least {MIN_SHOPPERS}. Import history with shopguide_import_events."
+        )
+    cfg = config(overrides)
+    split = leave_last_out(events.sequences)
+    train_types = [types[: len(seq)] for types, seq in zip(events.event_types, split.train)]
+    model = SequenceRecommender(cfg, n_items=catalog.n_products, item_features=content, device=shopguide_settings.DEVICE)
+    has_valid = (split.valid_targets >= 0).any()
+    fit = model.fit(
+        split.train, train_types, progress=progress,
+        valid=(split.train, split.valid_targets) if has_valid else None,
+    )
+    save_artifact(version, NAME, model)
+    report = evaluation_report(model, split, n_items=catalog.n_products) if (split.test_targets >= 0).any() else {}
+
+    item_vectors = model.item_vectors()
+    write_product_vectors(version=version, space=NAME, product_ids=catalog.product_ids, vectors=item_vectors)
+    user_rows = events.user_rows()
+    users = model.user_vectors([events.sequences[i] for i in user_rows], [events.event_types[i] for i in user_rows])
+    write_user_vectors(version=version, user_ids=[events.actors[i][1] for i in user_rows], vectors=users)
+    return {
+        "evaluation": report,
+        "training": {
+            "losses": [round(x, 4) for x in fit.losses],
+            "seconds": round(fit.seconds, 2),
+            "sequences_per_second": round(fit.sequences_per_second, 1),
+            "best_epoch": fit.best_epoch,
+            "shoppers": len(events.sequences),
+            "events": events.n_events,
+            "device": str(model.device),
+            "config": asdict(cfg),
+        },
+        "dimensions": cfg.embedding_dim,
+        "_vectors": item_vectors,
+        "_user_vectors": (user_rows, users),
+    }
+
+
+def load(version: ModelVersion):
+    return load_artifact(version.artifacts[NAME], "shopguide.ml.sequence_model.SequenceRecommender", shopguide_settings.DEVICE)
+
+
+def embed_products(version: ModelVersion, products: list) -> tuple[list[Any], np.ndarray, dict[Any, str]]:
+    """Vectors for products the model was not trained on, from their image and text vectors."""
+    from shopguide.spaces import image as image_space
+    from shopguide.spaces import text as text_space
+
+    model = load(version)
+    if not products or model.n_features == 0:
+        return [], np.zeros((0, version.dimensions[NAME]), np.float32), {}
+    content = content_features(
+        version, products, image=image_space.embed_products(version, products), text=text_space.embed_products(version, products)
+    )
+    return [p.pk for p in products], model.item_vectors_for(content), {}
+
+
+def content_features(version: ModelVersion, products: list, *, image, text) -> np.ndarray:
+    """[image vector | text vector] per product, zeros where a product has no image."""
+    dims_image = version.dimensions.get("image", 0)
+    dims_text = version.dimensions.get("text", 0)
+    out = np.zeros((len(products), dims_image + dims_text), np.float32)
+    row = {p.pk: i for i, p in enumerate(products)}
+    for pks, vectors, offset in ((image[0], image[1], 0), (text[0], text[1], dims_image)):
+        for pk, vector in zip(pks, vectors):
+            out[row[pk], offset : offset + len(vector)] = vector
+    return out
+
+
+def refresh_user_vector(version: ModelVersion, *, user, sequence: np.ndarray, event_types: np.ndarray) -> None:
+    """Recompute one user's vector after new events (no retrain)."""
+    vector = load(version).user_vectors([sequence], [event_types])
+    write_user_vectors(version=version, user_ids=[user.pk], vectors=vector)
+
+
+def user_vector_exists(version: ModelVersion, user) -> bool:
+    return UserVector.objects.filter(version=version, user=user).exists()
