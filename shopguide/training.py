@@ -26,6 +26,7 @@ from shopguide.conf import shopguide_settings
 from shopguide.models import EmbeddingChunk, Interaction, ModelVersion, TrainingRun
 from shopguide.progress import Heartbeat, RunCancelled, RunProgress
 from shopguide.search_documents import refresh_search_documents
+from shopguide.segments import train_segments
 from shopguide.snapshot import TrainingRefused, take_catalog_snapshot, take_event_snapshot
 from shopguide.spaces import behaviour as behaviour_space
 from shopguide.spaces import image as image_space
@@ -122,7 +123,10 @@ def train_models(run: TrainingRun) -> ModelVersion | None:
         warnings = [f"product {pk}: {why}" for pk, why in catalog.skipped.items()]
         TrainingRun.objects.filter(pk=run.pk).update(version=version, warnings=warnings)
 
-        metrics, vectors, skipped = train_spaces(run, version, catalog, events, progress)
+        metrics, vectors, skipped, user_vectors = train_spaces(run, version, catalog, events, progress)
+        if user_vectors is not None:
+            user_ids, matrix = user_vectors
+            metrics["segments"] = train_segments(version, user_ids=user_ids, user_vectors=matrix)
         timings["train"] = progress.finish_stage("train")
         weights, fusion_report = tune_related_weights(catalog, events, vectors)
         metrics["related"] = {"weights": weights, "hit_rate_at_10": fusion_report}
@@ -148,14 +152,15 @@ def train_models(run: TrainingRun) -> ModelVersion | None:
 def train_spaces(run, version, catalog, events, progress):
     """Train image → text → behaviour (which reads the other two as item content).
 
-    Returns (metrics by space, product vectors by space, skipped spaces with the reason). Raises
-    TrainingRefused when no model could be trained at all.
+    Returns (metrics by space, product vectors by space, skipped spaces with the reason, and the
+    behaviour model's (user ids, user vectors) or None). Raises TrainingRefused when no model
+    could be trained at all.
     """
     enabled = [name for name in SPACES if name in shopguide_settings.MODELS]
     share = {"image": 0.4, "text": 0.25, "behaviour": 0.35}
     total = sum(share[name] for name in enabled) or 1.0
     done = 0.0
-    metrics, vectors, skipped = {}, {}, {}
+    metrics, vectors, skipped, user_vectors = {}, {}, {}, None
     for name in enabled:
         lo, width = done / total, share[name] / total
         callback = progress.callback("train")
@@ -175,11 +180,13 @@ def train_spaces(run, version, catalog, events, progress):
         finally:
             done += share[name]
         vectors[name] = result.pop("_vectors")
-        result.pop("_user_vectors", None)
+        if "_user_vectors" in result:
+            rows, matrix = result.pop("_user_vectors")
+            user_vectors = ([events.actors[i][1] for i in rows], matrix)
         metrics[name] = result
     if not metrics:
         raise TrainingRefused("No model could be trained: " + " ".join(f"{k}: {v}" for k, v in skipped.items()))
-    return metrics, vectors, skipped
+    return metrics, vectors, skipped, user_vectors
 
 
 def _content_features(catalog, vectors) -> np.ndarray | None:

@@ -2,6 +2,8 @@
 
 import re
 
+import numpy as np
+
 import pytest
 from django.db import connection
 from django.test import Client
@@ -184,3 +186,27 @@ def test_rerunning_a_finished_run_changes_nothing(trained):
     _, run = trained
     again = run_training(run.pk)
     assert again.status == "succeeded" and ModelVersion.objects.count() == 1
+
+
+def test_segments_are_predicted_for_every_customer(db):
+    from shopguide.models import Segment, SegmentMember, SegmentScore
+    from tests.factories import make_history
+
+    articles = make_articles(30)
+    customers = make_history(articles, n_users=48)  # customer u shops shelf u % 3
+    stripes = Segment.objects.create(name="Stripe fans", slug="stripe-fans")
+    # Staff labelled the first half; the model should rank the other stripe shoppers higher.
+    labelled, unlabelled = customers[:24], customers[24:]
+    for i, customer in enumerate(labelled):
+        SegmentMember.objects.create(segment=stripes, user=customer, is_member=i % 3 == 0)
+    ruled = Segment.objects.create(name="Ring buyers", slug="ring-buyers", rule={"min_purchases": 1, "category": "Rings"})
+    run = train()
+    report = run.version.metrics["segments"]
+    assert report["stripe-fans"]["positives"] == 8 and report["stripe-fans"]["negatives"] == 16
+    assert report["ring-buyers"]["positives"] == 16 and report["ring-buyers"]["negatives"] == 32
+    assert SegmentMember.objects.filter(segment=ruled, source="rule", is_member=True).count() == 16
+    scores = dict(SegmentScore.objects.filter(segment=stripes, version=run.version).values_list("user_id", "probability"))
+    assert len(scores) == len(customers)
+    fans = [scores[c.pk] for i, c in enumerate(unlabelled) if (24 + i) % 3 == 0]
+    others = [scores[c.pk] for i, c in enumerate(unlabelled) if (24 + i) % 3]
+    assert np.mean(fans) > np.mean(others) + 0.2, (fans, others)
