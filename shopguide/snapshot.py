@@ -151,7 +151,8 @@ def take_event_snapshot(catalog: CatalogSnapshot) -> EventSnapshot:
     from shopguide.ml.sequence_model import EVENT_TYPES
     from shopguide.models import Interaction
 
-    position = {pk: i for i, pk in enumerate(catalog.product_ids)}
+    # Keys as text: product ids may come back from JSON (a saved model's item list) as strings.
+    position = {str(pk): i for i, pk in enumerate(catalog.product_ids)}
     type_id = {name: i for i, name in enumerate(EVENT_TYPES)}
     rows = (
         Interaction.objects.filter(product__isnull=False)
@@ -173,7 +174,7 @@ def take_event_snapshot(catalog: CatalogSnapshot) -> EventSnapshot:
         if actor != current:
             flush()
             current, items, kinds = actor, {}, {}
-        row = position.get(product_id)
+        row = position.get(str(product_id))
         if row is None:
             continue
         snapshot.n_events += 1

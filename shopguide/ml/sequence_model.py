@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import math
 import os
 import time
 from collections.abc import Callable, Sequence
@@ -257,6 +258,7 @@ class SequenceRecommender:
         rng = torch.Generator().manual_seed(cfg.seed)
         cuda = self.device.type == "cuda"
         result, best_score, best_state, stale = FitResult(), -1.0, None, 0
+        step, total_steps = 0, cfg.epochs * math.ceil(len(windows) / cfg.batch_size)
 
         logger.info("training sequence model on %d windows, %d items, %s", len(windows), self.n_items, self.device)
         started = time.perf_counter()
@@ -264,6 +266,9 @@ class SequenceRecommender:
             self.model.train()
             total, steps = torch.zeros((), device=self.device), 0
             for items, events, targets in self._batches(windows, rng, shuffle=True):
+                for group in optimizer.param_groups:
+                    group["lr"] = _learning_rate(step, total_steps, cfg.lr)
+                step += 1
                 if cuda:
                     items, events, targets = (t.pin_memory() for t in (items, events, targets))
                 items, events, targets = (t.to(self.device, non_blocking=cuda) for t in (items, events, targets))
@@ -508,6 +513,15 @@ class SequenceRecommender:
         if not np.isfinite(features).all():
             raise ValueError("item features contain NaN or infinity")
         return np.ascontiguousarray(features)
+
+
+def _learning_rate(step: int, total_steps: int, peak: float) -> float:
+    """Linear warmup over the first 3% of steps, then cosine decay to zero."""
+    warmup = max(1, int(0.03 * total_steps))
+    if step < warmup:
+        return peak * (step + 1) / warmup
+    progress = (step - warmup) / max(1, total_steps - warmup)
+    return peak * 0.5 * (1 + math.cos(math.pi * progress))
 
 
 def _pad(arrays: list[np.ndarray]) -> torch.Tensor:

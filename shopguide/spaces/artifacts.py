@@ -20,9 +20,32 @@ def save_artifact(version: ModelVersion, space: str, model) -> str:
     if default_storage.exists(path):  # a re-run of the same version replaces its file
         default_storage.delete(path)
     stored = default_storage.save(path, ContentFile(buffer.getvalue()))
-    ModelVersion.objects.filter(pk=version.pk).update(artifacts={**version.artifacts, space: stored})
+    version.refresh_from_db(fields=["artifacts"])
     version.artifacts = {**version.artifacts, space: stored}
+    ModelVersion.objects.filter(pk=version.pk).update(artifacts=version.artifacts)
     return stored
+
+
+def save_json_artifact(version: ModelVersion, name: str, data) -> str:
+    """Save JSON beside the checkpoints (e.g. which product each model row stands for)."""
+    import json
+
+    path = f"{shopguide_settings.STORAGE_PREFIX.rstrip('/')}/v{version.pk}/{name}.json"
+    if default_storage.exists(path):
+        default_storage.delete(path)
+    stored = default_storage.save(path, ContentFile(json.dumps(data, default=str).encode()))
+    version.refresh_from_db(fields=["artifacts"])
+    version.artifacts = {**version.artifacts, name: stored}
+    ModelVersion.objects.filter(pk=version.pk).update(artifacts=version.artifacts)
+    return stored
+
+
+@functools.lru_cache(maxsize=8)
+def load_json_artifact(path: str):
+    import json
+
+    with default_storage.open(path, "rb") as handle:
+        return json.loads(handle.read())
 
 
 @functools.lru_cache(maxsize=8)

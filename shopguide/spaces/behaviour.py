@@ -14,7 +14,7 @@ import numpy as np
 from shopguide.conf import shopguide_settings
 from shopguide.models import ModelVersion, UserVector
 from shopguide.snapshot import CatalogSnapshot, EventSnapshot, TrainingRefused
-from shopguide.spaces.artifacts import load_artifact, save_artifact
+from shopguide.spaces.artifacts import load_artifact, load_json_artifact, save_artifact, save_json_artifact
 from shopguide.vectors import write_product_vectors, write_user_vectors
 
 NAME = "behaviour"
@@ -22,6 +22,7 @@ METRIC = "ip"  # recommendations rank by inner product; related products also us
 INDEX_METRICS = ("ip", "cosine")
 EMBEDDED_IN_TRAINING = True  # item vectors come out of training; chunks need not embed them
 MIN_SHOPPERS = 2
+ITEMS_ARTIFACT = "behaviour_items"
 
 
 def config(overrides: dict[str, Any] | None = None):
@@ -77,6 +78,8 @@ def train(
         valid=(split.train, split.valid_targets) if has_valid else None,
     )
     save_artifact(version, NAME, model)
+    # Row i of the model is product_ids[i]: evaluation of this version on later data needs it.
+    save_json_artifact(version, ITEMS_ARTIFACT, list(catalog.product_ids))
     report = evaluation_report(model, split, n_items=catalog.n_products) if (split.test_targets >= 0).any() else {}
 
     item_vectors = model.item_vectors()
@@ -100,6 +103,11 @@ def train(
         "_vectors": item_vectors,
         "_user_vectors": (user_rows, users),
     }
+
+
+def item_ids(version: ModelVersion) -> list[Any]:
+    """The product id of each row of the version's behaviour model."""
+    return load_json_artifact(version.artifacts[ITEMS_ARTIFACT])
 
 
 def load(version: ModelVersion):
