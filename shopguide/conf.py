@@ -59,6 +59,8 @@ DEFAULTS: dict[str, Any] = {
     "MAX_LIMIT": 100,
     # Embed a product with the active models as soon as it is saved (light queue).
     "EMBED_ON_SAVE": True,
+    # Recompute a customer's vector with the active model after each of their events (light queue).
+    "REFRESH_USERS_ON_EVENT": True,
     # Record events of anonymous visitors under a per-session visitor id; merged at login.
     "TRACK_ANONYMOUS": True,
     # PostgreSQL text search configuration used for full-text search.

@@ -67,7 +67,7 @@ def record_event(
     if not authenticated and not visitor:
         raise ValueError("An event needs a logged-in user or an anonymous visitor id.")
     version_id = model_version.pk if isinstance(model_version, ModelVersion) else model_version
-    return Interaction.objects.create(
+    event = Interaction.objects.create(
         user=user if authenticated else None,
         visitor="" if authenticated else visitor,
         product=product,
@@ -78,6 +78,11 @@ def record_event(
         model_version_id=version_id,
         weight=DEFAULT_WEIGHTS[InteractionType(type)] if weight is None else weight,
     )
+    if authenticated and product is not None and shopguide_settings.REFRESH_USERS_ON_EVENT:
+        from shopguide.incremental import schedule_user_refresh
+
+        schedule_user_refresh(user.pk)
+    return event
 
 
 def record_request_event(request: HttpRequest, *, type: str, **fields: Any) -> Interaction | None:

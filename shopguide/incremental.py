@@ -63,3 +63,34 @@ def on_catalog_change(sender, instance, **kwargs) -> None:
         return
     for product_pk in get_adapter().changed_product_ids(instance):
         schedule_product_embedding(product_pk)
+
+
+def refresh_user_vector(user_id: Any) -> bool:
+    """Recompute one customer's vector with the active behaviour model from their whole history
+    (no retrain). Returns False when there is no behaviour model or no usable history."""
+    from shopguide.snapshot import CatalogSnapshot, take_event_snapshot
+    from shopguide.spaces import behaviour as behaviour_space
+    from shopguide.vectors import write_user_vectors
+
+    version = active_version()
+    if version is None or behaviour_space.NAME not in version.dimensions:
+        return False
+    events = take_event_snapshot(CatalogSnapshot(product_ids=behaviour_space.item_ids(version)), user_ids=[user_id])
+    if not events.sequences:
+        return False
+    vectors = behaviour_space.load(version).user_vectors(events.sequences, events.event_types)
+    write_user_vectors(version=version, user_ids=[user_id], vectors=vectors)
+    return True
+
+
+def schedule_user_refresh(user_id: Any) -> None:
+    """Queue ``refresh_user_vector`` after commit; a broker outage is logged, never raised."""
+    from shopguide.tasks import refresh_user_task
+
+    def send() -> None:
+        try:
+            refresh_user_task.apply_async((user_id,), queue=shopguide_settings.QUEUE, retry=False)
+        except Exception as exc:  # kombu raises several types for an unreachable broker
+            logger.warning("Could not queue the vector refresh of user %s: %s", user_id, exc)
+
+    transaction.on_commit(send)

@@ -144,21 +144,20 @@ class EventSnapshot:
         return [i for i, (kind, _) in enumerate(self.actors) if kind == "user"]
 
 
-def take_event_snapshot(catalog: CatalogSnapshot) -> EventSnapshot:
-    """Every shopper's history over the snapshot's products. A product met twice keeps its first
-    position and its strongest event type (so a view → cart → purchase is one purchase), which
-    keeps "exclude what the shopper already has" meaningful in evaluation."""
+def take_event_snapshot(catalog: CatalogSnapshot, *, user_ids: list[Any] | None = None) -> EventSnapshot:
+    """Every shopper's history over the snapshot's products (or only these users'). A product met
+    twice keeps its first position and its strongest event type (so a view → cart → purchase is
+    one purchase), which keeps "exclude what the shopper already has" meaningful in evaluation."""
     from shopguide.ml.sequence_model import EVENT_TYPES
     from shopguide.models import Interaction
 
     # Keys as text: product ids may come back from JSON (a saved model's item list) as strings.
     position = {str(pk): i for i, pk in enumerate(catalog.product_ids)}
     type_id = {name: i for i, name in enumerate(EVENT_TYPES)}
-    rows = (
-        Interaction.objects.filter(product__isnull=False)
-        .order_by("user_id", "visitor", "ts", "pk")
-        .values_list("user_id", "visitor", "product_id", "type")
-    )
+    rows = Interaction.objects.filter(product__isnull=False)
+    if user_ids is not None:
+        rows = rows.filter(user_id__in=user_ids)
+    rows = rows.order_by("user_id", "visitor", "ts", "pk").values_list("user_id", "visitor", "product_id", "type")
     snapshot = EventSnapshot()
     current, items, kinds = None, {}, {}
 

@@ -50,6 +50,13 @@ def embed_product_task(product_pk) -> list[str]:
     return embed_product(product_pk)
 
 
+@shared_task(name="shopguide.profiles.refresh_user", **TASK_OPTIONS)
+def refresh_user_task(user_id) -> bool:
+    from shopguide.incremental import refresh_user_vector
+
+    return refresh_user_vector(user_id)
+
+
 @shared_task(name="shopguide.training.scheduled", ignore_result=True)
 def scheduled_training() -> str:
     """For Celery beat (e.g. nightly): queue a retrain unless one is already queued or running."""

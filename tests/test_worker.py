@@ -64,3 +64,23 @@ def test_saved_product_is_embedded_and_related_without_a_retrain(celery_worker_p
                 if "NEW-1" in [r["id"] for r in api_client.get(f"/api/shopguide/products/{pk}/related/", {"k": 5}).json()["results"]]]
     assert found_in, "the new striped product is related to no striped product"
     assert active_version() == version  # no retrain happened
+
+
+def test_new_events_refresh_the_customers_vector_without_a_retrain(celery_worker_process):
+    from shopguide.events import record_event
+    from shopguide.models import UserVector
+    from shopguide.training import request_training, run_training
+    from tests.factories import make_history
+
+    articles = make_articles(30)
+    customer = make_history(articles, n_users=9)[0]  # shops stripes
+    assert run_training(request_training().pk).status == "succeeded"
+    version = active_version()
+    before = UserVector.objects.get(version=version, user=customer)
+    for article in articles[1:12:3]:  # now buys columns
+        record_event(type="purchase", product=article, user=customer)
+    wait_for(lambda: UserVector.objects.get(version=version, user=customer).updated_at > before.updated_at,
+             timeout=60, message="the refreshed user vector")
+    after = UserVector.objects.get(version=version, user=customer)
+    assert list(after.embedding) != list(before.embedding)
+    assert active_version() == version
