@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib import admin, messages
 from django.http import HttpRequest, HttpResponseRedirect
 from django.urls import path, reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 
 from shopguide.models import (
     Interaction,
@@ -19,6 +19,12 @@ from shopguide.models import (
 )
 
 RETRAIN_PERMISSION = "shopguide.retrain"
+
+
+def _img(png: bytes, alt: str):
+    import base64
+
+    return format_html('<img src="data:image/png;base64,{}" alt="{}">', base64.b64encode(png).decode(), alt)
 
 
 class RetrainPermissionMixin:
@@ -54,7 +60,57 @@ class RunInline(admin.TabularInline):
 class ModelVersionAdmin(RetrainPermissionMixin, admin.ModelAdmin):
     list_display = ["__str__", "status", "is_active", "created_at", "activated_at", "n_products", "image_precision"]
     list_filter = ["status", "is_active"]
-    readonly_fields = [f.name for f in ModelVersion._meta.fields]
+    readonly_fields = ["evaluation", "loss_curves", "embedding_map"] + [f.name for f in ModelVersion._meta.fields]
+    MAP_SAMPLE = 1500
+
+    @admin.display(description="evaluation (beside the baselines and the previous version)")
+    def evaluation(self, obj: ModelVersion):
+        from shopguide.training import headline_metrics
+
+        previous = ModelVersion.objects.filter(status=ModelVersion.Status.READY, created_at__lt=obj.created_at).first()
+        rows = []
+        behaviour = obj.metrics.get("behaviour", {}).get("evaluation", {})
+        for model, values in behaviour.items():
+            rows.append((f"behaviour: {model}", *(values.get(m, "–") for m in ("hr@10", "ndcg@10", "mrr@10", "coverage@10"))))
+        image = next((v for k, v in obj.metrics.get("image", {}).items() if k.startswith("precision_at_")), {})
+        if image:
+            rows.append(("image P@10: CNN / raw pixels", image.get("cnn"), image.get("raw_pixels"), "", ""))
+        old = headline_metrics(previous.metrics) if previous else {}
+        for name, value in headline_metrics(obj.metrics).items():
+            rows.append((f"{name} (previous {previous or '–'})", value, old.get(name, "–"), "", ""))
+        if not rows:
+            return "–"
+        body = format_html_join("", "<tr><th>{}</th><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>", rows)
+        return format_html(
+            "<table><tr><th></th><th>HR@10 · this version</th><th>NDCG@10 · baseline/previous</th>"
+            "<th>MRR@10</th><th>coverage@10</th></tr>{}</table>",
+            body,
+        )
+
+    @admin.display(description="training loss")
+    def loss_curves(self, obj: ModelVersion):
+        from shopguide.charts import loss_chart
+
+        series = {name: m["training"]["losses"] for name, m in obj.metrics.items()
+                  if isinstance(m, dict) and m.get("training", {}).get("losses")}
+        return _img(loss_chart(series), "training loss per epoch") if series else "–"
+
+    @admin.display(description="product embedding space (first two principal components)")
+    def embedding_map(self, obj: ModelVersion):
+        import numpy as np
+
+        from shopguide.adapter import get_adapter
+        from shopguide.charts import embedding_map
+
+        space = next((s for s in ("image", "text", "behaviour") if s in obj.dimensions), None)
+        if space is None:
+            return "–"
+        rows = list(ProductVector.objects.filter(version=obj, space=space).values_list("product_id", "embedding")[: self.MAP_SAMPLE])
+        adapter = get_adapter()
+        products = adapter.get_queryset().in_bulk([pk for pk, _ in rows])
+        labels = [adapter.category(products[pk]) or "–" if pk in products else "–" for pk, _ in rows]
+        vectors = np.array([vec for _, vec in rows], dtype=np.float32)
+        return _img(embedding_map(vectors, labels), f"{space} space coloured by category")
     actions = ["activate_selected", "rollback"]
     inlines = [RunInline]
 

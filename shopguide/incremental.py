@@ -3,7 +3,9 @@ within seconds (through the light Celery queue), so it shows up in related lists
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import threading
 from typing import Any
 
 from django.db import transaction
@@ -57,9 +59,23 @@ def schedule_product_embedding(product_pk: Any) -> None:
     transaction.on_commit(send)
 
 
+_suspended = threading.local()
+
+
+@contextlib.contextmanager
+def suspend_incremental_updates():
+    """Bulk loads: no per-product embedding tasks inside this block (retrain afterwards)."""
+    previous = getattr(_suspended, "active", False)
+    _suspended.active = True
+    try:
+        yield
+    finally:
+        _suspended.active = previous
+
+
 def on_catalog_change(sender, instance, **kwargs) -> None:
     """post_save receiver for the models the adapter watches."""
-    if kwargs.get("raw") or not shopguide_settings.EMBED_ON_SAVE:
+    if kwargs.get("raw") or not shopguide_settings.EMBED_ON_SAVE or getattr(_suspended, "active", False):
         return
     for product_pk in get_adapter().changed_product_ids(instance):
         schedule_product_embedding(product_pk)

@@ -98,3 +98,14 @@ def test_segment_admin_pages(staff_client, db):
     segment = Segment.objects.create(name="Bag lovers", slug="bag-lovers")
     assert staff_client.get(reverse("admin:shopguide_segment_change", args=[segment.pk])).status_code == 200
     assert staff_client.get(reverse("admin:shopguide_segmentscore_changelist")).status_code == 200
+
+
+def test_version_page_shows_evaluation_loss_curves_and_embedding_map(staff_client, db):
+    from tests.factories import make_history
+
+    make_history(make_articles(30), n_users=12)
+    run = run_training(request_training().pk)
+    html = staff_client.get(reverse("admin:shopguide_modelversion_change", args=[run.version.pk])).content.decode()
+    assert html.count("data:image/png;base64,") == 2
+    for name in ("behaviour: lstm", "behaviour: popularity", "behaviour: item_knn", "behaviour: markov", "raw pixels"):
+        assert name in html

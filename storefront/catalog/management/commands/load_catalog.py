@@ -7,6 +7,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
+from shopguide.incremental import suspend_incremental_updates
 from storefront.catalog.loading import load_catalog
 
 MAX_ERRORS_SHOWN = 50
@@ -29,7 +30,9 @@ class Command(BaseCommand):
         with path.open(encoding="utf-8", errors="replace") as handle, tqdm(
             total=total, unit="line", disable=verbosity == 0, file=self.stderr._out
         ) as bar:
-            report = load_catalog(handle, images_root=images_root, progress=bar.update)
+            # A bulk load is followed by a retrain: no embedding task per product.
+            with suspend_incremental_updates():
+                report = load_catalog(handle, images_root=images_root, progress=bar.update)
         self.stdout.write(f"{report.created} products created, {report.updated} updated ({report.lines} lines read).")
         if report.errors:
             for line_no, message in report.errors[:MAX_ERRORS_SHOWN]:
