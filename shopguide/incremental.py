@@ -77,7 +77,11 @@ def on_catalog_change(sender, instance, **kwargs) -> None:
     """post_save receiver for the models the adapter watches."""
     if kwargs.get("raw") or not shopguide_settings.EMBED_ON_SAVE or getattr(_suspended, "active", False):
         return
-    for product_pk in get_adapter().changed_product_ids(instance):
+    adapter = get_adapter()
+    product_ids = adapter.changed_product_ids(instance)
+    # Full-text search sees the change at once; vectors follow from the light queue.
+    refresh_search_documents(adapter.get_queryset().filter(pk__in=product_ids))
+    for product_pk in product_ids:
         schedule_product_embedding(product_pk)
 
 

@@ -143,3 +143,47 @@ def popular_products(*, k: int, like: Model | None = None, exclude_ids=()) -> li
             where = adapter.category(product)
             items.append(ScoredProduct(product, round(counts.get(pk, 0.0) / top, 4), f"popular in {where}" if where else "popular"))
     return items
+
+
+SEARCH_CANDIDATES = 50  # per retriever, before fusion
+RRF_K = 60  # reciprocal-rank-fusion constant (Cormack et al.)
+SEARCH_WEIGHTS = {"lstm": 1.0, "fulltext": 1.0, "trigram": 0.7}
+
+
+def search_products(*, query: str, k: int = 8, version: ModelVersion | None = None) -> Recommendations:
+    """Hybrid product search, best first: the text model's nearest neighbours of the query fused
+    (reciprocal rank fusion) with PostgreSQL full-text rank and pg_trgm title similarity. Only
+    in-stock products. Without a text model, full-text and trigram answer alone (``fallback``)."""
+    from shopguide.search_documents import fulltext_matches, trigram_matches
+    from shopguide.spaces import text as text_space
+
+    adapter = get_adapter()
+    query = " ".join(query.split())[:200]
+    version = version or active_version()
+    candidates = adapter.available(adapter.model._default_manager.all()).values("pk")
+    candidates_sql = candidates.query.sql_with_params()
+    ranked_lists: dict[str, list[Any]] = {
+        "fulltext": [pk for pk, _ in fulltext_matches(query, limit=SEARCH_CANDIDATES, candidates_sql=candidates_sql)],
+        "trigram": [pk for pk, _ in trigram_matches(query, limit=SEARCH_CANDIDATES, candidates_sql=candidates_sql)],
+    }
+    uses_model = version is not None and text_space.NAME in version.dimensions
+    if uses_model:
+        neighbours = nearest_products(
+            version_id=version.pk, space=text_space.NAME, dimensions=version.dimensions[text_space.NAME],
+            vector=text_space.embed_query(version, query), k=SEARCH_CANDIDATES,
+            candidates=adapter.available(adapter.model._default_manager.all()),
+        )
+        ranked_lists["lstm"] = [n.product_id for n in neighbours]
+    fused: dict[Any, float] = {}
+    for name, pks in ranked_lists.items():
+        for rank, pk in enumerate(pks):
+            fused[pk] = fused.get(pk, 0.0) + SEARCH_WEIGHTS[name] / (RRF_K + rank + 1)
+    top = sorted(fused, key=lambda pk: (-fused[pk], str(pk)))[:k]
+    by_pk = adapter.get_queryset().in_bulk(top)
+    best = max(fused.values(), default=1.0)
+    return Recommendations(
+        items=[ScoredProduct(by_pk[pk], round(fused[pk] / best, 4), f"matches “{query}”") for pk in top if pk in by_pk],
+        version=version.pk if uses_model else None,
+        source="hybrid" if uses_model else "fulltext",
+        fallback=not uses_model,
+    )

@@ -41,3 +41,22 @@ def test_documents_refresh_on_training_and_on_save(db):
     embed_product("A-0003")
     assert SearchDocument.objects.get(product_id="A-0003").title == "Velvet evening gown"
     assert [pid for pid, _ in fulltext_matches("gown", limit=5)] == ["A-0003"]
+
+
+def test_hybrid_search_finds_typos_fragments_and_attributes(db):
+    from shopguide.selectors import search_products
+
+    make_articles(30, with_images=False)
+    names = {"A-0001": "Waterproof hiking boots", "A-0002": "Summer linen shirt", "A-0005": "Velvet evening gown"}
+    for pk, name in names.items():  # saved: search documents follow at once
+        article = Article.objects.get(pk=pk)
+        article.name = name
+        article.save()
+    without_model = search_products(query="hiking boots", k=3)
+    assert without_model.fallback is True and without_model.items[0].product.pk == "A-0001"
+    assert run_training(request_training(options={"text_model": {"epochs": 8}}).pk).status == "succeeded"
+    for query, expected in [("hikking boots", "A-0001"), ("linen", "A-0002"), ("evening gwon", "A-0005")]:
+        result = search_products(query=query, k=5)
+        assert result.source == "hybrid" and not result.fallback
+        assert result.items[0].product.pk == expected, (query, [i.product.pk for i in result.items])
+    assert len(search_products(query="pattern", k=8).items) == 8  # every summary says "pattern"

@@ -54,7 +54,7 @@ class TextEncoderConfig:
     hidden_dim: int = 128  # LSTM state size per direction
     dropout: float = 0.1  # on word vectors while training
     pool_words: bool = False  # EXPERIMENT: also pool the word vectors themselves
-    mask_answers: bool = False  # EXPERIMENT
+    mask_answers: object = False  # EXPERIMENT
     epochs: int = 30
     batch_size: int = 256
     lr: float = 3e-3  # peak AdamW learning rate (LSTM, projection), after warmup, then cosine decay to 0
@@ -369,6 +369,7 @@ class TextEncoder:
         # Documents with identical text share a key, so neither is the other's negative.
         _, doc_keys = np.unique(np.asarray(documents, dtype=object).astype(str), return_inverse=True)
         doc_words = [frozenset(self.tokenizer.words(doc)) for doc in documents]
+        title_words = [frozenset(self.tokenizer.words(split_document(doc)[0])) for doc in documents]
 
         seed_everything(cfg.seed)
         self.model = TextNet(cfg).to(self.device)
@@ -396,9 +397,12 @@ class TextEncoder:
                 queries = self.tokenizer.encode([q for q, _ in batch])
                 not_negative = doc_keys[index][:, None] == doc_keys[index][None, :]
                 if cfg.mask_answers:
-                    not_negative |= also_answers(
-                        [frozenset(self.tokenizer.words(q)) for q, _ in batch], [doc_words[i] for i in index]
-                    )
+                    qw = [frozenset(self.tokenizer.words(q)) for q, _ in batch]
+                    extra = also_answers(qw, [doc_words[i] for i in index])
+                    if cfg.mask_answers == "nontitle":
+                        keep = np.array([not (q <= title_words[i]) for q, i in zip(qw, index)])
+                        extra &= keep[:, None]
+                    not_negative |= extra
                 scale = _lr_scale(epoch * steps_per_epoch + step, total_steps)
                 for optimizer, peak in optimizers:
                     for group in optimizer.param_groups:
