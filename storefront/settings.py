@@ -97,6 +97,10 @@ MEDIA_ROOT = VAR_DIR / "media"
 # -- shopguide ---------------------------------------------------------------------------------
 SHOPGUIDE_PRODUCT_MODEL = "catalog.Product"
 SHOPGUIDE = {
+    # Sized so the first `make demo` trains everything in a few minutes on a 2-core CPU.
+    "IMAGE_MODEL": {"epochs": 10},
+    "TEXT_MODEL": {"epochs": 6},
+    "BEHAVIOUR_MODEL": {"epochs": 12},
     "PRODUCT_FIELDS": {
         "title": "title",
         "text": ["description"],
