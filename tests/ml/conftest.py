@@ -41,9 +41,9 @@ def make_shapes(n_per_class: int, *, seed: int, size: int = SIZE) -> tuple[np.nd
     return np.stack(images), np.array(labels, dtype=np.int64)
 
 
-@pytest.fixture(autouse=True)
+@pytest.fixture
 def single_thread() -> Iterator[None]:
-    """Run the tiny test networks on one thread.
+    """Run tiny test networks on one thread (opt in with ``pytest.mark.usefixtures``).
 
     Their ops are too small to gain from a second thread, and on a busy machine OpenMP's
     barrier waits make two threads many times slower than one.

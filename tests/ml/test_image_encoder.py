@@ -20,6 +20,8 @@ from shopguide.ml.metrics import precision_at_k_same_label
 
 from .conftest import SIZE
 
+pytestmark = pytest.mark.usefixtures("single_thread")
+
 
 def test_cnn_forward_gives_unit_norm_embeddings(small_config):
     model = ImageCNN(small_config).eval()
