@@ -53,16 +53,19 @@ def test_saved_product_is_embedded_and_related_without_a_retrain(celery_worker_p
 
     assert run_training(request_training().pk).status == "succeeded"
     version = active_version()
-    article = Article.objects.create(code="NEW-1", name="New stripes", cost=5)
+    article = Article.objects.create(code="NEW-1", name="Stripes article new", summary="A stripes pattern.", cost=5)
     ArticleShelf.objects.create(article=article, shelf=Shelf.objects.get(label="Stripes"))
     image = ArticleImage(article=article)
     image.file.save("new.png", ContentFile(pattern_png(0, seed=999)), save=True)  # saving the image queues the embedding
-    wait_for(lambda: ProductVector.objects.filter(product=article, version=version).exists(),
-             timeout=60, message="the new product's vector")
+    wait_for(lambda: ProductVector.objects.filter(product=article, version=version).count() == len(version.dimensions),
+             timeout=60, message="the new product's vectors in every space")
     stripes = [f"A-{i:04d}" for i in range(0, 12, 3)]
     found_in = [pk for pk in stripes
                 if "NEW-1" in [r["id"] for r in api_client.get(f"/api/shopguide/products/{pk}/related/", {"k": 5}).json()["results"]]]
     assert found_in, "the new striped product is related to no striped product"
+    from shopguide.selectors import search_products
+
+    assert "NEW-1" in [i.product.pk for i in search_products(query="stripes article new", k=3).items]
     assert active_version() == version  # no retrain happened
 
 

@@ -116,7 +116,9 @@ def fit_segment_model(features: np.ndarray, labels: np.ndarray, *, l2: float = 1
     return SegmentModel(mean=mean, scale=scale, weights=theta[:-1].copy(), bias=float(theta[-1]))
 
 
-def rfm_features(event_times: Sequence[np.ndarray], values: Sequence[np.ndarray] | None = None, *, now: float) -> np.ndarray:
+def rfm_features(
+    event_times: Sequence[np.ndarray], values: Sequence[np.ndarray] | None = None, *, now: float
+) -> np.ndarray:
     """Recency, frequency and monetary features per user, log-scaled.
 
     Args:

@@ -39,9 +39,9 @@ def evaluation_report(model, split, *, n_items: int) -> dict[str, dict[str, floa
     histories, targets = split.train_plus_valid, split.test_targets
     for name, recommender in (
         ("lstm", model),
-        ("popularity", PopularityRecommender().fit(split.train_plus_valid, n_items)),
-        ("item_knn", ItemKNNRecommender().fit(split.train_plus_valid, n_items)),
-        ("markov", MarkovRecommender().fit(split.train_plus_valid, n_items)),
+        ("popularity", PopularityRecommender().fit(split.train, n_items)),
+        ("item_knn", ItemKNNRecommender().fit(split.train, n_items)),
+        ("markov", MarkovRecommender().fit(split.train, n_items)),
     ):
         started = time.monotonic()
         metrics = evaluate(recommender, histories, targets, n_items=n_items, k=10)

@@ -82,7 +82,8 @@ def test_batching_does_not_change_results():
     model = FixedScores(rng.normal(size=30).tolist())
     histories = [rng.choice(30, size=3, replace=False) for _ in range(20)]
     targets = rng.integers(0, 30, size=20)
-    assert evaluate(model, histories, targets, n_items=30, batch_size=3) == evaluate(model, histories, targets, n_items=30)
+    batched = evaluate(model, histories, targets, n_items=30, batch_size=3)
+    assert batched == evaluate(model, histories, targets, n_items=30)
 
 
 @pytest.mark.parametrize(
@@ -114,7 +115,8 @@ def test_markov_predicts_a_deterministic_chain_perfectly():
     result = evaluate(model, split.train_plus_valid, split.test_targets, n_items=n, k=1)
     assert result["hr@1"] == 1.0 and result["mrr@1"] == 1.0
     # Far better than popularity on the same protocol.
-    popular = evaluate(PopularityRecommender().fit(split.train, n), split.train_plus_valid, split.test_targets, n_items=n, k=1)
+    popularity = PopularityRecommender().fit(split.train, n)
+    popular = evaluate(popularity, split.train_plus_valid, split.test_targets, n_items=n, k=1)
     assert popular["hr@1"] < 0.3
 
 
@@ -128,7 +130,7 @@ def test_markov_falls_back_to_popularity():
 def test_item_knn_recommends_co_occurring_items_and_weighs_recent_ones(neighbours):
     # Items 0-3 are bought together, items 4-7 are bought together.
     sequences = [ids(0, 1, 2, 3), ids(1, 2, 3), ids(0, 2), ids(4, 5, 6, 7), ids(5, 6, 7), ids(4, 6)]
-    knn = ItemKNNRecommender(neighbours=neighbours).fit(sequences, n_items=8)
+    knn = ItemKNNRecommender(neighbours=neighbours, half_life=None).fit(sequences, n_items=8)
     scores = knn.scores([ids(0), ids(7)])
     assert set(np.argsort(-scores[0])[:3]) == {1, 2, 3}
     assert set(np.argsort(-scores[1])[:3]) == {4, 5, 6}
@@ -143,5 +145,5 @@ def test_item_knn_recommends_co_occurring_items_and_weighs_recent_ones(neighbour
 
 def test_item_knn_cosine_values():
     # Item 0 in users {0, 1}, item 1 in {0}, item 2 in {1, 2}: cos(0, 1) = 1/sqrt(2), cos(0, 2) = 1/2.
-    knn = ItemKNNRecommender(neighbours=None).fit([ids(0, 1), ids(0, 2), ids(2)], n_items=3)
+    knn = ItemKNNRecommender(neighbours=None, shrink=0.0, half_life=None).fit([ids(0, 1), ids(0, 2), ids(2)], n_items=3)
     np.testing.assert_allclose(knn.scores([ids(0)])[0], [0.0, 1 / math.sqrt(2), 0.5], rtol=1e-6)
