@@ -99,7 +99,7 @@ SHOPGUIDE_PRODUCT_MODEL = "catalog.Product"
 SHOPGUIDE = {
     # Sized so the first `make demo` trains everything in a few minutes on a 2-core CPU.
     "IMAGE_MODEL": {"epochs": 10},
-    "TEXT_MODEL": {"epochs": 6},
+    "TEXT_MODEL": {"epochs": 4},
     "BEHAVIOUR_MODEL": {"epochs": 12},
     "PRODUCT_FIELDS": {
         "title": "title",

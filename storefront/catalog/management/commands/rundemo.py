@@ -44,7 +44,7 @@ class Command(BaseCommand):
             self._load_demo_data(n_products=products, n_shoppers=shoppers, verbosity=verbosity)
         self._ensure_demo_staff()
         if active_version() is None:
-            self.stdout.write("Training the first model (image CNN) ...")
+            self.stdout.write("Training the first models (image CNN, text BiLSTM, behaviour LSTM, segments) ...")
             call_command("shopguide_train", sync=True, epochs=epochs, verbosity=verbosity)
         if setup_only:
             return
