@@ -45,18 +45,25 @@ def embed_product(product_pk: Any) -> list[str]:
     return written
 
 
-def schedule_product_embedding(product_pk: Any) -> None:
-    """Queue ``embed_product`` after the current transaction commits. A broker outage is logged,
-    never raised: saving a product must not fail because the worker side is down."""
-    from shopguide.tasks import embed_product_task
+def _queue_light_task_after_commit(task, argument: Any, what: str) -> None:
+    """Queue ``task(argument)`` on the light queue once the transaction commits. A broker outage
+    is logged, never raised: saving a product or recording an event must not fail because the
+    worker side is down."""
 
     def send() -> None:
         try:
-            embed_product_task.apply_async((product_pk,), queue=shopguide_settings.QUEUE, retry=False)
+            task.apply_async((argument,), queue=shopguide_settings.QUEUE, retry=False)
         except Exception as exc:  # kombu raises several types for an unreachable broker
-            logger.warning("Could not queue embedding of product %s: %s", product_pk, exc)
+            logger.warning("Could not queue %s: %s", what, exc)
 
     transaction.on_commit(send)
+
+
+def schedule_product_embedding(product_pk: Any) -> None:
+    """Queue ``embed_product`` for this product after commit."""
+    from shopguide.tasks import embed_product_task
+
+    _queue_light_task_after_commit(embed_product_task, product_pk, f"embedding of product {product_pk}")
 
 
 _suspended = threading.local()
@@ -104,13 +111,7 @@ def refresh_user_vector(user_id: Any) -> bool:
 
 
 def schedule_user_refresh(user_id: Any) -> None:
-    """Queue ``refresh_user_vector`` after commit; a broker outage is logged, never raised."""
+    """Queue ``refresh_user_vector`` for this customer after commit."""
     from shopguide.tasks import refresh_user_task
 
-    def send() -> None:
-        try:
-            refresh_user_task.apply_async((user_id,), queue=shopguide_settings.QUEUE, retry=False)
-        except Exception as exc:  # kombu raises several types for an unreachable broker
-            logger.warning("Could not queue the vector refresh of user %s: %s", user_id, exc)
-
-    transaction.on_commit(send)
+    _queue_light_task_after_commit(refresh_user_task, user_id, f"the vector refresh of user {user_id}")

@@ -39,13 +39,17 @@ def refresh_search_documents(products: Iterable) -> int:
     return len(rows)
 
 
+def _restriction(candidates_sql: tuple[str, list] | None) -> tuple[str, list]:
+    """SQL and params that keep only products in a candidates subquery (e.g. in stock)."""
+    if not candidates_sql:
+        return "", []
+    return f" AND product_id IN ({candidates_sql[0]})", list(candidates_sql[1])
+
+
 def fulltext_matches(query: str, *, limit: int, candidates_sql: tuple[str, list] | None = None) -> list[tuple[Any, float]]:
     """(product id, rank) of PostgreSQL full-text matches for ``query`` (web-search syntax), best first."""
     config = shopguide_settings.SEARCH_CONFIG
-    where, params = "", []
-    if candidates_sql:
-        where = f" AND product_id IN ({candidates_sql[0]})"
-        params = list(candidates_sql[1])
+    where, params = _restriction(candidates_sql)
     sql = (
         f"SELECT product_id, ts_rank_cd(document, q, 32) AS rank "
         f"FROM {TABLE}, websearch_to_tsquery(%s::regconfig, %s) q WHERE document @@ q{where} "
@@ -58,10 +62,7 @@ def fulltext_matches(query: str, *, limit: int, candidates_sql: tuple[str, list]
 
 def trigram_matches(query: str, *, limit: int, candidates_sql: tuple[str, list] | None = None) -> list[tuple[Any, float]]:
     """(product id, similarity) of titles that resemble ``query`` (pg_trgm word similarity)."""
-    where, params = "", []
-    if candidates_sql:
-        where = f" AND product_id IN ({candidates_sql[0]})"
-        params = list(candidates_sql[1])
+    where, params = _restriction(candidates_sql)
     sql = (
         f"SELECT product_id, word_similarity(%s, title) AS sim FROM {TABLE} "
         f"WHERE %s <%% title{where} ORDER BY sim DESC, product_id LIMIT %s"
