@@ -97,24 +97,10 @@ def drop_hnsw_indexes(version_id: int) -> None:
             cursor.execute(f'DROP INDEX IF EXISTS "{name}"')
 
 
-def product_vector(*, version_id: int, space: str, product_id: Any) -> list[float] | None:
-    row = (
-        ProductVector.objects.filter(version_id=version_id, space=space, product_id=product_id)
-        .values_list("embedding", flat=True)
-        .first()
-    )
-    return None if row is None else list(row)
-
-
 def product_vectors(*, version_id: int, space: str, product_ids: Sequence[Any]) -> dict[Any, np.ndarray]:
     """Vectors of several products in one space (missing products are absent)."""
     rows = ProductVector.objects.filter(version_id=version_id, space=space, product_id__in=list(product_ids))
     return {pid: np.asarray(vec, dtype=np.float32) for pid, vec in rows.values_list("product_id", "embedding")}
-
-
-def user_vector(*, version_id: int, user_id: Any) -> np.ndarray | None:
-    row = UserVector.objects.filter(version_id=version_id, user_id=user_id).values_list("embedding", flat=True).first()
-    return None if row is None else np.asarray(row, dtype=np.float32)
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from shopguide.conf import shopguide_settings
-from shopguide.models import ModelVersion, UserVector
+from shopguide.models import ModelVersion
 from shopguide.snapshot import CatalogSnapshot, EventSnapshot, TrainingRefused
 from shopguide.spaces.artifacts import load_artifact, load_json_artifact, save_artifact, save_json_artifact
 from shopguide.vectors import write_product_vectors, write_user_vectors
@@ -138,13 +138,3 @@ def content_features(version: ModelVersion, products: list, *, image, text) -> n
         for pk, vector in zip(pks, vectors):
             out[row[pk], offset : offset + len(vector)] = vector
     return out
-
-
-def refresh_user_vector(version: ModelVersion, *, user, sequence: np.ndarray, event_types: np.ndarray) -> None:
-    """Recompute one user's vector after new events (no retrain)."""
-    vector = load(version).user_vectors([sequence], [event_types])
-    write_user_vectors(version=version, user_ids=[user.pk], vectors=vector)
-
-
-def user_vector_exists(version: ModelVersion, user) -> bool:
-    return UserVector.objects.filter(version=version, user=user).exists()
