@@ -12,50 +12,21 @@ seen items excluded) for the LSTM beside popularity, item-kNN and Markov, comput
 from __future__ import annotations
 
 import argparse
-import os
-import sys
 import time
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from bench.django_setup import setup_django
+
 DB_NAME = "shopguide_bench_movielens"
 
 
-def setup_django(fresh: bool) -> None:
-    sys.path.insert(0, str(ROOT))
-    os.environ["DJANGO_SETTINGS_MODULE"] = "storefront.settings"
-    if not os.environ.get("DATABASE_URL"):
-        from storefront import embedded_db
-
-        server = embedded_db.start(ROOT / "var" / "pgdata")
-        if fresh:
-            import psycopg
-
-            with psycopg.connect(server.database_url("postgres"), autocommit=True) as conn:
-                conn.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
-        embedded_db.create_database(server, DB_NAME)
-        os.environ["DATABASE_URL"] = server.database_url(DB_NAME)
-    import django
-
-    django.setup()
-
-
-def load_data() -> tuple[int, int]:
-    from django.contrib.auth import get_user_model
-    from django.core.management import call_command
-
-    from bench.movielens import load_movielens
-    from shopguide.models import Interaction
+def create_movie_products(data) -> list:
+    """One product per movie, in movieId order: title, genres as description, first genre as category."""
     from storefront.catalog.models import Category, Product
 
-    call_command("migrate", verbosity=0)
-    if Product.objects.exists():
-        return Product.objects.count(), Interaction.objects.count()
-    data = load_movielens()
     categories = {name: Category.objects.create(name=name, slug=name.lower().replace(" ", "-").replace("(", "").replace(")", ""))
-                  for name in data.genre_names + ["Other"]}
-    products = Product.objects.bulk_create(
+                  for name in data.genre_names + ["Other"]}  # fmt: skip
+    return Product.objects.bulk_create(
         [
             Product(sku=f"ML-{movie_id}", title=title[:200], description=" ".join(genres),
                     category=categories[genres[0] if genres else "Other"], price=0, in_stock=True)
@@ -63,6 +34,19 @@ def load_data() -> tuple[int, int]:
         ],
         batch_size=2000,
     )
+
+
+def load_data() -> tuple[int, int]:
+    from django.contrib.auth import get_user_model
+
+    from bench.movielens import load_movielens
+    from shopguide.models import Interaction
+    from storefront.catalog.models import Product
+
+    if Product.objects.exists():
+        return Product.objects.count(), Interaction.objects.count()
+    data = load_movielens()
+    products = create_movie_products(data)
     User = get_user_model()
     users = User.objects.bulk_create([User(username=f"ml{u}") for u in data.user_ids], batch_size=2000)
     start = datetime(2020, 1, 1, tzinfo=timezone.utc)
@@ -79,7 +63,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--fresh", action="store_true", help="drop and reload the bench database")
     args = parser.parse_args()
-    setup_django(args.fresh)
+    setup_django(DB_NAME, fresh=args.fresh)
 
     from django.conf import settings
     from django.test import override_settings

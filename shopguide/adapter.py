@@ -16,7 +16,7 @@ from typing import Any
 
 from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.db import models
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from shopguide.conf import get_product_model, shopguide_settings
 
@@ -58,6 +58,37 @@ class CatalogAdapter:
         else:
             value = getattr(product, field)
         return queryset.filter(**{field: value}) if value not in (None, "") else queryset
+
+    def in_category(self, queryset: QuerySet, value: str) -> QuerySet:
+        """Narrow a queryset to one category, named as a customer or a URL would name it: for a
+        category relation its primary key, slug or name (case-insensitive); else the field's value."""
+        field = self.fields.get("category")
+        if not field:
+            return queryset.none()
+        if not self._is_relation(field):
+            return queryset.filter(**{f"{field}__iexact": value})
+        related = self.model._meta.get_field(field).related_model
+        names = {f.name for f in related._meta.get_fields()}
+        match = Q()
+        for attribute in ("slug", "name", "title"):
+            if attribute in names:
+                match |= Q(**{f"{field}__{attribute}__iexact": value})
+        try:
+            match |= Q(**{f"{field}__pk": related._meta.pk.to_python(value)})
+        except (ValidationError, ValueError, TypeError):
+            pass  # not a valid key of the category model: match by name only
+        return queryset.filter(match) if match else queryset.none()
+
+    def in_price_range(self, queryset: QuerySet, low=None, high=None) -> QuerySet:
+        """Narrow a queryset to prices in [low, high] (either bound may be None)."""
+        field = self.fields.get("price")
+        if not field:
+            return queryset
+        if low is not None:
+            queryset = queryset.filter(**{f"{field}__gte": low})
+        if high is not None:
+            queryset = queryset.filter(**{f"{field}__lte": high})
+        return queryset
 
     def products_by_sku(self, skus: Iterable[str]) -> dict[str, Any]:
         """Map external keys (SKUs) to primary keys; unknown SKUs are simply absent."""

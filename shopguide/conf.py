@@ -54,6 +54,9 @@ DEFAULTS: dict[str, Any] = {
     "KEEP_VERSIONS": 3,
     # Where model artifacts go in Django's default storage.
     "STORAGE_PREFIX": "shopguide/models",
+    # Seconds a ranked list (related products per product, popularity counts) stays cached in
+    # Django's cache. Activating a version invalidates related lists at once. 0 turns caching off.
+    "CACHE_SECONDS": 300,
     # Default and maximum number of items returned by the API and template tags.
     "DEFAULT_LIMIT": 8,
     "MAX_LIMIT": 100,
@@ -65,6 +68,15 @@ DEFAULTS: dict[str, Any] = {
     "TRACK_ANONYMOUS": True,
     # PostgreSQL text search configuration used for full-text search.
     "SEARCH_CONFIG": "english",
+    # Weights of the three rankings that hybrid search fuses (reciprocal rank fusion): the text
+    # model's neighbours, PostgreSQL full-text rank and pg_trgm title similarity. The lexical
+    # rankings cannot see through typos, so at equal weight they outvote a right model answer;
+    # bench/search_quality.py measures other choices.
+    "SEARCH_WEIGHTS": {"lstm": 1.0, "fulltext": 0.3, "trigram": 0.3},
+    # torch intra-op threads for embedding a search query in a web process: one short text is
+    # fastest on one thread, and more threads per request fight over the cores under load.
+    # None leaves torch's setting alone.
+    "QUERY_THREADS": 1,
     # Largest accepted upload for image search, in bytes.
     "MAX_UPLOAD_BYTES": 5 * 1024 * 1024,
 }

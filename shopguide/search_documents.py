@@ -1,5 +1,5 @@
-"""Search documents: each product's title and text in shopguide's table, with a weighted
-full-text vector (title A, the rest B) and a trigram index on the title."""
+"""Search documents: each product's title and text (title, text fields, category) in shopguide's
+table, with a weighted full-text vector (title A, the rest B) and a trigram index on the title."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from django.utils import timezone
 from shopguide.adapter import get_adapter
 from shopguide.conf import shopguide_settings
 from shopguide.models import SearchDocument
+from shopguide.snapshot import product_document
 
 TABLE = SearchDocument._meta.db_table
 
@@ -21,7 +22,7 @@ def refresh_search_documents(products: Iterable) -> int:
     adapter = get_adapter()
     now = timezone.now()
     rows = [
-        SearchDocument(product_id=p.pk, title=adapter.title(p)[:500], text=adapter.text(p), updated_at=now)
+        SearchDocument(product_id=p.pk, title=adapter.title(p)[:500], text=product_document(p), updated_at=now)
         for p in products
     ]
     if not rows:

@@ -49,13 +49,6 @@ def product_document(product) -> str:
     return adapter.text(product) + (f"\n{category}" if category else "")
 
 
-def product_document(product) -> str:
-    """The text models' view of a product: title first, then its text fields, category last."""
-    adapter = get_adapter()
-    category = adapter.category(product)
-    return adapter.text(product) + (f"\n{category}" if category else "")
-
-
 def category_labels(categories: list[str | None]) -> np.ndarray:
     """Category names → int ids (-1 = no category)."""
     names = sorted({c for c in categories if c})

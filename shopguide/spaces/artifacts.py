@@ -57,3 +57,14 @@ def load_artifact(path: str, model_class_path: str, device: str):
     model_class = import_string(model_class_path)
     with default_storage.open(path, "rb") as handle:
         return model_class.load(io.BytesIO(handle.read()), device=device)
+
+
+def use_query_threads() -> None:
+    """Web processes embed one query per request: SHOPGUIDE["QUERY_THREADS"] torch threads (one
+    short input is fastest on one thread, and requests then do not fight over the cores)."""
+    threads = shopguide_settings.QUERY_THREADS
+    if threads:
+        import torch
+
+        if torch.get_num_threads() != threads:
+            torch.set_num_threads(threads)

@@ -12,7 +12,7 @@ import numpy as np
 from shopguide.conf import shopguide_settings
 from shopguide.models import Interaction, InteractionType, ModelVersion
 from shopguide.snapshot import CatalogSnapshot, product_document
-from shopguide.spaces.artifacts import load_artifact, save_artifact
+from shopguide.spaces.artifacts import load_artifact, save_artifact, use_query_threads
 
 NAME = "text"
 METRIC = "cosine"
@@ -83,6 +83,8 @@ def load(version: ModelVersion):
 
 
 def embed_query(version: ModelVersion, query: str) -> np.ndarray:
+    """The text vector of one search query (web processes: on QUERY_THREADS torch threads)."""
+    use_query_threads()
     return load(version).embed([query])[0]
 
 

@@ -25,6 +25,9 @@ class ArticleAdapter(CatalogAdapter):
             return queryset
         return queryset.filter(articleshelf__shelf=links[0].shelf, articleshelf__is_primary=True)
 
+    def in_category(self, queryset: QuerySet, value: str) -> QuerySet:
+        return queryset.filter(articleshelf__shelf__label__iexact=value, articleshelf__is_primary=True)
+
     def watched_models(self):
         return [Article, ArticleImage]
 

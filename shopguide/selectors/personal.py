@@ -1,0 +1,133 @@
+"""Personal recommendations from the behaviour LSTM: the shopper's vector, its nearest products.
+
+A logged-in customer's vector is stored (refreshed after each event); a guest's is computed live
+from their session's history, and so is anyone's when the current cart is passed in. What the
+shopper already bought or has in the cart is never recommended.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from django.db.models import Model
+
+from shopguide.adapter import get_adapter
+from shopguide.models import Interaction, InteractionType, ModelVersion, UserVector
+from shopguide.selectors.filters import DEFAULT_FILTERS, ProductFilters
+from shopguide.selectors.neighbours import cosine_to, filtered_neighbours
+from shopguide.selectors.popular import TRENDING_WINDOW_DAYS, popular_products
+from shopguide.selectors.results import Recommendations, ScoredProduct
+from shopguide.snapshot import EVENT_STRENGTH
+from shopguide.vectors import product_vectors
+from shopguide.versions import active_version
+
+HISTORY_EVENTS = 200  # most recent events read per shopper
+HISTORY_ITEMS = 50  # distinct products of them fed to the model
+OWNED_TYPES = (InteractionType.PURCHASE, InteractionType.CART)
+VERBS = {"view": "viewed", "click": "viewed", "search": "searched for", "cart": "added", "purchase": "bought"}
+
+
+@dataclass(frozen=True)
+class HistoryItem:
+    product_id: Any
+    type: str  # the strongest event type the shopper had with the product
+
+
+def shopper_history(*, user: Model | None = None, visitor: str | None = None) -> list[HistoryItem]:
+    """The shopper's distinct products, oldest first, each with its strongest event type."""
+    if user is None and not visitor:
+        return []
+    rows = Interaction.objects.filter(product__isnull=False)
+    rows = rows.filter(user=user) if user is not None else rows.filter(visitor=visitor, user__isnull=True)
+    recent = list(rows.order_by("-ts", "-pk").values_list("product_id", "type")[:HISTORY_EVENTS])
+    strongest: dict[Any, str] = {}
+    for product_id, kind in reversed(recent):  # oldest first; dict order = first time met
+        if EVENT_STRENGTH.get(kind, 0) >= EVENT_STRENGTH.get(strongest.get(product_id, ""), -1):
+            strongest[product_id] = kind
+    return [HistoryItem(pk, kind) for pk, kind in list(strongest.items())[-HISTORY_ITEMS:]]
+
+
+def recommended_for(
+    *, user: Model | None = None, visitor: str | None = None, cart_ids=(), k: int = 8,
+    filters: ProductFilters = DEFAULT_FILTERS, version: ModelVersion | None = None,
+) -> Recommendations:
+    """Personal recommendations for a customer (``user``) or a guest (``visitor`` id), best first.
+
+    ``cart_ids``: products in the current cart, read as the latest events of the sequence. Items
+    bought, in the cart or among the last products viewed are never recommended. With no model, no history or no usable vector, trending
+    products answer (``fallback``), with the reason "popular in <category>".
+    """
+    version = version or active_version()
+    history = shopper_history(user=user, visitor=visitor)
+    history += [HistoryItem(pk, InteractionType.CART) for pk in cart_ids if pk not in {h.product_id for h in history}]
+    owned = [h.product_id for h in history if h.type in OWNED_TYPES]
+    filters = filters.excluding(owned)
+    result = Recommendations(version=version.pk if version else None, source="trending", fallback=True)
+    if version is not None and "behaviour" in version.dimensions and history:
+        vector = _shopper_vector(version, user, history, live=bool(cart_ids) or user is None)
+        if vector is not None:
+            result.items = _nearest_with_reasons(version, vector, history, k=k, filters=filters)
+            if result.items:
+                result.source, result.fallback = "personal", False
+    if len(result.items) < k:
+        taken = [item.product.pk for item in result.items] + [h.product_id for h in history]
+        result.items += popular_products(k=k - len(result.items), exclude_ids=taken, filters=filters, days=TRENDING_WINDOW_DAYS)
+    return result
+
+
+def _shopper_vector(version: ModelVersion, user: Model | None, history: list[HistoryItem], *, live: bool) -> np.ndarray | None:
+    if not live and user is not None:
+        stored = UserVector.objects.filter(version=version, user=user).values_list("embedding", flat=True).first()
+        if stored is not None:
+            return np.asarray(stored, dtype=np.float32)
+    from shopguide.ml.sequence_model import EVENT_TYPES
+    from shopguide.spaces import behaviour as behaviour_space
+
+    rows = _item_rows(version.artifacts[behaviour_space.ITEMS_ARTIFACT])
+    type_id = {name: i for i, name in enumerate(EVENT_TYPES)}
+    known = [(rows[str(h.product_id)], type_id[h.type]) for h in history if str(h.product_id) in rows]
+    if not known:  # only products the model has not seen: no sequence to read
+        return None
+    items, kinds = (np.array(column, dtype=np.int64) for column in zip(*known))
+    from shopguide.spaces.artifacts import use_query_threads
+
+    use_query_threads()
+    return behaviour_space.load(version).user_vectors([items], [kinds])[0]
+
+
+@functools.lru_cache(maxsize=4)
+def _item_rows(items_artifact: str) -> dict[str, int]:
+    """Product id (as text) -> row of the behaviour model, per version (artifacts never change)."""
+    from shopguide.spaces.artifacts import load_json_artifact
+
+    return {str(pk): i for i, pk in enumerate(load_json_artifact(items_artifact))}
+
+
+def _nearest_with_reasons(
+    version: ModelVersion, vector: np.ndarray, history: list[HistoryItem], *, k: int, filters: ProductFilters
+) -> list[ScoredProduct]:
+    seen = [h.product_id for h in history]
+    neighbours = filtered_neighbours(version, "behaviour", vector, k=k, filters=filters, metric="ip", exclude_ids=seen)
+    if not neighbours:
+        return []
+    adapter = get_adapter()
+    ids = [n.product_id for n in neighbours]
+    by_pk = adapter.get_queryset().in_bulk(ids + seen)
+    history_vectors = product_vectors(version_id=version.pk, space="behaviour", product_ids=seen)
+    item_vectors = product_vectors(version_id=version.pk, space="behaviour", product_ids=ids)
+    kind_of = {h.product_id: h.type for h in history}
+    items = []
+    for n in neighbours:
+        if n.product_id not in by_pk:
+            continue
+        reason = "recommended for you"
+        if n.product_id in item_vectors and history_vectors:
+            similarity = cosine_to(item_vectors[n.product_id], history_vectors)
+            because = max(similarity, key=similarity.get)
+            if because in by_pk:
+                reason = f"because you {VERBS.get(kind_of[because], 'viewed')} {adapter.title(by_pk[because])}"
+        items.append(ScoredProduct(by_pk[n.product_id], round(n.score, 4), reason))
+    return items

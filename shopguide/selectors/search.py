@@ -1,0 +1,106 @@
+"""Search: hybrid text search (text model + PostgreSQL full-text + pg_trgm) and search by image."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+from shopguide.adapter import get_adapter
+from shopguide.conf import shopguide_settings
+from shopguide.models import ModelVersion
+from shopguide.selectors.filters import DEFAULT_FILTERS, ProductFilters
+from shopguide.selectors.neighbours import filtered_neighbours
+from shopguide.selectors.popular import popular_products
+from shopguide.selectors.results import Recommendations, ScoredProduct
+from shopguide.versions import active_version
+
+SEARCH_CANDIDATES = 50  # per retriever, before fusion
+RRF_K = 60  # reciprocal-rank-fusion constant (Cormack et al.)
+MAX_QUERY_LENGTH = 200
+
+
+class InvalidImage(ValueError):
+    """An uploaded image that cannot be searched with; the message says why (for a 400)."""
+
+
+def search_products(
+    *, query: str, k: int = 8, filters: ProductFilters = DEFAULT_FILTERS, version: ModelVersion | None = None
+) -> Recommendations:
+    """Hybrid product search, best first: the text model's nearest neighbours of the query fused
+    (weighted reciprocal rank fusion, SHOPGUIDE["SEARCH_WEIGHTS"]) with PostgreSQL full-text rank
+    and pg_trgm title similarity. Only products that pass ``filters``. Without a text model,
+    full-text and trigram answer alone (``fallback``)."""
+    from shopguide.search_documents import fulltext_matches, trigram_matches
+    from shopguide.spaces import text as text_space
+
+    query = " ".join(query.split())[:MAX_QUERY_LENGTH]
+    version = version or active_version()
+    candidates_sql = filters.candidates().values("pk").query.sql_with_params()
+    ranked_lists: dict[str, list[Any]] = {
+        "fulltext": [pk for pk, _ in fulltext_matches(query, limit=SEARCH_CANDIDATES, candidates_sql=candidates_sql)],
+        "trigram": [pk for pk, _ in trigram_matches(query, limit=SEARCH_CANDIDATES, candidates_sql=candidates_sql)],
+    }
+    uses_model = version is not None and text_space.NAME in version.dimensions and bool(query)
+    if uses_model:
+        vector = text_space.embed_query(version, query)
+        neighbours = filtered_neighbours(version, text_space.NAME, vector, k=SEARCH_CANDIDATES, filters=filters)
+        ranked_lists["lstm"] = [n.product_id for n in neighbours]
+    weights = shopguide_settings.SEARCH_WEIGHTS
+    fused: dict[Any, float] = {}
+    for name, pks in ranked_lists.items():
+        for rank, pk in enumerate(pks):
+            fused[pk] = fused.get(pk, 0.0) + weights.get(name, 0.0) / (RRF_K + rank + 1)
+    top = sorted(fused, key=lambda pk: (-fused[pk], str(pk)))[:k]
+    by_pk = get_adapter().get_queryset().in_bulk(top)
+    best = max(fused.values(), default=1.0)
+    return Recommendations(
+        items=[ScoredProduct(by_pk[pk], round(fused[pk] / best, 4), f"matches “{query}”") for pk in top if pk in by_pk],
+        version=version.pk if uses_model else None,
+        source="hybrid" if uses_model else "fulltext",
+        fallback=not uses_model,
+    )
+
+
+def read_query_image(data: bytes, *, size: int, channels: int):
+    """Decode an uploaded image for the CNN; raises InvalidImage with a message a customer can read
+    (too large, not an image, truncated, a decompression bomb)."""
+    from shopguide.ml.images import prepare_images
+
+    limit = shopguide_settings.MAX_UPLOAD_BYTES
+    if len(data) > limit:
+        raise InvalidImage(f"The image is {len(data):,} bytes; the limit is {limit:,} bytes.")
+    if not data:
+        raise InvalidImage("The uploaded file is empty.")
+    prepared = prepare_images([io.BytesIO(data)], size=size, channels=channels)
+    if prepared.errors:
+        raise InvalidImage(f"The upload cannot be used as an image: {prepared.errors[0]}.")
+    return prepared.array
+
+
+def search_by_image(
+    *, data: bytes, k: int = 8, filters: ProductFilters = DEFAULT_FILTERS, version: ModelVersion | None = None
+) -> Recommendations:
+    """Products that look like the uploaded image (raw file bytes), best first, from the CNN.
+
+    Raises InvalidImage for an upload that is not a usable image, whether or not a model exists.
+    Without an image model, popular products answer (``fallback``).
+    """
+    from shopguide.spaces import image as image_space
+
+    version = version or active_version()
+    if version is None or image_space.NAME not in version.dimensions:
+        read_query_image(data, size=64, channels=3)  # bad input is still a 400, model or not
+        return Recommendations(items=popular_products(k=k, filters=filters), version=None, source="popular", fallback=True)
+    from shopguide.spaces.artifacts import use_query_threads
+
+    use_query_threads()
+    encoder = image_space.load(version)
+    pixels = read_query_image(data, size=encoder.config.image_size, channels=encoder.config.channels)
+    vector = encoder.embed(pixels)[0]
+    neighbours = filtered_neighbours(version, image_space.NAME, vector, k=k, filters=filters)
+    by_pk = get_adapter().get_queryset().in_bulk([n.product_id for n in neighbours])
+    items = [ScoredProduct(by_pk[n.product_id], round(n.score, 4), "looks like your photo")
+             for n in neighbours if n.product_id in by_pk]  # fmt: skip
+    if not items:
+        return Recommendations(items=popular_products(k=k, filters=filters), version=version.pk, source="popular", fallback=True)
+    return Recommendations(items=items, version=version.pk, source="image-search", fallback=False)
