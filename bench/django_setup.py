@@ -14,6 +14,8 @@ def setup_django(db_name: str, *, fresh: bool = False) -> None:
     """Point Django at database ``db_name`` (dropped first when ``fresh``), migrated, and set it up."""
     sys.path.insert(0, str(ROOT))
     os.environ["DJANGO_SETTINGS_MODULE"] = "storefront.settings"
+    # Model files of each bench database apart (bench "v1" must not overwrite another's "v1").
+    os.environ.setdefault("SHOPGUIDE_VAR_DIR", str(ROOT / "var" / "bench" / db_name))
     if not os.environ.get("DATABASE_URL"):
         from storefront import embedded_db
 

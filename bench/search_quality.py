@@ -11,8 +11,9 @@ MODELS = ["text"], the default text configuration), its vectors go into pgvector
 query runs through the code a shop serves:
 
 * shopguide: ``selectors.search_products`` -- the text model's HNSW neighbours fused with
-  full-text rank and pg_trgm title similarity, weighted by SHOPGUIDE["SEARCH_WEIGHTS"]; rows for
-  other weights show what the default was chosen against;
+  full-text rank and pg_trgm title similarity, weighted by SHOPGUIDE["SEARCH_WEIGHTS"], each
+  trigram vote scaled by similarity**4; rows of plain reciprocal rank fusion with other weights
+  show what the default was chosen against;
 * PostgreSQL full-text alone: ``websearch_to_tsquery`` against the weighted document, ts_rank_cd;
 * pg_trgm alone: ``word_similarity`` of the query against the title (the ``<%`` operator);
 * the text model alone (HNSW neighbours), for reference.
@@ -38,9 +39,11 @@ from bench.django_setup import setup_django
 from bench.text_search_pure import KNOWN_ITEM_KINDS, K, Catalogue, load_demo, load_movielens, mrr_at_k, precision_at_k
 
 CATALOGUES = ("demo", "movielens")
-ALTERNATIVE_WEIGHTS = [
-    {"lstm": 1.0, "fulltext": 1.0, "trigram": 0.7},
-    {"lstm": 1.0, "fulltext": 0.5, "trigram": 0.5},
+# Other fusions, for comparison: (weights, power of the trigram similarity; 0 = plain rank fusion).
+ALTERNATIVES = [
+    ({"lstm": 1.0, "fulltext": 1.0, "trigram": 0.7}, 0),
+    ({"lstm": 1.0, "fulltext": 0.5, "trigram": 0.5}, 0),
+    ({"lstm": 1.0, "fulltext": 0.3, "trigram": 0.3}, 0),
 ]
 
 Search = Callable[[str], list]  # query -> product ids, best first
@@ -110,15 +113,21 @@ def methods(version) -> dict[str, Search]:
     from shopguide.conf import shopguide_settings
     from shopguide.search_documents import fulltext_matches, trigram_matches
     from shopguide.selectors import search_products
+    from shopguide.selectors import search as search_module
     from shopguide.spaces import text as text_space
     from shopguide.vectors import nearest_products
 
-    def shopguide_search(weights: dict | None = None) -> Search:
+    def shopguide_search(weights: dict | None = None, power: int | None = None) -> Search:
         def search(query: str) -> list:
             if weights is None:
                 return [item.product.pk for item in search_products(query=query, k=K)]
-            with override_settings(SHOPGUIDE={**settings.SHOPGUIDE, "SEARCH_WEIGHTS": weights}):
-                return [item.product.pk for item in search_products(query=query, k=K)]
+            default_power = search_module.TRIGRAM_SIMILARITY_POWER
+            search_module.TRIGRAM_SIMILARITY_POWER = power
+            try:
+                with override_settings(SHOPGUIDE={**settings.SHOPGUIDE, "SEARCH_WEIGHTS": weights}):
+                    return [item.product.pk for item in search_products(query=query, k=K)]
+            finally:
+                search_module.TRIGRAM_SIMILARITY_POWER = default_power
 
         return search
 
@@ -132,8 +141,9 @@ def methods(version) -> dict[str, Search]:
         return [n.product_id for n in neighbours]
 
     default = shopguide_settings.SEARCH_WEIGHTS
-    rows: dict[str, Search] = {f"shopguide hybrid {_weights_label(default)} (default)": shopguide_search()}
-    rows |= {f"shopguide hybrid {_weights_label(w)}": shopguide_search(w) for w in ALTERNATIVE_WEIGHTS}
+    power = search_module.TRIGRAM_SIMILARITY_POWER
+    rows: dict[str, Search] = {f"shopguide {_weights_label(default)}, trgm sim^{power}": shopguide_search()}
+    rows |= {f"  plain RRF {_weights_label(w)}": shopguide_search(w, p) for w, p in ALTERNATIVES}
     rows["PostgreSQL full-text alone"] = lambda q: [pk for pk, _ in fulltext_matches(q, limit=K)]
     rows["pg_trgm similarity alone"] = lambda q: [pk for pk, _ in trigram_matches(q, limit=K)]
     rows["text LSTM alone (HNSW)"] = lstm_alone
@@ -164,12 +174,12 @@ def evaluate(catalogue: Catalogue, pks: list, search: Search) -> dict[str, float
 
 def print_table(title: str, rows: list[tuple[str, dict[str, float]]]) -> None:
     print(f"\n{title}")
-    header = (f"{'method':<50} {'title':>6} {'fragment':>9} {'typo':>6} {'known-item':>11} "
+    header = (f"{'method':<56} {'title':>6} {'fragment':>9} {'typo':>6} {'known-item':>11} "
               f"{'attr P@10':>10} {'p50 ms':>7} {'p99 ms':>7}")  # fmt: skip
     print(header)
     print("-" * len(header))
     for name, r in rows:
-        print(f"{name:<50} {r['title']:>6.3f} {r['fragment']:>9.3f} {r['typo']:>6.3f} {r['known-item']:>11.3f} "
+        print(f"{name:<56} {r['title']:>6.3f} {r['fragment']:>9.3f} {r['typo']:>6.3f} {r['known-item']:>11.3f} "
               f"{r['attribute']:>10.3f} {r['p50']:>7.1f} {r['p99']:>7.1f}")  # fmt: skip
 
 

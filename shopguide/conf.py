@@ -70,13 +70,16 @@ DEFAULTS: dict[str, Any] = {
     "SEARCH_CONFIG": "english",
     # Weights of the three rankings that hybrid search fuses (reciprocal rank fusion): the text
     # model's neighbours, PostgreSQL full-text rank and pg_trgm title similarity. The lexical
-    # rankings cannot see through typos, so at equal weight they outvote a right model answer;
-    # bench/search_quality.py measures other choices.
-    "SEARCH_WEIGHTS": {"lstm": 1.0, "fulltext": 0.3, "trigram": 0.3},
+    # trigram vote is scaled by similarity**4 (see selectors/search.py), so a near-exact title
+    # match counts fully and a weak resemblance hardly; bench/search_quality.py measures choices.
+    "SEARCH_WEIGHTS": {"lstm": 1.0, "fulltext": 0.7, "trigram": 1.0},
     # torch intra-op threads for embedding a search query in a web process: one short text is
     # fastest on one thread, and more threads per request fight over the cores under load.
     # None leaves torch's setting alone.
     "QUERY_THREADS": 1,
+    # Requests per client (user, else IP address) for the API's costly or write endpoints, in
+    # DRF's "N/second|minute|hour|day" form; None lifts a limit. Counted in Django's cache.
+    "THROTTLE_RATES": {"events": "120/minute", "search": "60/minute", "image_search": "10/minute"},
     # Largest accepted upload for image search, in bytes.
     "MAX_UPLOAD_BYTES": 5 * 1024 * 1024,
 }

@@ -30,6 +30,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI assets for the API docs page, served locally
     "shopguide",
     "storefront.catalog",
 ]
@@ -127,6 +128,9 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "shopguide API",
     "DESCRIPTION": "Related products, recommendations, search and events.",
     "VERSION": "0.1.0",
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 LOGGING = {

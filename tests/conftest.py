@@ -29,6 +29,16 @@ def purge_test_queues():
         pass
 
 
+@pytest.fixture(autouse=True)
+def empty_cache():
+    """Each test starts with an empty cache: cached rankings and throttle counters of one test's
+    data must not leak into the next."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+
+
 @pytest.fixture
 def api_client():
     from rest_framework.test import APIClient

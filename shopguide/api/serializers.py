@@ -6,11 +6,32 @@ from rest_framework import serializers
 from shopguide.adapter import get_adapter
 from shopguide.conf import shopguide_settings
 from shopguide.models import InteractionType, ModelVersion
-from shopguide.selectors import Recommendations, ScoredProduct
+from shopguide.selectors import ProductFilters, Recommendations, ScoredProduct
+from shopguide.selectors.profiles import CustomerProfile
+
+MAX_EXCLUDED = 100
+SPACES = ("image", "text", "behaviour")
+
+
+def product_ids(value: str, *, what: str) -> list:
+    """Comma-separated product ids, converted to the product model's key type."""
+    from django.core.exceptions import ValidationError as DjangoValidationError
+
+    pk_field = get_adapter().model._meta.pk
+    parts = [part.strip() for part in value.split(",") if part.strip()]
+    if len(parts) > MAX_EXCLUDED:
+        raise serializers.ValidationError(f"At most {MAX_EXCLUDED} {what}.")
+    ids = []
+    for part in parts:
+        try:
+            ids.append(pk_field.to_python(part))
+        except (DjangoValidationError, ValueError, TypeError):
+            raise serializers.ValidationError(f"{part!r} is not a product id.") from None
+    return ids
 
 
 class LimitQuerySerializer(serializers.Serializer):
-    k = serializers.IntegerField(required=False, min_value=1)
+    k = serializers.IntegerField(required=False, min_value=1, help_text="How many items (default 8, at most 100).")
 
     def validate_k(self, value: int) -> int:
         limit = shopguide_settings.MAX_LIMIT
@@ -23,34 +44,126 @@ class LimitQuerySerializer(serializers.Serializer):
         return self.validated_data.get("k") or shopguide_settings.DEFAULT_LIMIT
 
 
+class FilteredQuerySerializer(LimitQuerySerializer):
+    """``k`` plus the filters every list accepts."""
+
+    category = serializers.CharField(required=False, max_length=100, help_text="Category id, slug or name.")
+    min_price = serializers.DecimalField(required=False, max_digits=12, decimal_places=2, min_value=0)
+    max_price = serializers.DecimalField(required=False, max_digits=12, decimal_places=2, min_value=0)
+    exclude = serializers.CharField(
+        required=False, max_length=5000, help_text=f"Comma-separated product ids to leave out (at most {MAX_EXCLUDED})."
+    )
+    in_stock = serializers.BooleanField(required=False, default=True, help_text="Only products in stock (default true).")
+
+    def validate_exclude(self, value: str) -> list:
+        return product_ids(value, what="excluded ids")
+
+    def validate(self, data: dict) -> dict:
+        low, high = data.get("min_price"), data.get("max_price")
+        if low is not None and high is not None and low > high:
+            raise serializers.ValidationError({"min_price": "min_price must not be above max_price."})
+        return data
+
+    @property
+    def filters(self) -> ProductFilters:
+        data = self.validated_data
+        return ProductFilters(
+            in_stock=data.get("in_stock", True),
+            category=data.get("category") or None,
+            min_price=data.get("min_price"),
+            max_price=data.get("max_price"),
+            exclude_ids=tuple(data.get("exclude") or ()),
+        )
+
+
+class RelatedQuerySerializer(FilteredQuerySerializer):
+    space = serializers.ChoiceField(
+        choices=SPACES, required=False,
+        help_text="Only one space: image (looks similar), text, behaviour (customers also bought). Default: all, fused.",
+    )
+
+
+class RecommendationsQuerySerializer(FilteredQuerySerializer):
+    user = serializers.CharField(required=False, max_length=254, help_text="Staff only: recommendations for this username.")
+    cart = serializers.CharField(required=False, max_length=5000, help_text="Comma-separated product ids in the current cart.")
+
+    def validate_cart(self, value: str) -> list:
+        return product_ids(value, what="cart items")
+
+
+class TrendingQuerySerializer(FilteredQuerySerializer):
+    pass
+
+
+class SearchQuerySerializer(FilteredQuerySerializer):
+    q = serializers.CharField(max_length=200, help_text="What the customer typed.")
+    offset = serializers.IntegerField(required=False, min_value=0, default=0, help_text="Skip this many results (paging).")
+
+    def validate_q(self, value: str) -> str:
+        if "\x00" in value:
+            raise serializers.ValidationError("The query must not contain NUL characters.")
+        value = " ".join(value.split())
+        if not value:
+            raise serializers.ValidationError("The query must not be blank.")
+        return value
+
+    def validate(self, data: dict) -> dict:
+        data = super().validate(data)
+        if data.get("offset", 0) + (data.get("k") or shopguide_settings.DEFAULT_LIMIT) > shopguide_settings.MAX_LIMIT:
+            raise serializers.ValidationError({"offset": f"offset + k must be at most {shopguide_settings.MAX_LIMIT}."})
+        return data
+
+
+class ImageSearchSerializer(serializers.Serializer):
+    image = serializers.FileField(help_text="The photo to search with (JPEG, PNG, WebP, ...).")
+    k = serializers.IntegerField(required=False, min_value=1)
+
+    def validate_k(self, value: int) -> int:
+        return LimitQuerySerializer().validate_k(value)
+
+    def validate_image(self, value):
+        limit = shopguide_settings.MAX_UPLOAD_BYTES
+        if value.size is not None and value.size > limit:
+            raise serializers.ValidationError(f"The image is {value.size:,} bytes; the limit is {limit:,} bytes.")
+        return value
+
+
 class RecommendedItemSerializer(serializers.Serializer):
     id = serializers.CharField(help_text="Primary key of the product.")
     sku = serializers.CharField()
     title = serializers.CharField()
     url = serializers.CharField(allow_null=True)
     image = serializers.CharField(allow_null=True)
+    category = serializers.CharField(allow_null=True)
+    price = serializers.FloatField(allow_null=True)
     score = serializers.FloatField()
-    reason = serializers.CharField()
+    reason = serializers.CharField(help_text="Why this item: looks like X, bought together with Y, popular in C, ...")
 
     def to_representation(self, item: ScoredProduct) -> dict:
-        adapter = get_adapter()
-        product = item.product
-        return {
-            "id": product.pk,
-            "sku": adapter.sku(product),
-            "title": adapter.title(product),
-            "url": adapter.url(product),
-            "image": adapter.image_url(product),
-            "score": item.score,
-            "reason": item.reason,
-        }
+        return product_representation(item.product) | {"score": item.score, "reason": item.reason}
+
+
+def product_representation(product: Model) -> dict:
+    adapter = get_adapter()
+    return {
+        "id": str(product.pk),
+        "sku": adapter.sku(product),
+        "title": adapter.title(product),
+        "url": adapter.url(product),
+        "image": adapter.image_url(product),
+        "category": adapter.category(product),
+        "price": adapter.price(product),
+    }
 
 
 class RecommendationsSerializer(serializers.Serializer):
     model_version = serializers.IntegerField(
         allow_null=True, source="version", help_text="Model version that ranked the items."
     )
-    source = serializers.CharField(help_text="What answered: image, popular, ...")
+    source = serializers.CharField(
+        help_text="What answered: related, image, text, behaviour, personal, hybrid, image-search; "
+        "fallbacks: trending, popular, fulltext."
+    )
     fallback = serializers.BooleanField(help_text="True when a fallback (popularity) answered.")
     results = RecommendedItemSerializer(many=True, source="items")
 
@@ -101,3 +214,66 @@ class RecordedEventSerializer(serializers.Serializer):
     type = serializers.CharField()
     product = serializers.CharField(allow_null=True, source="product_id")
     ts = serializers.DateTimeField()
+
+
+class SearchResultsSerializer(RecommendationsSerializer):
+    query = serializers.CharField()
+    next = serializers.CharField(allow_null=True, help_text="URL of the next page, if there may be one.")
+
+
+class ProductBriefSerializer(serializers.Serializer):
+    id = serializers.CharField()
+    sku = serializers.CharField()
+    title = serializers.CharField()
+    url = serializers.CharField(allow_null=True)
+
+
+class RecentEventSerializer(serializers.Serializer):
+    type = serializers.CharField()
+    ts = serializers.DateTimeField()
+    query = serializers.CharField(allow_blank=True)
+    product = ProductBriefSerializer(allow_null=True)
+
+
+class CategoryAffinitySerializer(serializers.Serializer):
+    category = serializers.CharField()
+    share = serializers.FloatField(help_text="Share of the customer's weighted recent events in this category.")
+
+
+class SegmentEstimateSerializer(serializers.Serializer):
+    slug = serializers.CharField()
+    name = serializers.CharField()
+    probability = serializers.FloatField(allow_null=True, help_text="Predicted by the active version.")
+    labelled = serializers.BooleanField(allow_null=True, help_text="True/False when labelled by staff, import or rule.")
+
+
+class ProfileSerializer(serializers.Serializer):
+    username = serializers.CharField()
+    model_version = serializers.IntegerField(allow_null=True)
+    has_vector = serializers.BooleanField()
+    event_counts = serializers.DictField(child=serializers.IntegerField())
+    category_affinities = CategoryAffinitySerializer(many=True)
+    segments = SegmentEstimateSerializer(many=True)
+    recent = RecentEventSerializer(many=True)
+
+    def to_representation(self, profile: CustomerProfile) -> dict:
+        return {
+            "username": profile.user.get_username(),
+            "model_version": profile.version,
+            "has_vector": profile.has_vector,
+            "event_counts": profile.event_counts,
+            "category_affinities": [{"category": c, "share": s} for c, s in profile.category_affinities],
+            "segments": [vars(segment) for segment in profile.segments],
+            "recent": [
+                {"type": e.type, "ts": serializers.DateTimeField().to_representation(e.ts), "query": e.query,
+                 "product": _brief(e.product)}
+                for e in profile.recent
+            ],
+        }
+
+
+def _brief(product: Model | None) -> dict | None:
+    if product is None:
+        return None
+    full = product_representation(product)
+    return {key: full[key] for key in ("id", "sku", "title", "url")}

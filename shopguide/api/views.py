@@ -1,11 +1,14 @@
-"""REST endpoints. Views parse input and delegate: no ranking logic here."""
+"""REST endpoints. Views parse input, check permissions and delegate: no ranking logic here."""
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from django.contrib.auth import get_user_model
+from django.utils.http import urlencode
+from drf_spectacular.utils import extend_schema
 from rest_framework import status
-from rest_framework.exceptions import NotFound
-from rest_framework.permissions import AllowAny
+from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
+from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -14,13 +17,19 @@ from shopguide import selectors
 from shopguide.adapter import get_adapter
 from shopguide.api.serializers import (
     EventSerializer,
-    LimitQuerySerializer,
+    ImageSearchSerializer,
+    ProfileSerializer,
+    RecommendationsQuerySerializer,
     RecommendationsSerializer,
     RecordedEventSerializer,
+    RelatedQuerySerializer,
+    SearchQuerySerializer,
+    SearchResultsSerializer,
+    TrendingQuerySerializer,
 )
-from shopguide.events import record_request_event
-
-K_PARAMETER = OpenApiParameter("k", int, description="How many items (default 8, at most 100).")
+from shopguide.conf import shopguide_settings
+from shopguide.api.throttling import EventsThrottle, ImageSearchThrottle, SearchThrottle
+from shopguide.events import record_request_event, visitor_id
 
 
 def get_product_or_404(pk: str):
@@ -30,24 +39,146 @@ def get_product_or_404(pk: str):
     return product
 
 
+def get_user_or_404(username: str):
+    User = get_user_model()
+    user = User._default_manager.filter(**{User.USERNAME_FIELD: username}).first() if "\x00" not in username else None
+    if user is None:
+        raise NotFound(f"No customer {username!r}.")
+    return user
+
+
+def parse_query(serializer_class, request: Request):
+    serializer = serializer_class(data=request.query_params)
+    serializer.is_valid(raise_exception=True)
+    return serializer
+
+
 class RelatedProductsView(APIView):
+    """Products related to one product: fused over image, text and co-behaviour, or one space."""
+
     permission_classes = [AllowAny]
 
-    @extend_schema(parameters=[K_PARAMETER], responses=RecommendationsSerializer)
+    @extend_schema(parameters=[RelatedQuerySerializer], responses=RecommendationsSerializer)
     def get(self, request: Request, pk: str) -> Response:
-        query = LimitQuerySerializer(data=request.query_params)
-        query.is_valid(raise_exception=True)
+        query = parse_query(RelatedQuerySerializer, request)
         product = get_product_or_404(pk)
-        result = selectors.related_products(product=product, k=query.limit)
+        result = selectors.related_products(
+            product=product, k=query.limit, filters=query.filters, space=query.validated_data.get("space")
+        )
         return Response(RecommendationsSerializer(result).data)
+
+
+class RecommendationsView(APIView):
+    """Personal recommendations for the logged-in customer or the guest's session. Staff may pass
+    ``user=<username>`` to see a customer's list."""
+
+    permission_classes = [AllowAny]
+
+    @extend_schema(parameters=[RecommendationsQuerySerializer], responses=RecommendationsSerializer)
+    def get(self, request: Request) -> Response:
+        query = parse_query(RecommendationsQuerySerializer, request)
+        username = query.validated_data.get("user")
+        user, visitor = None, None
+        if username:
+            if not request.user.is_staff:
+                raise PermissionDenied("Only staff may ask for another customer's recommendations.")
+            user = get_user_or_404(username)
+        elif request.user.is_authenticated:
+            user = request.user
+        else:
+            visitor = visitor_id(request._request, create=False)
+        result = selectors.recommended_for(
+            user=user, visitor=visitor, cart_ids=query.validated_data.get("cart") or (), k=query.limit, filters=query.filters
+        )
+        return Response(RecommendationsSerializer(result).data)
+
+
+class TrendingView(APIView):
+    """What shoppers interacted with most lately (optionally in one category)."""
+
+    permission_classes = [AllowAny]
+
+    @extend_schema(parameters=[TrendingQuerySerializer], responses=RecommendationsSerializer)
+    def get(self, request: Request) -> Response:
+        query = parse_query(TrendingQuerySerializer, request)
+        result = selectors.trending(k=query.limit, filters=query.filters)
+        return Response(RecommendationsSerializer(result).data)
+
+
+class SearchView(APIView):
+    """Hybrid search: the text model's neighbours fused with PostgreSQL full-text and trigram rank."""
+
+    permission_classes = [AllowAny]
+    throttle_classes = [SearchThrottle]
+
+    @extend_schema(parameters=[SearchQuerySerializer], responses=SearchResultsSerializer)
+    def get(self, request: Request) -> Response:
+        query = parse_query(SearchQuerySerializer, request)
+        data = query.validated_data
+        offset, k = data["offset"], query.limit
+        result = selectors.search_products(query=data["q"], k=offset + k, filters=query.filters)
+        full_page = len(result.items) == offset + k
+        result.items = result.items[offset:]
+        body = RecommendationsSerializer(result).data
+        body["query"] = data["q"]
+        body["next"] = None
+        if full_page and offset + 2 * k <= shopguide_settings.MAX_LIMIT:
+            params = request.query_params.copy()
+            params["offset"] = str(offset + k)
+            body["next"] = request.build_absolute_uri(f"{request.path}?{urlencode(params, doseq=True)}")
+        return Response(body)
+
+
+class ImageSearchView(APIView):
+    """Search by image: products that look like the uploaded photo (multipart field ``image``)."""
+
+    permission_classes = [AllowAny]
+    throttle_classes = [ImageSearchThrottle]
+    parser_classes = [MultiPartParser, FormParser]
+
+    @extend_schema(request={"multipart/form-data": ImageSearchSerializer}, responses=RecommendationsSerializer)
+    def post(self, request: Request) -> Response:
+        serializer = ImageSearchSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        upload = serializer.validated_data["image"]
+        data = upload.read(shopguide_settings.MAX_UPLOAD_BYTES + 1)
+        k = serializer.validated_data.get("k") or shopguide_settings.DEFAULT_LIMIT
+        try:
+            result = selectors.search_by_image(data=data, k=k)
+        except selectors.InvalidImage as exc:
+            raise ValidationError({"image": [str(exc)]}) from exc
+        return Response(RecommendationsSerializer(result).data)
+
+
+class MyProfileView(APIView):
+    """The logged-in customer's profile: category affinities, segments, recent history."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(responses=ProfileSerializer)
+    def get(self, request: Request) -> Response:
+        return Response(ProfileSerializer(selectors.customer_profile(request.user)).data)
+
+
+class CustomerProfileView(APIView):
+    """A customer's profile, for staff (and for the customer themselves)."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(responses=ProfileSerializer)
+    def get(self, request: Request, username: str) -> Response:
+        if not request.user.is_staff and request.user.get_username() != username:
+            raise PermissionDenied("A profile is visible to its customer and to staff only.")
+        return Response(ProfileSerializer(selectors.customer_profile(get_user_or_404(username))).data)
 
 
 class EventsView(APIView):
     """Record a customer event for the logged-in user or the anonymous visitor's session."""
 
     permission_classes = [AllowAny]
+    throttle_classes = [EventsThrottle]
 
-    @extend_schema(request=EventSerializer, responses={201: RecordedEventSerializer})
+    @extend_schema(request=EventSerializer, responses={201: RecordedEventSerializer, 202: None})
     def post(self, request: Request) -> Response:
         serializer = EventSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
