@@ -5,6 +5,13 @@ Environment variables (all optional for the demo):
   CELERY_BROKER_URL   Redis or RabbitMQ; unset = kombu's SQLAlchemy transport on the same PostgreSQL.
   SHOPGUIDE_VAR_DIR   where the embedded database, media files and demo data live (default var/).
   DJANGO_SECRET_KEY, DJANGO_DEBUG (1/0), DJANGO_ALLOWED_HOSTS (comma separated).
+
+Production (DJANGO_DEBUG=0): DJANGO_SECRET_KEY is required, and the site is HTTPS-only (secure
+cookies, redirect to HTTPS, HSTS) unless DJANGO_HTTPS=0 (e.g. a benchmark on loopback):
+  DJANGO_HTTPS (1/0, default 1), DJANGO_HSTS_SECONDS (default 3600; raise it once HTTPS works),
+  DJANGO_HSTS_SUBDOMAINS (1/0, default 1: HSTS for subdomains too, and preload),
+  DJANGO_BEHIND_PROXY (1 = trust X-Forwarded-Proto from the reverse proxy that ends TLS).
+`DJANGO_DEBUG=0 DJANGO_SECRET_KEY=... python manage.py check --deploy` is clean.
 """
 
 from __future__ import annotations
@@ -18,8 +25,25 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("SHOPGUIDE_VAR_DIR", BASE_DIR / "var"))
 
 DEBUG = os.environ.get("DJANGO_DEBUG", "1") == "1"
-SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "demo-only-insecure-key-change-me-" + "x" * 20)
+SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "")
+if not SECRET_KEY:
+    if not DEBUG:
+        from django.core.exceptions import ImproperlyConfigured
+
+        raise ImproperlyConfigured("Set DJANGO_SECRET_KEY (a long random string) when DJANGO_DEBUG=0.")
+    SECRET_KEY = "demo-only-insecure-key-change-me-" + "x" * 20
 ALLOWED_HOSTS = os.environ.get("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost").split(",")
+
+if not DEBUG and os.environ.get("DJANGO_HTTPS", "1") == "1":
+    SECURE_SSL_REDIRECT = True
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = int(os.environ.get("DJANGO_HSTS_SECONDS", "3600"))
+    # Whole domain HTTPS-only and eligible for browsers' preload lists; set to 0 if a subdomain
+    # still needs plain HTTP.
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_PRELOAD = os.environ.get("DJANGO_HSTS_SUBDOMAINS", "1") == "1"
+    if os.environ.get("DJANGO_BEHIND_PROXY") == "1":
+        SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
