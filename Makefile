@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test install system-deps bench clean-demo
+.PHONY: demo test install system-deps bench fuzz clean-demo
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -30,6 +30,10 @@ demo: install system-deps
 
 test: install system-deps
 	$(PY) -m pytest
+
+# Schemathesis against the OpenAPI schema with many more generated requests than `make test`.
+fuzz: install
+	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-300} $(PY) -m pytest -m fuzz -p no:cacheprovider tests/test_fuzz.py
 
 bench: install system-deps
 	$(PY) -m bench.image_similarity

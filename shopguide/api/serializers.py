@@ -30,8 +30,17 @@ def product_ids(value: str, *, what: str) -> list:
     return ids
 
 
+def _limit_field(**kwargs) -> serializers.IntegerField:
+    # The schema shows the limit in force when it was built; validate_k checks the current one.
+    return serializers.IntegerField(
+        required=False, min_value=1, max_value=shopguide_settings.MAX_LIMIT,
+        help_text=f"How many items (default {shopguide_settings.DEFAULT_LIMIT}, at most {shopguide_settings.MAX_LIMIT}).",
+        **kwargs,
+    )
+
+
 class LimitQuerySerializer(serializers.Serializer):
-    k = serializers.IntegerField(required=False, min_value=1, help_text="How many items (default 8, at most 100).")
+    k = _limit_field()
 
     def validate_k(self, value: int) -> int:
         limit = shopguide_settings.MAX_LIMIT
@@ -47,11 +56,12 @@ class LimitQuerySerializer(serializers.Serializer):
 class FilteredQuerySerializer(LimitQuerySerializer):
     """``k`` plus the filters every list accepts."""
 
-    category = serializers.CharField(required=False, max_length=100, help_text="Category id, slug or name.")
-    min_price = serializers.DecimalField(required=False, max_digits=12, decimal_places=2, min_value=0)
-    max_price = serializers.DecimalField(required=False, max_digits=12, decimal_places=2, min_value=0)
+    category = serializers.CharField(required=False, allow_blank=True, max_length=100, help_text="Category id, slug or name.")
+    min_price = serializers.FloatField(required=False, min_value=0, max_value=1e12)
+    max_price = serializers.FloatField(required=False, min_value=0, max_value=1e12)
     exclude = serializers.CharField(
-        required=False, max_length=5000, help_text=f"Comma-separated product ids to leave out (at most {MAX_EXCLUDED})."
+        required=False, allow_blank=True, max_length=5000,
+        help_text=f"Comma-separated product ids to leave out (at most {MAX_EXCLUDED}).",
     )
     in_stock = serializers.BooleanField(required=False, default=True, help_text="Only products in stock (default true).")
 
@@ -84,8 +94,12 @@ class RelatedQuerySerializer(FilteredQuerySerializer):
 
 
 class RecommendationsQuerySerializer(FilteredQuerySerializer):
-    user = serializers.CharField(required=False, max_length=254, help_text="Staff only: recommendations for this username.")
-    cart = serializers.CharField(required=False, max_length=5000, help_text="Comma-separated product ids in the current cart.")
+    user = serializers.CharField(
+        required=False, allow_blank=True, max_length=254, help_text="Staff only: recommendations for this username."
+    )
+    cart = serializers.CharField(
+        required=False, allow_blank=True, max_length=5000, help_text="Comma-separated product ids in the current cart."
+    )
 
     def validate_cart(self, value: str) -> list:
         return product_ids(value, what="cart items")
@@ -97,7 +111,10 @@ class TrendingQuerySerializer(FilteredQuerySerializer):
 
 class SearchQuerySerializer(FilteredQuerySerializer):
     q = serializers.CharField(max_length=200, help_text="What the customer typed.")
-    offset = serializers.IntegerField(required=False, min_value=0, default=0, help_text="Skip this many results (paging).")
+    offset = serializers.IntegerField(
+        required=False, min_value=0, max_value=shopguide_settings.MAX_LIMIT - 1, default=0,
+        help_text="Skip this many results (paging); results end at the limit (100).",
+    )
 
     def validate_q(self, value: str) -> str:
         if "\x00" in value:
@@ -107,16 +124,15 @@ class SearchQuerySerializer(FilteredQuerySerializer):
             raise serializers.ValidationError("The query must not be blank.")
         return value
 
-    def validate(self, data: dict) -> dict:
-        data = super().validate(data)
-        if data.get("offset", 0) + (data.get("k") or shopguide_settings.DEFAULT_LIMIT) > shopguide_settings.MAX_LIMIT:
-            raise serializers.ValidationError({"offset": f"offset + k must be at most {shopguide_settings.MAX_LIMIT}."})
-        return data
+    def validate_offset(self, value: int) -> int:
+        if value >= shopguide_settings.MAX_LIMIT:
+            raise serializers.ValidationError(f"offset must be below {shopguide_settings.MAX_LIMIT}.")
+        return value
 
 
 class ImageSearchSerializer(serializers.Serializer):
     image = serializers.FileField(help_text="The photo to search with (JPEG, PNG, WebP, ...).")
-    k = serializers.IntegerField(required=False, min_value=1)
+    k = _limit_field()
 
     def validate_k(self, value: int) -> int:
         return LimitQuerySerializer().validate_k(value)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from django.contrib.auth import get_user_model
 from django.utils.http import urlencode
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
 from rest_framework.parsers import FormParser, MultiPartParser
@@ -30,6 +31,21 @@ from shopguide.api.serializers import (
 from shopguide.conf import shopguide_settings
 from shopguide.api.throttling import EventsThrottle, ImageSearchThrottle, SearchThrottle
 from shopguide.events import record_request_event, visitor_id
+
+
+ERRORS = {
+    400: OpenApiResponse(OpenApiTypes.OBJECT, description="Bad input: the fields at fault, each with messages."),
+    401: OpenApiResponse(OpenApiTypes.OBJECT, description="Not logged in (`detail` says so)."),
+    403: OpenApiResponse(OpenApiTypes.OBJECT, description="Not allowed (`detail` says why)."),
+    404: OpenApiResponse(OpenApiTypes.OBJECT, description="No such product or customer (`detail`)."),
+    415: OpenApiResponse(OpenApiTypes.OBJECT, description="Unsupported content type (`detail`)."),
+    429: OpenApiResponse(OpenApiTypes.OBJECT, description="Throttled: `detail` says when to retry."),
+}
+
+
+def responses(ok: dict, *error_codes: int) -> dict:
+    """The success responses plus the documented error responses of an endpoint."""
+    return {**ok, **{code: ERRORS[code] for code in error_codes}}
 
 
 def get_product_or_404(pk: str):
@@ -58,7 +74,7 @@ class RelatedProductsView(APIView):
 
     permission_classes = [AllowAny]
 
-    @extend_schema(parameters=[RelatedQuerySerializer], responses=RecommendationsSerializer)
+    @extend_schema(parameters=[RelatedQuerySerializer], responses=responses({200: RecommendationsSerializer}, 400, 404))
     def get(self, request: Request, pk: str) -> Response:
         query = parse_query(RelatedQuerySerializer, request)
         product = get_product_or_404(pk)
@@ -74,7 +90,7 @@ class RecommendationsView(APIView):
 
     permission_classes = [AllowAny]
 
-    @extend_schema(parameters=[RecommendationsQuerySerializer], responses=RecommendationsSerializer)
+    @extend_schema(parameters=[RecommendationsQuerySerializer], responses=responses({200: RecommendationsSerializer}, 400, 403, 404))
     def get(self, request: Request) -> Response:
         query = parse_query(RecommendationsQuerySerializer, request)
         username = query.validated_data.get("user")
@@ -98,7 +114,7 @@ class TrendingView(APIView):
 
     permission_classes = [AllowAny]
 
-    @extend_schema(parameters=[TrendingQuerySerializer], responses=RecommendationsSerializer)
+    @extend_schema(parameters=[TrendingQuerySerializer], responses=responses({200: RecommendationsSerializer}, 400))
     def get(self, request: Request) -> Response:
         query = parse_query(TrendingQuerySerializer, request)
         result = selectors.trending(k=query.limit, filters=query.filters)
@@ -111,18 +127,20 @@ class SearchView(APIView):
     permission_classes = [AllowAny]
     throttle_classes = [SearchThrottle]
 
-    @extend_schema(parameters=[SearchQuerySerializer], responses=SearchResultsSerializer)
+    @extend_schema(parameters=[SearchQuerySerializer], responses=responses({200: SearchResultsSerializer}, 400, 429))
     def get(self, request: Request) -> Response:
         query = parse_query(SearchQuerySerializer, request)
         data = query.validated_data
-        offset, k = data["offset"], query.limit
+        # Results end at MAX_LIMIT: the last page is cut short rather than refused.
+        offset = data["offset"]
+        k = min(query.limit, shopguide_settings.MAX_LIMIT - offset)
         result = selectors.search_products(query=data["q"], k=offset + k, filters=query.filters)
         full_page = len(result.items) == offset + k
         result.items = result.items[offset:]
         body = RecommendationsSerializer(result).data
         body["query"] = data["q"]
         body["next"] = None
-        if full_page and offset + 2 * k <= shopguide_settings.MAX_LIMIT:
+        if full_page and offset + k < shopguide_settings.MAX_LIMIT:
             params = request.query_params.copy()
             params["offset"] = str(offset + k)
             body["next"] = request.build_absolute_uri(f"{request.path}?{urlencode(params, doseq=True)}")
@@ -136,7 +154,10 @@ class ImageSearchView(APIView):
     throttle_classes = [ImageSearchThrottle]
     parser_classes = [MultiPartParser, FormParser]
 
-    @extend_schema(request={"multipart/form-data": ImageSearchSerializer}, responses=RecommendationsSerializer)
+    @extend_schema(
+        request={"multipart/form-data": ImageSearchSerializer},
+        responses=responses({200: RecommendationsSerializer}, 400, 415, 429),
+    )
     def post(self, request: Request) -> Response:
         serializer = ImageSearchSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -155,7 +176,7 @@ class MyProfileView(APIView):
 
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(responses=ProfileSerializer)
+    @extend_schema(responses=responses({200: ProfileSerializer}, 401, 403))
     def get(self, request: Request) -> Response:
         return Response(ProfileSerializer(selectors.customer_profile(request.user)).data)
 
@@ -165,7 +186,7 @@ class CustomerProfileView(APIView):
 
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(responses=ProfileSerializer)
+    @extend_schema(responses=responses({200: ProfileSerializer}, 401, 403, 404))
     def get(self, request: Request, username: str) -> Response:
         if not request.user.is_staff and request.user.get_username() != username:
             raise PermissionDenied("A profile is visible to its customer and to staff only.")
@@ -178,7 +199,10 @@ class EventsView(APIView):
     permission_classes = [AllowAny]
     throttle_classes = [EventsThrottle]
 
-    @extend_schema(request=EventSerializer, responses={201: RecordedEventSerializer, 202: None})
+    @extend_schema(
+        request=EventSerializer,
+        responses=responses({201: RecordedEventSerializer, 202: OpenApiResponse(OpenApiTypes.OBJECT, description="Not recorded (anonymous tracking off).")}, 400, 415, 429),
+    )
     def post(self, request: Request) -> Response:
         serializer = EventSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)

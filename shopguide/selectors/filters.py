@@ -21,8 +21,8 @@ class ProductFilters:
 
     in_stock: bool = True
     category: str | None = None
-    min_price: Decimal | None = None
-    max_price: Decimal | None = None
+    min_price: float | Decimal | None = None
+    max_price: float | Decimal | None = None
     exclude_ids: tuple[Any, ...] = ()
 
     def apply(self, queryset: QuerySet) -> QuerySet:
