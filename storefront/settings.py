@@ -61,6 +61,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "shopguide.middleware.DatabaseUnavailableMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -91,13 +92,13 @@ TEMPLATES = [
 # -- database: DATABASE_URL, or the embedded PostgreSQL + pgvector ------------------------------
 DEMO_DB_NAME = "shopguide_demo"
 if os.environ.get("DATABASE_URL"):
-    DATABASES = {"default": dj_database_url.parse(os.environ["DATABASE_URL"], conn_max_age=60)}
+    DATABASES = {"default": dj_database_url.parse(os.environ["DATABASE_URL"], conn_max_age=60, conn_health_checks=True)}
     _default_broker = None
 else:
     from storefront import embedded_db
 
     _server = embedded_db.start(VAR_DIR / "pgdata", database=DEMO_DB_NAME)
-    DATABASES = {"default": {**_server.django_database(DEMO_DB_NAME), "CONN_MAX_AGE": 60}}
+    DATABASES = {"default": {**_server.django_database(DEMO_DB_NAME), "CONN_MAX_AGE": 60, "CONN_HEALTH_CHECKS": True}}
     _default_broker = _server.sqlalchemy_url(DEMO_DB_NAME)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

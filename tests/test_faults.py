@@ -1,0 +1,154 @@
+"""Faults: PostgreSQL restarting under a serving shop, and the broker down when a retrain is asked.
+
+(A corrupt product image and an empty catalogue are covered in test_pipeline.py.)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+
+import psycopg
+import pytest
+
+from shopguide.models import TrainingRun
+from shopguide.training import request_training, run_training
+from storefront import embedded_db
+from tests.factories import make_articles
+from tests.test_demo_shop import ROOT
+
+RECOVERY_SECONDS = 10  # a loaded 2-core CI machine needs a few seconds more than a quiet one
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def shop_on_its_own_postgres(tmp_path):
+    """The demo shop under gunicorn on a PostgreSQL of its own (so it can be restarted)."""
+    server = embedded_db.start(tmp_path / "pgdata", database="faultshop")
+    url = server.database_url("faultshop")
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "storefront.settings", "DATABASE_URL": url,
+           "SHOPGUIDE_VAR_DIR": str(tmp_path / "var"), "DJANGO_ALLOWED_HOSTS": "127.0.0.1"}  # fmt: skip
+    catalog = tmp_path / "catalog.jsonl"
+    catalog.write_text("".join(
+        json.dumps({"sku": f"F-{i}", "title": f"Fault test jacket {i}", "description": "Warm.", "category": "Coats",
+                    "price": 10 + i, "in_stock": True}) + "\n" for i in range(8)))  # fmt: skip
+    for args in (["migrate", "-v", "0"], ["load_catalog", str(catalog), "-v", "0"]):
+        subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, check=True, capture_output=True, timeout=300)
+    port = free_port()
+    gunicorn = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "storefront.wsgi", "-w", "2", "-b", f"127.0.0.1:{port}", "--timeout", "30"],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(f"{base}/api/shopguide/trending/", timeout=20)
+            break
+        except (urllib.error.URLError, OSError):
+            time.sleep(0.2)
+    else:
+        gunicorn.kill()
+        pytest.fail("gunicorn did not answer")
+    yield base, tmp_path / "pgdata", url
+    gunicorn.terminate()
+    gunicorn.wait(timeout=15)
+    embedded_db.stop(tmp_path / "pgdata")
+
+
+def status_of(url: str, data: bytes | None = None) -> int | str:
+    request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"} if data else {})
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+    except (urllib.error.URLError, OSError) as error:
+        return type(error).__name__
+
+
+def test_postgres_restart_under_load_clears_within_seconds_and_loses_nothing(shop_on_its_own_postgres):
+    base, pgdata, url = shop_on_its_own_postgres
+    results: list[tuple[float, str, int | str]] = []
+    stop = threading.Event()
+    event = json.dumps({"type": "search", "query": "jacket"}).encode()
+
+    def shopper() -> None:
+        while not stop.is_set():
+            for kind, target, data in (("page", f"{base}/", None), ("api", f"{base}/api/shopguide/trending/", None),
+                                       ("event", f"{base}/api/shopguide/events/", event)):  # fmt: skip
+                results.append((time.monotonic(), kind, status_of(target, data)))
+            time.sleep(0.02)
+
+    threads = [threading.Thread(target=shopper) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    time.sleep(1.5)
+    restart_started = time.monotonic()
+    embedded_db.restart(pgdata)
+    restarted = time.monotonic()
+    time.sleep(RECOVERY_SECONDS + 2)
+    stop.set()
+    for thread in threads:
+        thread.join()
+
+    before = [s for t, _, s in results if t < restart_started]
+    during = [s for t, _, s in results if restart_started <= t < restarted + RECOVERY_SECONDS]
+    after = [s for t, _, s in results if t >= restarted + RECOVERY_SECONDS]
+    assert before and set(before) <= {200, 201, 202}, before
+    late = [(round(t - restarted, 1), kind, s) for t, kind, s in results if t >= restarted + RECOVERY_SECONDS and s not in (200, 201)]
+    assert after and not late, f"still failing {RECOVERY_SECONDS}s after the restart: {late}"
+    assert 500 not in during, f"a database outage must answer 503, not a 500 page: {[(k, s) for t, k, s in results if restart_started <= t]}"
+    # Nothing acknowledged was lost: every 201 is a stored event, and the catalogue is whole.
+    acknowledged = sum(1 for _, kind, s in results if kind == "event" and s == 201)
+    with psycopg.connect(url) as conn:
+        stored = conn.execute("SELECT count(*) FROM shopguide_interaction").fetchone()[0]
+        products = conn.execute("SELECT count(*) FROM catalog_product").fetchone()[0]
+    assert stored == acknowledged and products == 8
+
+
+def forget_broker_connections(app) -> None:
+    """Drop the app's pooled connections and producers, so the next send dials the broker anew."""
+    app.pool.force_close_all()
+    app._pool = None
+    app.amqp._producer_pool = None
+
+
+def test_retrain_with_the_broker_down_gives_a_clear_message_and_serving_goes_on(transactional_db, client):
+    from django.urls import reverse
+
+    from tests.celery_app import app
+    from tests.testapp.models import Customer
+
+    # Autocommit, as in production: the task is sent when the run is saved, inside the request.
+    client.force_login(Customer.objects.create_superuser("boss@example.com", "pw"))
+    admin_client = client
+    make_articles(6)
+    assert run_training(request_training().pk).status == "succeeded"
+    dead = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there
+    original = app.conf.broker_url
+    forget_broker_connections(app)
+    app.conf.broker_url = dead
+    try:
+        response = admin_client.post(reverse("admin:shopguide_trainingrun_retrain"), follow=True)
+    finally:
+        forget_broker_connections(app)
+        app.conf.broker_url = original
+    text = response.content.decode()
+    assert response.status_code == 200 and "broker is unreachable" in text and "CELERY_BROKER_URL" in text
+    run = TrainingRun.objects.order_by("-pk").first()
+    assert run.status == "failed" and "Could not queue" in run.error
+    related = admin_client.get("/api/shopguide/products/A-0001/related/")
+    assert related.status_code == 200 and not related.json()["fallback"]
