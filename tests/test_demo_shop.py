@@ -22,7 +22,8 @@ c = Client()
 out = {}
 for p in Product.objects.order_by('pk')[:5]:
     html = c.get(p.get_absolute_url()).content.decode()
-    out[p.pk] = re.findall(r'data-product-id="([^"]+)"', html)
+    widgets = re.findall(r'data-shopguide-widget="([^"]+)"(.*?)</section>', html, re.S)
+    out[p.pk] = {name: re.findall(r'data-product-id="([^"]+)"', body) for name, body in widgets}
 out['home'] = c.get('/').status_code
 out['search'] = c.get('/search/', {'q': 'sneakers'}).status_code
 out['admin_login'] = c.login(username='admin', password='shopguide-demo')
@@ -36,8 +37,10 @@ def test_first_run_sets_up_catalogue_history_and_model(demo_env, demo_ready):
     assert "Run 1 succeeded" in demo_ready.stdout
     pages = json.loads(manage(demo_env, "shell", "-c", PAGE_CHECK).stdout.strip().splitlines()[-1])
     assert pages.pop("home") == 200 and pages.pop("search") == 200 and pages.pop("admin_login") is True
-    for pk, related in pages.items():
-        assert len(related) == 8 and pk not in related
+    for pk, widgets in pages.items():
+        assert set(widgets) == {"looks_similar", "customers_also_bought"}
+        for related in widgets.values():
+            assert len(related) == 8 and pk not in related
 
 
 def test_second_run_reuses_data_and_model(demo_env, demo_ready):

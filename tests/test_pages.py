@@ -1,5 +1,8 @@
-"""Widgets through Django's template engine (no browser), in the test host shop (custom product
-and user models, tests.settings)."""
+"""Widgets and pages through Django's test client and template engine (no browser).
+
+The template tags run in the test host shop (custom product and user models, tests.settings);
+the demo shop's own pages run in a subprocess on the trained demo database (storefront settings).
+"""
 
 from __future__ import annotations
 
@@ -12,6 +15,7 @@ from django.contrib.sessions.middleware import SessionMiddleware
 from django.template import Context, Template
 
 from shopguide.events import VISITOR_SESSION_KEY
+from tests.demo import shell_json
 from tests.factories import make_articles
 
 urlpatterns = []  # a shop that did not mount shopguide's API (see test_events_url_is_left_out_...)
@@ -128,3 +132,61 @@ def test_related_products_by_one_space_without_that_model_falls_back(db, page_re
     )
     assert 'aria-label="Customers also bought"' in html
     assert sections(html)["customers_also_bought"][0] == "popular"
+
+
+# -- the demo shop's pages ---------------------------------------------------------------------
+
+DEMO_PAGES = """
+import json
+from django.conf import settings
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client, override_settings
+c = Client()
+out = {}
+def post(name, data):
+    r = c.post('/search/image/', data)
+    out[name] = [r.status_code, r.content.decode()]
+post('not_an_image', {'image': SimpleUploadedFile('notes.txt', b'these are not pixels')})
+post('no_file', {})
+post('empty', {'image': SimpleUploadedFile('empty.png', b'')})
+with override_settings(SHOPGUIDE={**settings.SHOPGUIDE, 'MAX_UPLOAD_BYTES': 1000}):
+    post('too_big', {'image': SimpleUploadedFile('big.png', b'x' * 1001)})
+r = c.get('/account/')
+out['account'] = [r.status_code, r.get('Location')]
+r = c.get('/search/image/')
+out['image_search_get'] = [r.status_code, r.get('Location')]
+r = c.get('/search/')
+out['search_empty'] = [r.status_code, 'enctype="multipart/form-data"' in r.content.decode()]
+print(json.dumps(out))
+"""
+
+
+@pytest.fixture(scope="module")
+def demo_pages(demo_env, demo_ready):
+    return shell_json(demo_env, DEMO_PAGES)
+
+
+@pytest.mark.parametrize(
+    "case, message",
+    [
+        ("not_an_image", "The upload cannot be used as an image"),
+        ("no_file", "Choose an image file to search with."),
+        ("empty", "The uploaded file is empty."),
+        ("too_big", "The image is 1,001 bytes; the limit is 1,000 bytes."),
+    ],
+)
+def test_a_bad_image_upload_is_a_400_that_says_why(demo_pages, case, message):
+    status, html = demo_pages[case]
+    assert status == 400
+    error = re.search(r'<div class="error" role="alert" id="id_image_error">(.*?)</div>', html, re.S)
+    assert error and message in error.group(1)
+    assert 'aria-describedby="id_image_error"' in html and "search-results" not in html
+
+
+def test_the_account_page_sends_guests_to_the_login(demo_pages):
+    assert demo_pages["account"] == [302, "/accounts/login/?next=/account/"]
+
+
+def test_the_search_page_without_a_query_offers_the_image_upload(demo_pages):
+    assert demo_pages["search_empty"] == [200, True]
+    assert demo_pages["image_search_get"] == [302, "/search/"]
