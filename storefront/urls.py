@@ -11,6 +11,8 @@ urlpatterns = [
     path("category/<slug:slug>/", views.product_list, name="category"),
     path("products/<int:pk>/", views.product_detail, name="product"),
     path("search/", views.search, name="search"),
+    path("search/image/", views.image_search, name="image_search"),
+    path("account/", views.account, name="account"),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),

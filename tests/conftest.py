@@ -86,6 +86,25 @@ def _worker(tmp_path, pool_args):
         process.wait()
 
 
+@pytest.fixture(scope="session")
+def demo_env(tmp_path_factory):
+    """Environment for the demo shop's subprocesses, on its own database (dropped at the end)."""
+    from tests.demo import DB_NAME, demo_environment, drop_database, recreate_database
+
+    recreate_database(DB_NAME)
+    yield demo_environment(DB_NAME, tmp_path_factory.mktemp("demo-var"))
+    drop_database(DB_NAME)
+
+
+@pytest.fixture(scope="session")
+def demo_ready(demo_env):
+    """The demo shop set up once per session as `make demo` does (small catalogue, trained models);
+    the finished `rundemo` process, for its output."""
+    from tests.demo import SETUP_ARGS, manage
+
+    return manage(demo_env, *SETUP_ARGS)
+
+
 def wait_for(predicate, *, timeout: float, interval: float = 0.25, message: str = "condition"):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

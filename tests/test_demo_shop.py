@@ -1,62 +1,18 @@
 """The demo shop end to end, as `make demo` sets it up, in subprocesses with storefront settings:
 demo data → load_catalog → event import → training → product pages with related products; then a
-retrain through a worker on the embedded broker (kombu's SQLAlchemy transport on PostgreSQL)."""
+retrain through a worker on the embedded broker (kombu's SQLAlchemy transport on PostgreSQL).
+The demo (fixtures demo_env, demo_ready) is set up once per session, shared with other modules."""
 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
-from pathlib import Path
 
-import psycopg
 import pytest
-from django.conf import settings
-from psycopg import sql
 
-ROOT = Path(__file__).resolve().parent.parent
-DB_NAME = "shopguide_demo_smoke"
-
-
-def server_url(name: str) -> str:
-    db = settings.DATABASES["default"]
-    host = db["HOST"]
-    port = db.get("PORT") or 5432
-    if host.startswith("/"):
-        return f"postgresql://{db['USER']}@/{name}?host={host}&port={port}"
-    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
-    return f"postgresql://{db['USER']}{password}@{host}:{port}/{name}"
-
-
-@pytest.fixture(scope="module")
-def demo_env(tmp_path_factory):
-    with psycopg.connect(server_url("postgres"), autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(DB_NAME)))
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(DB_NAME)))
-    url = server_url(DB_NAME)
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "storefront.settings",
-        "DATABASE_URL": url,
-        "CELERY_BROKER_URL": "sqla+" + url.replace("postgresql://", "postgresql+psycopg://", 1),
-        "SHOPGUIDE_VAR_DIR": str(tmp_path_factory.mktemp("demo-var")),
-        "DJANGO_ALLOWED_HOSTS": "testserver,127.0.0.1,localhost",
-    }
-    yield env
-    with psycopg.connect(server_url("postgres"), autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(DB_NAME)))
-
-
-def manage(env, *args, timeout=300, check=True) -> subprocess.CompletedProcess:
-    result = subprocess.run(
-        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout
-    )
-    if check:
-        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    return result
-
+from tests.demo import ROOT, manage
 
 PAGE_CHECK = """
 import json, re
@@ -66,18 +22,13 @@ c = Client()
 out = {}
 for p in Product.objects.order_by('pk')[:5]:
     html = c.get(p.get_absolute_url()).content.decode()
-    out[p.pk] = re.findall(r'data-product-id="([^"]+)"', html)
+    widgets = re.findall(r'data-shopguide-widget="([^"]+)"(.*?)</section>', html, re.S)
+    out[p.pk] = {name: re.findall(r'data-product-id="([^"]+)"', body) for name, body in widgets}
 out['home'] = c.get('/').status_code
 out['search'] = c.get('/search/', {'q': 'sneakers'}).status_code
 out['admin_login'] = c.login(username='admin', password='shopguide-demo')
 print(json.dumps(out))
 """
-
-
-@pytest.fixture(scope="module")
-def demo_ready(demo_env):
-    result = manage(demo_env, "rundemo", "--setup-only", "--products", "90", "--shoppers", "12", "--epochs", "2")
-    return result
 
 
 def test_first_run_sets_up_catalogue_history_and_model(demo_env, demo_ready):
@@ -86,8 +37,10 @@ def test_first_run_sets_up_catalogue_history_and_model(demo_env, demo_ready):
     assert "Run 1 succeeded" in demo_ready.stdout
     pages = json.loads(manage(demo_env, "shell", "-c", PAGE_CHECK).stdout.strip().splitlines()[-1])
     assert pages.pop("home") == 200 and pages.pop("search") == 200 and pages.pop("admin_login") is True
-    for pk, related in pages.items():
-        assert len(related) == 8 and pk not in related
+    for pk, widgets in pages.items():
+        assert set(widgets) == {"looks_similar", "customers_also_bought"}
+        for related in widgets.values():
+            assert len(related) == 8 and pk not in related
 
 
 def test_second_run_reuses_data_and_model(demo_env, demo_ready):

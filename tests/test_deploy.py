@@ -7,7 +7,7 @@ import secrets
 import subprocess
 import sys
 
-from tests.test_demo_shop import ROOT, server_url
+from tests.demo import ROOT, server_url
 
 
 def manage_check(*args: str, **env: str) -> subprocess.CompletedProcess:

@@ -1,26 +1,82 @@
-"""Template tags: ``{% load shopguide_tags %}`` then ``{% related_products product limit=8 %}``.
+"""Template tags: ``{% load shopguide_tags %}`` then, for example::
 
-Widgets render ``shopguide/<widget>.html`` (falling back to ``shopguide/widget.html``); a shop
-overrides that one template in its own templates folder, or passes ``template="..."`` to one tag.
+    {% shopguide_assets %}                                        (in <head>: the widgets' CSS and script)
+    {% related_products product limit=8 title="Looks similar" space="image" widget="looks_similar" %}
+    {% recommended_for request limit=8 %}
+    {% trending limit=8 category="bags" %}
+
+Widget ``<name>`` renders ``shopguide/<name>.html``, falling back to ``shopguide/widget.html``; a
+shop overrides either in its own templates folder, or passes ``template="..."`` to one tag. The
+widget name also travels with each click event, so clicks can be counted per widget.
+
 A widget never breaks a page: on an unexpected error it logs the traceback and renders nothing.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 
 from django import template
+from django.conf import settings
+from django.http import HttpRequest
 from django.template.loader import select_template
+from django.templatetags.static import static
+from django.urls import NoReverseMatch, reverse
+from django.utils.html import format_html
 
 from shopguide import selectors
 from shopguide.adapter import get_adapter
 from shopguide.conf import shopguide_settings
+from shopguide.events import visitor_id
 
 register = template.Library()
 logger = logging.getLogger(__name__)
 
+# Widget names become template names and event labels: keep them to plain identifiers.
+WIDGET_NAME = re.compile(r"^[\w-]{1,64}$")
+# Set on the request once the CSS and script are on the page, so they are included once.
+ASSETS_SENT = "_shopguide_assets_sent"
+
+
+def clamp_limit(limit) -> int:
+    """The number of items to show: the default when none is given, never above MAX_LIMIT."""
+    if limit in (None, ""):
+        return shopguide_settings.DEFAULT_LIMIT
+    return max(1, min(int(limit), shopguide_settings.MAX_LIMIT))
+
+
+def events_url() -> str:
+    """Where the widgets' script posts clicks; empty when the shop did not mount the API."""
+    try:
+        return reverse("shopguide-api:events")
+    except NoReverseMatch:
+        return ""
+
+
+def _claim_assets(request: HttpRequest | None) -> bool:
+    """True the first time on a request: the caller then puts the CSS and script on the page."""
+    if request is None:
+        return True
+    if getattr(request, ASSETS_SENT, False):
+        return False
+    setattr(request, ASSETS_SENT, True)
+    return True
+
+
+def _assets_html() -> str:
+    return format_html(
+        '<link rel="stylesheet" href="{}"><script src="{}" defer></script>',
+        static("shopguide/widgets.css"),
+        static("shopguide/widgets.js"),
+    )
+
 
 def _render(context, widget: str, result, *, title: str, template_name: str | None) -> str:
+    if not WIDGET_NAME.match(widget):
+        raise ValueError(f"Widget name {widget!r} must be 1-64 letters, digits, '_' or '-'.")
+    if not result.items:
+        return ""
     adapter = get_adapter()
     items = [
         {
@@ -35,6 +91,7 @@ def _render(context, widget: str, result, *, title: str, template_name: str | No
         }
         for item in result.items
     ]
+    request = context.get("request")
     names = ([template_name] if template_name else []) + [f"shopguide/{widget}.html", "shopguide/widget.html"]
     return select_template(names).render(
         {
@@ -42,20 +99,68 @@ def _render(context, widget: str, result, *, title: str, template_name: str | No
             "title": title,
             "items": items,
             "result": result,
-            "request": context.get("request"),
-        }
+            "events_url": events_url(),
+            "csrf_cookie_name": settings.CSRF_COOKIE_NAME,
+            "assets": _assets_html() if _claim_assets(request) else "",
+        },
+        request,
     )
 
 
 @register.simple_tag(takes_context=True)
-def related_products(context, product, limit: int | None = None, title: str = "Related products", template: str | None = None) -> str:
-    """Products related to ``product`` (same list as ``GET products/<pk>/related/``)."""
+def shopguide_assets(context) -> str:
+    """The widgets' stylesheet and click-recording script; put it in ``<head>``. Without it the
+    first widget on the page includes them."""
+    return _assets_html() if _claim_assets(context.get("request")) else ""
+
+
+@register.simple_tag(takes_context=True)
+def related_products(
+    context, product, limit: int | None = None, title: str = "Related products", space: str | None = None,
+    widget: str = "related_products", template: str | None = None,
+) -> str:
+    """Products related to ``product`` (same list as ``GET products/<pk>/related/``); ``space``
+    "image" for "looks similar", "behaviour" for "customers also bought", "text"; all by default."""
     if product is None:
         return ""
-    k = min(int(limit or shopguide_settings.DEFAULT_LIMIT), shopguide_settings.MAX_LIMIT)
     try:
-        result = selectors.related_products(product=product, k=k)
-        return _render(context, "related_products", result, title=title, template_name=template)
+        result = selectors.related_products(product=product, k=clamp_limit(limit), space=space or None)
+        return _render(context, widget, result, title=title, template_name=template)
     except Exception:
-        logger.exception("related_products widget failed for product %s", getattr(product, "pk", None))
+        logger.exception("%s widget failed for product %s", widget, getattr(product, "pk", None))
+        return ""
+
+
+@register.simple_tag(takes_context=True)
+def recommended_for(
+    context, request: HttpRequest | None = None, limit: int | None = None, title: str = "Recommended for you",
+    widget: str = "recommended_for", template: str | None = None,
+) -> str:
+    """Personal recommendations for the request's customer, or its guest's session history
+    (trending products for a new guest). Never starts a session."""
+    request = request if request is not None else context.get("request")
+    try:
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated:
+            result = selectors.recommended_for(user=user, k=clamp_limit(limit))
+        else:
+            visitor = visitor_id(request, create=False) if request is not None else None
+            result = selectors.recommended_for(visitor=visitor, k=clamp_limit(limit))
+        return _render(context, widget, result, title=title, template_name=template)
+    except Exception:
+        logger.exception("%s widget failed", widget)
+        return ""
+
+
+@register.simple_tag(takes_context=True)
+def trending(
+    context, limit: int | None = None, category: str | None = None, title: str = "Trending now",
+    widget: str = "trending", template: str | None = None,
+) -> str:
+    """What shoppers interacted with most this week, in ``category`` (pk, slug or name) when given."""
+    try:
+        result = selectors.trending(k=clamp_limit(limit), category=category or None)
+        return _render(context, widget, result, title=title, template_name=template)
+    except Exception:
+        logger.exception("%s widget failed", widget)
         return ""

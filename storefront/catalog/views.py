@@ -1,10 +1,15 @@
+"""The demo shop's pages. Thin on purpose: every list comes from shopguide's selectors or its
+template tags; the views only read the request and pick the template."""
+
 from __future__ import annotations
 
+from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.db.models import Q
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404, redirect, render
 
-from shopguide.events import record_product_view
+from shopguide import selectors
+from shopguide.events import record_product_view, record_request_event
+from storefront.catalog.forms import ImageSearchForm
 from storefront.catalog.models import Category, Product
 
 PAGE_SIZE = 24
@@ -28,11 +33,27 @@ def product_detail(request, pk: int):
 
 def search(request):
     query = (request.GET.get("q") or "").strip()[:200]
-    results = []
+    results = None
     if query:
-        words = query.split()
-        condition = Q()
-        for word in words:
-            condition &= Q(title__icontains=word) | Q(description__icontains=word) | Q(category__name__icontains=word)
-        results = Product.objects.select_related("category").filter(condition)[:PAGE_SIZE]
-    return render(request, "catalog/search.html", {"query": query, "results": results})
+        results = selectors.search_products(query=query, k=PAGE_SIZE)
+        record_request_event(request, type="search", query=query)  # search→click pairs teach the text model
+    return render(request, "catalog/search.html", {"query": query, "results": results, "image_form": ImageSearchForm()})
+
+
+def image_search(request):
+    if request.method != "POST":
+        return redirect("search")  # a reload or a shared link: the plain search page
+    form = ImageSearchForm(request.POST, request.FILES)
+    context = {"query": "", "image_form": form, "image_search": True, "results": None}
+    if form.is_valid():
+        try:
+            context["results"] = selectors.search_by_image(data=form.cleaned_data["image"].read(), k=PAGE_SIZE)
+        except selectors.InvalidImage as error:
+            form.add_error("image", str(error))
+    return render(request, "catalog/search.html", context, status=400 if form.errors else 200)
+
+
+@login_required
+def account(request):
+    profile = selectors.customer_profile(request.user)
+    return render(request, "catalog/account.html", {"profile": profile})

@@ -17,11 +17,18 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from tqdm import tqdm
 
+from shopguide.models import Segment
 from shopguide.versions import active_version
 from storefront.catalog.models import Product
 
 DEMO_USERNAME = "admin"
 DEMO_PASSWORD = "shopguide-demo"
+# Segments labelled by a rule over order history; each training predicts every customer's
+# probability of belonging (shown on the account page and under Admin › Segment scores).
+DEMO_SEGMENTS = [
+    ("Sneaker fans", "sneaker-fans", {"min_purchases": 1, "category": "Sneakers"}),
+    ("Bag buyers", "bag-buyers", {"min_purchases": 1, "category": "Bags"}),
+]
 
 
 def _raise_keyboard_interrupt(signum, frame):
@@ -68,6 +75,8 @@ class Command(BaseCommand):
         call_command("load_catalog", str(dataset.catalog_path), images_root=dataset.images_root, verbosity=verbosity)
         self.stdout.write("Importing the shoppers' history ...")
         call_command("shopguide_import_events", str(dataset.events_path), create_users=True, verbosity=verbosity)
+        for name, slug, rule in DEMO_SEGMENTS:
+            Segment.objects.get_or_create(slug=slug, defaults={"name": name, "rule": rule})
 
     def _ensure_demo_staff(self) -> None:
         User = get_user_model()
