@@ -80,7 +80,8 @@ DEFAULTS: dict[str, Any] = {
     # Requests per client (user, else IP address) for the API's costly or write endpoints, in
     # DRF's "N/second|minute|hour|day" form; None lifts a limit. Counted in Django's cache.
     "THROTTLE_RATES": {"events": "120/minute", "search": "60/minute", "image_search": "10/minute"},
-    # Largest accepted upload for image search, in bytes.
+    # Largest image accepted, in bytes: uploads to image search, and product images checked by
+    # shopguide.validators.validate_product_image.
     "MAX_UPLOAD_BYTES": 5 * 1024 * 1024,
 }
 

@@ -3,6 +3,8 @@ from __future__ import annotations
 from django.db import models
 from django.urls import reverse
 
+from shopguide.validators import validate_product_image
+
 
 class Category(models.Model):
     name = models.CharField(max_length=100, unique=True)
@@ -25,7 +27,7 @@ class Product(models.Model):
     description = models.TextField(blank=True)
     category = models.ForeignKey(Category, on_delete=models.PROTECT, related_name="products")
     price = models.DecimalField(max_digits=10, decimal_places=2)
-    image = models.ImageField(upload_to="products/", blank=True)
+    image = models.ImageField(upload_to="products/", blank=True, validators=[validate_product_image])
     in_stock = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -7,6 +7,8 @@ from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.contrib.auth.models import PermissionsMixin
 from django.db import models
 
+from shopguide.validators import validate_product_image
+
 
 class CustomerManager(BaseUserManager):
     def create_user(self, email, password=None, **extra):
@@ -58,7 +60,7 @@ class ArticleShelf(models.Model):
 
 class ArticleImage(models.Model):
     article = models.ForeignKey(Article, on_delete=models.CASCADE, related_name="images")
-    file = models.ImageField(upload_to="articles/")
+    file = models.ImageField(upload_to="articles/", validators=[validate_product_image])
     position = models.PositiveIntegerField(default=0)
 
     class Meta:
