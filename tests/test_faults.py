@@ -52,20 +52,27 @@ def shop_on_its_own_postgres(tmp_path):
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
+    try:
+        wait_until_answering(f"{base}/api/shopguide/trending/")
+        yield base, tmp_path / "pgdata", url
+    finally:  # never leave a server or a database behind, whatever failed
+        gunicorn.terminate()
+        try:
+            gunicorn.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            gunicorn.kill()
+        embedded_db.stop(tmp_path / "pgdata")
+
+
+def wait_until_answering(url: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            urllib.request.urlopen(f"{base}/api/shopguide/trending/", timeout=20)
-            break
+            urllib.request.urlopen(url, timeout=20)
+            return
         except (urllib.error.URLError, OSError):
             time.sleep(0.2)
-    else:
-        gunicorn.kill()
-        pytest.fail("gunicorn did not answer")
-    yield base, tmp_path / "pgdata", url
-    gunicorn.terminate()
-    gunicorn.wait(timeout=15)
-    embedded_db.stop(tmp_path / "pgdata")
+    pytest.fail(f"{url} did not answer within {timeout:.0f}s")
 
 
 def status_of(url: str, data: bytes | None = None) -> int | str:
