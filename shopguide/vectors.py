@@ -7,8 +7,9 @@ nearest-neighbour query repeats the index expression so PostgreSQL uses it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -97,16 +98,54 @@ def drop_hnsw_indexes(version_id: int) -> None:
             cursor.execute(f'DROP INDEX IF EXISTS "{name}"')
 
 
-def product_vectors(*, version_id: int, space: str, product_ids: Sequence[Any]) -> dict[Any, np.ndarray]:
-    """Vectors of several products in one space (missing products are absent)."""
-    rows = ProductVector.objects.filter(version_id=version_id, space=space, product_id__in=list(product_ids))
-    return {pid: np.asarray(vec, dtype=np.float32) for pid, vec in rows.values_list("product_id", "embedding")}
+def pairwise_similarities(
+    *, version_id: int, space: str, product_ids: Sequence[Any], other_ids: Sequence[Any]
+) -> dict[Any, dict[Any, float]]:
+    """Cosine similarity of each of ``product_ids`` to each of ``other_ids`` in one space, computed
+    in PostgreSQL: ``{product id: {other id: similarity}}`` (products without a vector are absent)."""
+    _check_space(space)
+    if not len(product_ids) or not len(other_ids):
+        return {}
+    sql = (
+        f"SELECT a.product_id, b.product_id, 1 - (a.embedding <=> b.embedding) FROM {TABLE} a "
+        f"JOIN {TABLE} b ON b.version_id = a.version_id AND b.space = a.space AND b.product_id = ANY(%s) "
+        f"WHERE a.version_id = %s AND a.space = %s AND a.product_id = ANY(%s)"
+    )
+    out: dict[Any, dict[Any, float]] = {}
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [list(other_ids), version_id, space, list(product_ids)])
+        for pid, other, similarity in cursor.fetchall():
+            out.setdefault(pid, {})[other] = 0.0 if math.isnan(similarity) else float(similarity)
+    return out
 
 
 @dataclass(frozen=True)
 class Neighbour:
     product_id: Any
     score: float  # cosine similarity (1 = identical) or inner product, by the metric asked for
+
+
+@dataclass(frozen=True)
+class VectorQuery:
+    """One nearest-neighbour search in ``space`` by ``metric``: around ``vector``, or around the
+    vector that product ``like`` (a primary key) has in that space, read by the same statement
+    (no search when it has none)."""
+
+    space: str
+    vector: Sequence[float] | None = None
+    like: Any = None
+    metric: str = "cosine"
+
+
+@dataclass
+class SpaceSearch:
+    """What ``nearest_products_in_spaces`` found: ``neighbours[i]`` answers the i-th query, best
+    first; with ``score=True``, ``similarities[product id][i]`` is the cosine similarity of every
+    product found (by any query) to the i-th query's vector, where the product has a vector in
+    that query's space."""
+
+    neighbours: list[list[Neighbour]]
+    similarities: dict[Any, dict[int, float]] = field(default_factory=dict)
 
 
 def nearest_products(
@@ -124,44 +163,136 @@ def nearest_products(
     """The k products nearest to ``vector`` in one version's space, best first.
 
     ``candidates`` (a queryset of the product model, e.g. in-stock products) restricts the
-    result; pgvector's iterative index scan keeps going until k rows pass the filter. With
+    result; pgvector's iterative index scan keeps going until k rows pass the filter, or until
+    it has looked at ``hnsw.max_scan_tuples`` (20,000 by default) and returns fewer. With
     ``exact`` the candidates are scored one by one instead of walking the HNSW graph: the right
-    choice for a very selective filter (a few thousand candidates), where a graph walk would
-    visit many products to find a few that pass.
+    choice for a selective filter, where a graph walk would visit many products to find a few
+    that pass.
     """
-    _check_space(space)
-    operator = OPERATORS[metric][0]
-    dims = int(dimensions)
-    where = ["pv.version_id = %s", "pv.space = %s"]
-    params: list[Any] = [vector_literal(vector), version_id, space]
+    return nearest_products_in_spaces(
+        version_id=version_id, dimensions={space: dimensions}, queries=[VectorQuery(space, vector, metric=metric)],
+        k=k, candidates=candidates, exclude_ids=exclude_ids, exact=exact,
+    ).neighbours[0]  # fmt: skip
+
+
+def nearest_products_in_spaces(
+    *,
+    version_id: int,
+    dimensions: Mapping[str, int],
+    queries: Sequence[VectorQuery],
+    k: int,
+    candidates: QuerySet | None = None,
+    exclude_ids: Iterable[Any] = (),
+    exact: bool = False,
+    score: bool = False,
+) -> SpaceSearch:
+    """``nearest_products`` for several searches under the same filter, in one statement (one
+    round trip, however many searches); with ``score``, also every found product's similarity to
+    every query vector (see SpaceSearch), computed in PostgreSQL: no product vector crosses the
+    wire. ``dimensions``: the version's dimension of each space searched."""
+    if not queries:
+        return SpaceSearch([])
     exclude = list(exclude_ids)
-    if exclude:
-        where.append("NOT (pv.product_id = ANY(%s))")
-        params.append(exclude)
+    ctes: list[str] = []
+    params: list[Any] = []
+    liked = [(q.space, q.like) for q in queries if q.vector is None]
+    if liked:
+        pairs = ", ".join(["(%s, %s)"] * len(liked))
+        ctes.append(
+            f"shopguide_liked AS MATERIALIZED (SELECT space, product_id, embedding FROM {TABLE} "
+            f"WHERE version_id = %s AND (space, product_id) IN ({pairs}))"
+        )
+        params += [version_id, *(value for pair in liked for value in pair)]
     if candidates is not None:
         # No ORDER BY (a model's Meta.ordering) in the subquery: PostgreSQL then cannot turn it
         # into a semi-join beside the HNSW scan and sorts every vector instead (20x slower).
         sub_sql, sub_params = candidates.order_by().values("pk").query.sql_with_params()
-        where.append(f"pv.product_id IN ({sub_sql})")
-        params.extend(sub_params)
-    params.append(int(k))
-    sql = (
-        f"SELECT pv.product_id, pv.embedding::vector({dims}) {operator} %s::vector({dims}) AS distance "
-        f"FROM {TABLE} pv "
-        f"WHERE {' AND '.join(where)}"
-    )
-    # A materialised CTE cannot be answered from the index's order: every candidate is scored.
-    sql = f"WITH scored AS MATERIALIZED ({sql}) SELECT * FROM scored" if exact else sql
-    sql += " ORDER BY distance LIMIT %s"
+        if exact:  # read once, whatever the number of searches
+            ctes.append(f"shopguide_candidates(pk) AS MATERIALIZED ({sub_sql})")
+            params += list(sub_params)
+    branches, vectors = [], []  # vectors: SQL (and params) of each query's vector, untyped
+    for index, query in enumerate(queries):
+        _check_space(query.space)
+        operator = OPERATORS[query.metric][0]
+        dims = int(dimensions[query.space])
+        if query.vector is None:
+            own = "(SELECT embedding FROM shopguide_liked WHERE space = %s AND product_id = %s)"
+            own_params = [query.space, query.like]
+            # No vector, no search: a NULL query vector would make the index return rows in any order.
+            guard, guard_params = f" AND {own} IS NOT NULL", own_params
+        else:
+            own, own_params = "%s::vector", [vector_literal(query.vector)]
+            guard, guard_params = "", []
+        vectors.append((own, own_params))
+        distance = f"pv.embedding::vector({dims}) {operator} {own}::vector({dims})"
+        if exact and candidates is not None:
+            # Each candidate's vector looked up by key, its distance computed: the cost grows
+            # with the candidates, not with the table (every space of every version kept). The
+            # LIMIT keeps PostgreSQL from flattening the lookup into a join over the whole table.
+            where = ["TRUE"] + (["NOT (c.pk = ANY(%s))"] if exclude else [])
+            sql = (
+                f"SELECT {index} AS query, c.pk AS product_id, v.distance FROM shopguide_candidates c "
+                f"CROSS JOIN LATERAL (SELECT {distance} AS distance FROM {TABLE} pv "
+                f"WHERE pv.version_id = %s AND pv.space = %s AND pv.product_id = c.pk LIMIT 1) v "
+                f"WHERE {' AND '.join(where)}{guard}"
+            )
+            params += [*own_params, version_id, query.space, *([exclude] if exclude else []), *guard_params]
+        else:
+            where = ["pv.version_id = %s", "pv.space = %s"]
+            params += [*own_params, version_id, query.space]
+            if exclude:
+                where.append("NOT (pv.product_id = ANY(%s))")
+                params.append(exclude)
+            if candidates is not None:
+                where.append(f"pv.product_id IN ({sub_sql})")
+                params.extend(sub_params)
+            sql = f"SELECT {index} AS query, pv.product_id, {distance} AS distance FROM {TABLE} pv WHERE {' AND '.join(where)}{guard}"
+            params += guard_params
+            if exact:  # a materialised CTE cannot be answered from the index's order: all are scored
+                sql = f"WITH scored AS MATERIALIZED ({sql}) SELECT * FROM scored"
+        branches.append(f"({sql} ORDER BY distance LIMIT %s)")
+        params.append(int(k))
+    if score:
+        ctes.append(f"shopguide_found AS MATERIALIZED ({' UNION ALL '.join(branches)})")
+        # Found products x query vectors: one similarity row per product and query (a product
+        # without a vector in that query's space has none). Query -1 marks these rows.
+        scored = " UNION ALL ".join(
+            f"SELECT {index} AS query, {own} AS vector, %s AS space" for index, (own, _) in enumerate(vectors)
+        )  # fmt: skip
+        for (_, own_params), query in zip(vectors, queries):
+            params += [*own_params, query.space]
+        sql = (
+            "SELECT query, product_id, distance, NULL::int FROM shopguide_found UNION ALL "
+            f"SELECT -1, pv.product_id, 1 - (pv.embedding <=> q.vector), q.query "
+            f"FROM (SELECT DISTINCT product_id FROM shopguide_found) f CROSS JOIN ({scored}) q "
+            f"JOIN {TABLE} pv ON pv.version_id = %s AND pv.space = q.space AND pv.product_id = f.product_id "
+            "WHERE q.vector IS NOT NULL"
+        )
+        params.append(version_id)
+    else:
+        sql = " UNION ALL ".join(branches)
+    if ctes:
+        sql = f"WITH {', '.join(ctes)} {sql}"
     with transaction.atomic(), connection.cursor() as cursor:
         # One round trip for both settings (they last until the end of this transaction).
         cursor.execute(f"SET LOCAL hnsw.iterative_scan = relaxed_order; SET LOCAL hnsw.ef_search = {max(EF_SEARCH, int(k))}")
         cursor.execute(sql, params)
         rows = cursor.fetchall()
-    # relaxed_order may return rows slightly out of order: sort the final few exactly.
-    rows.sort(key=lambda row: row[1])
-    to_score = (lambda d: 1.0 - d) if metric == "cosine" else (lambda d: -d)
-    return [Neighbour(product_id=pid, score=to_score(float(distance))) for pid, distance in rows]
+    found: list[list[tuple[Any, float]]] = [[] for _ in queries]
+    similarities: dict[Any, dict[int, float]] = {}
+    for row in rows:
+        index, pid, value = row[:3]
+        if index >= 0:
+            found[index].append((pid, float(value)))
+        else:  # a zero vector has no direction: similarity 0, as numpy with a guarded norm gives
+            similarities.setdefault(pid, {})[row[3]] = 0.0 if math.isnan(value) else float(value)
+    neighbours = []
+    for query, hits in zip(queries, found):
+        # relaxed_order may return rows slightly out of order: sort the final few exactly.
+        hits.sort(key=lambda hit: hit[1])
+        to_score = (lambda d: 1.0 - d) if query.metric == "cosine" else (lambda d: -d)
+        neighbours.append([Neighbour(product_id=pid, score=to_score(distance)) for pid, distance in hits])
+    return SpaceSearch(neighbours, similarities)
 
 
 def _check_space(space: str) -> None:

@@ -4,7 +4,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from storefront.catalog import views
+from storefront.catalog import api, views
 
 urlpatterns = [
     path("", views.product_list, name="home"),
@@ -16,5 +16,6 @@ urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
+    path("api/products/<int:pk>/", api.ProductDetailView.as_view(), name="api-product"),
     path("api/shopguide/", include("shopguide.api.urls")),
 ] + static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)

@@ -60,3 +60,17 @@ def test_default_adapter_is_driven_by_the_field_mapping(articles):
 def test_the_suite_runs_against_a_custom_user_model():
     assert get_user_model()._meta.label == "testapp.Customer"
     assert Article._meta.pk.get_internal_type() == "CharField"
+
+
+def test_default_adapter_filters_by_a_category_relation(articles):
+    from tests.testapp.models import Shelf
+
+    with override_settings(
+        SHOPGUIDE={"PRODUCT_FIELDS": {"title": "name", "text": "summary", "category": "shelves", "image": None,
+                                      "price": "cost", "in_stock": "available", "sku": "code"}}
+    ):
+        adapter = get_adapter()
+        rings = Shelf.objects.get(label="Rings")
+        on_shelf = adapter.in_category(Article.objects.all(), str(rings.pk))
+        assert set(on_shelf.values_list("code", flat=True)) == set(rings.articles.values_list("code", flat=True))
+        assert not adapter.in_category(Article.objects.all(), "no such shelf").exists()

@@ -26,6 +26,8 @@ for p in Product.objects.order_by('pk')[:5]:
     out[p.pk] = {name: re.findall(r'data-product-id="([^"]+)"', body) for name, body in widgets}
 out['home'] = c.get('/').status_code
 out['search'] = c.get('/search/', {'q': 'sneakers'}).status_code
+first = Product.objects.order_by('pk').first()
+out['api_product'] = c.get(f'/api/products/{first.pk}/').json()['sku'] == first.sku
 out['admin_login'] = c.login(username='admin', password='shopguide-demo')
 print(json.dumps(out))
 """
@@ -37,6 +39,7 @@ def test_first_run_sets_up_catalogue_history_and_model(demo_env, demo_ready):
     assert "Run 1 succeeded" in demo_ready.stdout
     pages = json.loads(manage(demo_env, "shell", "-c", PAGE_CHECK).stdout.strip().splitlines()[-1])
     assert pages.pop("home") == 200 and pages.pop("search") == 200 and pages.pop("admin_login") is True
+    assert pages.pop("api_product") is True  # the plain DRF endpoint (bench/serving.py's baseline)
     for pk, widgets in pages.items():
         assert set(widgets) == {"looks_similar", "customers_also_bought"}
         for related in widgets.values():

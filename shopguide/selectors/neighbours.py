@@ -2,36 +2,50 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
 
 import numpy as np
 
 from shopguide.models import ModelVersion
 from shopguide.selectors.filters import ProductFilters
-from shopguide.vectors import Neighbour, nearest_products
+from shopguide.vectors import Neighbour, SpaceSearch, VectorQuery, nearest_products_in_spaces
 
-# Below this many candidates, score them all exactly: a graph walk would visit many products to
-# find a few that pass the filter (and could stop short of k).
-EXACT_SEARCH_BELOW = 3000
+# Below this many candidates, score them all exactly. A graph walk under a filter visits up to
+# hnsw.max_scan_tuples (20,000 by default) products looking for k that pass, each visit costlier
+# than scoring a candidate; and when the filter matches far from the query (another category
+# than the product's) it visits them all and still comes back short of k.
+EXACT_SEARCH_BELOW = 20_000
 
 
 def filtered_neighbours(
     version: ModelVersion, space: str, vector: np.ndarray, *, k: int, filters: ProductFilters,
     metric: str = "cosine", exclude_ids=(),
 ) -> list[Neighbour]:
+    """The k products nearest to ``vector`` in ``space`` that pass ``filters``, best first."""
+    queries = [VectorQuery(space, vector, metric=metric)]
+    return neighbours_in_spaces(version, queries, k=k, filters=filters, exclude_ids=exclude_ids).neighbours[0]
+
+
+def neighbours_in_spaces(
+    version: ModelVersion, queries: Sequence[VectorQuery], *, k: int, filters: ProductFilters, exclude_ids=(),
+    score: bool = False,
+) -> SpaceSearch:
+    """The k nearest products that pass ``filters`` for each query, in one statement: the graph
+    walk under broad filters, exact scoring under narrow ones (see ``nearest_products_in_spaces``
+    for ``score``). A list is shorter than k only when fewer products pass and have a vector."""
     candidates = filters.excluding(exclude_ids).candidates()
     exact = filters.is_narrow and candidates[:EXACT_SEARCH_BELOW].count() < EXACT_SEARCH_BELOW
-    return nearest_products(
-        version_id=version.pk, space=space, dimensions=version.dimensions[space], vector=vector, k=k,
-        candidates=candidates, metric=metric, exact=exact,
-    )
 
+    def search(*, exact: bool) -> SpaceSearch:
+        return nearest_products_in_spaces(
+            version_id=version.pk, dimensions=version.dimensions, queries=queries, k=k, candidates=candidates,
+            exact=exact, score=score,
+        )  # fmt: skip
 
-def unit(vector: np.ndarray) -> np.ndarray:
-    return vector / max(float(np.linalg.norm(vector)), 1e-12)
-
-
-def cosine_to(vector: np.ndarray, others: dict[Any, np.ndarray]) -> dict[Any, float]:
-    """Cosine similarity of ``vector`` to each of ``others`` (by key)."""
-    own = unit(vector)
-    return {key: float(own @ unit(other)) for key, other in others.items()}
+    found = search(exact=exact)
+    if not exact and filters.is_narrow and any(len(neighbours) < k for neighbours in found.neighbours):
+        # The walk gave up (hnsw.max_scan_tuples) before k products passed the filter: a filter
+        # that matches far from the query. Scoring every candidate finds them. (Under a broad
+        # filter a short walk means the space has fewer than k vectors: nothing more to find.)
+        found = search(exact=True)
+    return found

@@ -17,11 +17,11 @@ from django.db.models import Model
 from shopguide.adapter import get_adapter
 from shopguide.models import Interaction, InteractionType, ModelVersion, UserVector
 from shopguide.selectors.filters import DEFAULT_FILTERS, ProductFilters
-from shopguide.selectors.neighbours import cosine_to, filtered_neighbours
+from shopguide.selectors.neighbours import filtered_neighbours
 from shopguide.selectors.popular import TRENDING_WINDOW_DAYS, popular_products
 from shopguide.selectors.results import Recommendations, ScoredProduct
 from shopguide.snapshot import EVENT_STRENGTH
-from shopguide.vectors import product_vectors
+from shopguide.vectors import pairwise_similarities
 from shopguide.versions import active_version
 
 HISTORY_EVENTS = 200  # most recent events read per shopper
@@ -116,17 +116,17 @@ def _nearest_with_reasons(
     adapter = get_adapter()
     ids = [n.product_id for n in neighbours]
     by_pk = adapter.get_queryset().in_bulk(ids + seen)
-    history_vectors = product_vectors(version_id=version.pk, space="behaviour", product_ids=seen)
-    item_vectors = product_vectors(version_id=version.pk, space="behaviour", product_ids=ids)
+    # Each item's cosine similarity to each product of the history, computed in PostgreSQL.
+    similarity = pairwise_similarities(version_id=version.pk, space="behaviour", product_ids=ids, other_ids=seen)
     kind_of = {h.product_id: h.type for h in history}
     items = []
     for n in neighbours:
         if n.product_id not in by_pk:
             continue
         reason = "recommended for you"
-        if n.product_id in item_vectors and history_vectors:
-            similarity = cosine_to(item_vectors[n.product_id], history_vectors)
-            because = max(similarity, key=similarity.get)
+        if similarity.get(n.product_id):
+            to_history = similarity[n.product_id]
+            because = max(to_history, key=to_history.get)
             if because in by_pk:
                 reason = f"because you {VERBS.get(kind_of[because], 'viewed')} {adapter.title(by_pk[because])}"
         items.append(ScoredProduct(by_pk[n.product_id], round(n.score, 4), reason))

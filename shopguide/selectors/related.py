@@ -10,10 +10,10 @@ from shopguide.adapter import get_adapter
 from shopguide.models import ModelVersion
 from shopguide.selectors.cache import cached_list
 from shopguide.selectors.filters import DEFAULT_FILTERS, ProductFilters
-from shopguide.selectors.neighbours import cosine_to, filtered_neighbours
+from shopguide.selectors.neighbours import neighbours_in_spaces
 from shopguide.selectors.popular import popular_products
 from shopguide.selectors.results import Recommendations, ScoredProduct
-from shopguide.vectors import product_vectors
+from shopguide.vectors import VectorQuery
 from shopguide.versions import active_version
 
 RELATED_CANDIDATES = 50  # per space, before fusion
@@ -60,26 +60,22 @@ def _fused_neighbours(
     version: ModelVersion, product: Model, *, k: int, filters: ProductFilters, space: str | None
 ) -> list[ScoredProduct]:
     weights = related_weights(version, space)
-    own = {}
-    for name in weights:
-        vectors = product_vectors(version_id=version.pk, space=name, product_ids=[product.pk])
-        if product.pk in vectors:
-            own[name] = vectors[product.pk]
-    if not own:
+    names = list(weights)
+    if not names:
         return []
-    found: set[Any] = set()
-    for name, vector in own.items():
-        neighbours = filtered_neighbours(
-            version, name, vector, k=max(RELATED_CANDIDATES, 3 * k), filters=filters, exclude_ids=[product.pk]
-        )
-        found.update(n.product_id for n in neighbours)
-    if not found:
+    # One statement: the product's own vectors, each space's neighbours of them, and every
+    # neighbour's similarity in every space (not only in the space that found it).
+    search = neighbours_in_spaces(
+        version, [VectorQuery(name, like=product.pk) for name in names], k=max(RELATED_CANDIDATES, 3 * k),
+        filters=filters, exclude_ids=[product.pk], score=True,
+    )  # fmt: skip
+    found = {n.product_id for neighbours in search.neighbours for n in neighbours}
+    if not found:  # no vector of the product in any space, or nothing passes the filters
         return []
-    contributions: dict[Any, dict[str, float]] = {pk: {} for pk in found}
-    for name, vector in own.items():
-        others = product_vectors(version_id=version.pk, space=name, product_ids=list(found))
-        for pk, similarity in cosine_to(vector, others).items():
-            contributions[pk][name] = weights[name] * similarity
+    contributions: dict[Any, dict[str, float]] = {
+        pk: {names[i]: weights[names[i]] * value for i, value in sorted(search.similarities.get(pk, {}).items())}
+        for pk in found
+    }  # fmt: skip
     ranked = sorted(found, key=lambda pk: (-sum(contributions[pk].values()), str(pk)))[:k]
     adapter = get_adapter()
     by_pk = adapter.get_queryset().in_bulk(ranked)
