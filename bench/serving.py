@@ -52,6 +52,7 @@ import http.client
 import json
 import os
 import random
+import secrets
 import signal
 import socket
 import statistics
@@ -473,6 +474,8 @@ def start_gunicorn(port: int, log_path: Path) -> subprocess.Popen:
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "bench.serving_settings",
         "DJANGO_DEBUG": "0",
+        "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
+        "DJANGO_HTTPS": "0",  # loopback: no TLS to redirect to
         "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
         "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep),
     }  # DATABASE_URL and SHOPGUIDE_VAR_DIR were set by setup_django

@@ -39,7 +39,24 @@ def _limit_field(**kwargs) -> serializers.IntegerField:
     )
 
 
-class LimitQuerySerializer(serializers.Serializer):
+class QuerySerializer(serializers.Serializer):
+    """Query-string parameters: a typed parameter given blank (``?k=``) is an error, not absent
+    (DRF would skip it silently; the schema says it must be a number). String parameters are
+    not trimmed before their length is checked (trim_whitespace=False): the schema's maxLength
+    counts every character."""
+
+    def to_internal_value(self, data):
+        blank = {
+            name: ["A value is required when the parameter is given."]
+            for name, field in self.fields.items()
+            if not isinstance(field, serializers.CharField) and hasattr(data, "getlist") and "" in data.getlist(name)
+        }
+        if blank:
+            raise serializers.ValidationError(blank)
+        return super().to_internal_value(data)
+
+
+class LimitQuerySerializer(QuerySerializer):
     k = _limit_field()
 
     def validate_k(self, value: int) -> int:
@@ -56,11 +73,11 @@ class LimitQuerySerializer(serializers.Serializer):
 class FilteredQuerySerializer(LimitQuerySerializer):
     """``k`` plus the filters every list accepts."""
 
-    category = serializers.CharField(required=False, allow_blank=True, max_length=100, help_text="Category id, slug or name.")
+    category = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False, max_length=100, help_text="Category id, slug or name.")
     min_price = serializers.FloatField(required=False, min_value=0, max_value=1e12)
     max_price = serializers.FloatField(required=False, min_value=0, max_value=1e12)
     exclude = serializers.CharField(
-        required=False, allow_blank=True, max_length=5000,
+        required=False, allow_blank=True, trim_whitespace=False, max_length=5000,
         help_text=f"Comma-separated product ids to leave out (at most {MAX_EXCLUDED}).",
     )
     in_stock = serializers.BooleanField(required=False, default=True, help_text="Only products in stock (default true).")
@@ -95,10 +112,10 @@ class RelatedQuerySerializer(FilteredQuerySerializer):
 
 class RecommendationsQuerySerializer(FilteredQuerySerializer):
     user = serializers.CharField(
-        required=False, allow_blank=True, max_length=254, help_text="Staff only: recommendations for this username."
+        required=False, allow_blank=True, trim_whitespace=False, max_length=254, help_text="Staff only: recommendations for this username."
     )
     cart = serializers.CharField(
-        required=False, allow_blank=True, max_length=5000, help_text="Comma-separated product ids in the current cart."
+        required=False, allow_blank=True, trim_whitespace=False, max_length=5000, help_text="Comma-separated product ids in the current cart."
     )
 
     def validate_cart(self, value: str) -> list:
@@ -110,7 +127,7 @@ class TrendingQuerySerializer(FilteredQuerySerializer):
 
 
 class SearchQuerySerializer(FilteredQuerySerializer):
-    q = serializers.CharField(max_length=200, help_text="What the customer typed.")
+    q = serializers.CharField(trim_whitespace=False, max_length=200, help_text="What the customer typed.")
     offset = serializers.IntegerField(
         required=False, min_value=0, max_value=shopguide_settings.MAX_LIMIT - 1, default=0,
         help_text="Skip this many results (paging); results end at the limit (100).",
@@ -130,7 +147,7 @@ class SearchQuerySerializer(FilteredQuerySerializer):
         return value
 
 
-class ImageSearchSerializer(serializers.Serializer):
+class ImageSearchSerializer(QuerySerializer):
     image = serializers.FileField(help_text="The photo to search with (JPEG, PNG, WebP, ...).")
     k = _limit_field()
 
@@ -197,9 +214,9 @@ class EventSerializer(serializers.Serializer):
 
     type = serializers.ChoiceField(choices=InteractionType.choices)
     product = serializers.CharField(required=False, help_text="Product id.")
-    sku = serializers.CharField(required=False, max_length=200)
-    query = serializers.CharField(required=False, allow_blank=True, max_length=500)
-    widget = serializers.CharField(required=False, allow_blank=True, max_length=64)
+    sku = serializers.CharField(required=False, trim_whitespace=False, max_length=200)
+    query = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False, max_length=500)
+    widget = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False, max_length=64)
     model_version = serializers.IntegerField(required=False, allow_null=True, min_value=1)
 
     def validate(self, data: dict) -> dict:
