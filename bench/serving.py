@@ -52,7 +52,6 @@ import http.client
 import json
 import os
 import random
-import secrets
 import signal
 import socket
 import statistics
@@ -470,11 +469,14 @@ def free_port() -> int:
 
 
 def start_gunicorn(port: int, log_path: Path) -> subprocess.Popen:
+    from django.conf import settings
+
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "bench.serving_settings",
         "DJANGO_DEBUG": "0",
-        "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
+        # The key this process signed the bench's sessions with: gunicorn must read them.
+        "DJANGO_SECRET_KEY": settings.SECRET_KEY,
         "DJANGO_HTTPS": "0",  # loopback: no TLS to redirect to
         "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
         "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep),
