@@ -1,13 +1,17 @@
-"""Optional middleware: a database outage answers 503 with Retry-After, not a 500 traceback page.
+"""A database outage answers 503 with Retry-After, not a 500 page.
 
 Add ``"shopguide.middleware.DatabaseUnavailableMiddleware"`` to MIDDLEWARE (after
-SecurityMiddleware). While PostgreSQL restarts or fails over, shoppers and API clients get a
-short "try again" answer; with ``CONN_HEALTH_CHECKS = True`` the next request reconnects.
+SecurityMiddleware) for errors raised in views, and set ``handler500 =
+"shopguide.middleware.server_error"`` in your root URLconf for the rest (e.g. a session that
+cannot be saved as the response leaves). While PostgreSQL restarts or fails over, shoppers and
+API clients get a short "try again" answer; with ``CONN_HEALTH_CHECKS = True`` the next request
+reconnects.
 """
 
 from __future__ import annotations
 
 import logging
+import sys
 
 from django.db import InterfaceError, OperationalError
 from django.http import HttpResponse, JsonResponse
@@ -27,8 +31,22 @@ class DatabaseUnavailableMiddleware:
         if not isinstance(exception, (OperationalError, InterfaceError)):
             return None
         logger.warning("Database unavailable for %s: %s", request.path, exception)
-        message = "The shop's database is briefly unavailable; please try again in a few seconds."
-        wants_json = "/api/" in request.path or "application/json" in request.headers.get("Accept", "")
-        response = JsonResponse({"detail": message}, status=503) if wants_json else HttpResponse(message, status=503, content_type="text/plain")
-        response["Retry-After"] = str(RETRY_AFTER_SECONDS)
-        return response
+        return database_unavailable(request)
+
+
+def database_unavailable(request):
+    message = "The shop's database is briefly unavailable; please try again in a few seconds."
+    wants_json = "/api/" in request.path or "application/json" in request.headers.get("Accept", "")
+    response = JsonResponse({"detail": message}, status=503) if wants_json else HttpResponse(message, status=503, content_type="text/plain")
+    response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
+
+
+def server_error(request, *args, **kwargs):
+    """``handler500``: a database outage anywhere in the request is a 503; anything else is
+    Django's own 500 page."""
+    from django.views.defaults import server_error as django_server_error
+
+    if isinstance(sys.exc_info()[1], (OperationalError, InterfaceError)):
+        return database_unavailable(request)
+    return django_server_error(request, *args, **kwargs)

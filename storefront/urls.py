@@ -19,3 +19,6 @@ urlpatterns = [
     path("api/products/<int:pk>/", api.ProductDetailView.as_view(), name="api-product"),
     path("api/shopguide/", include("shopguide.api.urls")),
 ] + static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
+
+# A database outage anywhere in a request answers 503 "try again", not a 500 page.
+handler500 = "shopguide.middleware.server_error"

@@ -39,7 +39,9 @@ def shop_on_its_own_postgres(tmp_path):
     server = embedded_db.start(tmp_path / "pgdata", database="faultshop")
     url = server.database_url("faultshop")
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "storefront.settings", "DATABASE_URL": url,
-           "SHOPGUIDE_VAR_DIR": str(tmp_path / "var"), "DJANGO_ALLOWED_HOSTS": "127.0.0.1"}  # fmt: skip
+           "SHOPGUIDE_VAR_DIR": str(tmp_path / "var"), "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
+           # Production settings, as a shop runs them (plain HTTP on loopback).
+           "DJANGO_DEBUG": "0", "DJANGO_SECRET_KEY": "fault-test-" + "k" * 50, "DJANGO_HTTPS": "0"}  # fmt: skip
     catalog = tmp_path / "catalog.jsonl"
     catalog.write_text("".join(
         json.dumps({"sku": f"F-{i}", "title": f"Fault test jacket {i}", "description": "Warm.", "category": "Coats",
@@ -49,7 +51,7 @@ def shop_on_its_own_postgres(tmp_path):
     port = free_port()
     gunicorn = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "storefront.wsgi", "-w", "2", "-b", f"127.0.0.1:{port}", "--timeout", "30"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        cwd=ROOT, env=env, stdout=(tmp_path / "gunicorn.log").open("wb"), stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -75,6 +77,10 @@ def wait_until_answering(url: str, timeout: float = 60) -> None:
     pytest.fail(f"{url} did not answer within {timeout:.0f}s")
 
 
+def tmp_path_of(pgdata):
+    return pgdata.parent
+
+
 def status_of(url: str, data: bytes | None = None) -> int | str:
     request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"} if data else {})
     try:
@@ -88,7 +94,7 @@ def status_of(url: str, data: bytes | None = None) -> int | str:
 
 def test_postgres_restart_under_load_clears_within_seconds_and_loses_nothing(shop_on_its_own_postgres):
     base, pgdata, url = shop_on_its_own_postgres
-    results: list[tuple[float, str, int | str]] = []
+    results: list[tuple[float, float, str, int | str]] = []  # sent, answered, kind, status
     stop = threading.Event()
     event = json.dumps({"type": "search", "query": "jacket"}).encode()
 
@@ -96,7 +102,9 @@ def test_postgres_restart_under_load_clears_within_seconds_and_loses_nothing(sho
         while not stop.is_set():
             for kind, target, data in (("page", f"{base}/", None), ("api", f"{base}/api/shopguide/trending/", None),
                                        ("event", f"{base}/api/shopguide/events/", event)):  # fmt: skip
-                results.append((time.monotonic(), kind, status_of(target, data)))
+                sent = time.monotonic()
+                status = status_of(target, data)
+                results.append((sent, time.monotonic(), kind, status))
             time.sleep(0.02)
 
     threads = [threading.Thread(target=shopper) for _ in range(2)]
@@ -111,21 +119,26 @@ def test_postgres_restart_under_load_clears_within_seconds_and_loses_nothing(sho
     for thread in threads:
         thread.join()
 
-    before = [s for t, _, s in results if t < restart_started]
-    during = [s for t, _, s in results if restart_started <= t < restarted + RECOVERY_SECONDS]
-    after = [s for t, _, s in results if t >= restarted + RECOVERY_SECONDS]
+    # Answered before the restart began / in flight around it / sent once it should be over.
+    before = [s for _, done, _, s in results if done < restart_started]
+    during = [s for sent, done, _, s in results if done >= restart_started and sent < restarted + RECOVERY_SECONDS]
+    after = [s for sent, _, _, s in results if sent >= restarted + RECOVERY_SECONDS]
+    log = (tmp_path_of(pgdata) / "gunicorn.log").read_text(errors="replace")[-4000:]
     # 429: the events throttle (120/minute per address) holding, which is right under this load.
     fine = {200, 201, 429}
-    assert before and set(before) <= fine, before
-    late = [(round(t - restarted, 1), kind, s) for t, kind, s in results if t >= restarted + RECOVERY_SECONDS and s not in fine]
+    assert before and set(before) <= fine, f"{before}\n{log}"
+    late = [(kind, s) for sent, _, kind, s in results if sent >= restarted + RECOVERY_SECONDS and s not in fine]
     assert after and not late, f"still failing {RECOVERY_SECONDS}s after the restart: {late}"
-    assert 500 not in during, f"a database outage must answer 503, not a 500 page: {[(k, s) for t, k, s in results if restart_started <= t]}"
-    # Nothing acknowledged was lost: every 201 is a stored event, and the catalogue is whole.
-    acknowledged = sum(1 for _, kind, s in results if kind == "event" and s == 201)
+    assert 500 not in during, f"a database outage must answer 503, not a 500 page: {during}\n{log}"
+    # Nothing acknowledged was lost, and the catalogue is whole. An event whose answer was an
+    # error may still have been stored (its row committed, then the session could not be saved
+    # as the database went down): at least once, never more than once per failed answer.
+    acknowledged = sum(1 for _, _, kind, s in results if kind == "event" and s == 201)
+    failed = sum(1 for _, _, kind, s in results if kind == "event" and s not in (201, 429))
     with psycopg.connect(url) as conn:
         stored = conn.execute("SELECT count(*) FROM shopguide_interaction").fetchone()[0]
         products = conn.execute("SELECT count(*) FROM catalog_product").fetchone()[0]
-    assert stored == acknowledged and products == 8
+    assert acknowledged <= stored <= acknowledged + failed and products == 8
 
 
 def forget_broker_connections(app) -> None:
