@@ -65,13 +65,14 @@ def recommended_for(
     history += [HistoryItem(pk, InteractionType.CART) for pk in cart_ids if pk not in {h.product_id for h in history}]
     owned = [h.product_id for h in history if h.type in OWNED_TYPES]
     filters = filters.excluding(owned)
-    result = Recommendations(version=version.pk if version else None, source="trending", fallback=True)
+    # A fallback names no model version: clicks on it must not count for a model.
+    result = Recommendations(version=None, source="trending", fallback=True)
     if version is not None and "behaviour" in version.dimensions and history:
         vector = _shopper_vector(version, user, history, live=bool(cart_ids) or user is None)
         if vector is not None:
             result.items = _nearest_with_reasons(version, vector, history, k=k, filters=filters)
             if result.items:
-                result.source, result.fallback = "personal", False
+                result.source, result.fallback, result.version = "personal", False, version.pk
     if len(result.items) < k:
         taken = [item.product.pk for item in result.items] + [h.product_id for h in history]
         result.items += popular_products(k=k - len(result.items), exclude_ids=taken, filters=filters, days=TRENDING_WINDOW_DAYS)
