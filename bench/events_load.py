@@ -21,7 +21,6 @@ import os
 import random
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -33,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from bench.django_setup import ROOT, setup_django
+from bench.serving import free_port
 
 DB_NAME = "shopguide_bench_events"
 N_PRODUCTS = 2000
@@ -50,12 +50,6 @@ def create_products() -> list[int]:
             batch_size=1000,
         )
     return list(Product.objects.values_list("pk", flat=True))
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def start_gunicorn(port: int, workers: int, log_path: Path) -> subprocess.Popen:

@@ -16,12 +16,13 @@ CHECK_SIZE = 64  # decode to a small square: enough to prove the file is a whole
 
 
 def validate_product_image(file) -> None:
-    from shopguide.selectors.search import InvalidImage, read_query_image
+    from shopguide.selectors.search import InvalidImage, check_upload_size, read_query_image
 
+    try:
+        check_upload_size(getattr(file, "size", None))  # before reading a file that is too big
+    except InvalidImage as exc:
+        raise ValidationError(str(exc), code="image_too_large") from exc
     limit = shopguide_settings.MAX_UPLOAD_BYTES
-    size = getattr(file, "size", None)
-    if size is not None and size > limit:
-        raise ValidationError(f"The image is {size:,} bytes; the limit is {limit:,} bytes.", code="image_too_large")
     position = file.tell() if hasattr(file, "tell") else None
     file.seek(0)
     data = file.read(limit + 1)

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -22,15 +21,9 @@ from shopguide.models import TrainingRun
 from shopguide.training import request_training, run_training
 from storefront import embedded_db
 from tests.factories import make_articles
-from tests.demo import ROOT
+from tests.demo import ROOT, free_port
 
 RECOVERY_SECONDS = 10  # a loaded 2-core CI machine needs a few seconds more than a quiet one
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture
@@ -77,10 +70,6 @@ def wait_until_answering(url: str, timeout: float = 60) -> None:
     pytest.fail(f"{url} did not answer within {timeout:.0f}s")
 
 
-def tmp_path_of(pgdata):
-    return pgdata.parent
-
-
 def status_of(url: str, data: bytes | None = None) -> int | str:
     request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"} if data else {})
     try:
@@ -123,7 +112,7 @@ def test_postgres_restart_under_load_clears_within_seconds_and_loses_nothing(sho
     before = [s for _, done, _, s in results if done < restart_started]
     during = [s for sent, done, _, s in results if done >= restart_started and sent < restarted + RECOVERY_SECONDS]
     after = [s for sent, _, _, s in results if sent >= restarted + RECOVERY_SECONDS]
-    log = (tmp_path_of(pgdata) / "gunicorn.log").read_text(errors="replace")[-4000:]
+    log = (pgdata.parent / "gunicorn.log").read_text(errors="replace")[-4000:]
     # 429: the events throttle (120/minute per address) holding, which is right under this load.
     fine = {200, 201, 429}
     assert before and set(before) <= fine, f"{before}\n{log}"

@@ -155,9 +155,13 @@ class ImageSearchSerializer(QuerySerializer):
         return LimitQuerySerializer().validate_k(value)
 
     def validate_image(self, value):
-        limit = shopguide_settings.MAX_UPLOAD_BYTES
-        if value.size is not None and value.size > limit:
-            raise serializers.ValidationError(f"The image is {value.size:,} bytes; the limit is {limit:,} bytes.")
+        # Refused by its size before it is read; its content is checked by search_by_image.
+        from shopguide.selectors.search import InvalidImage, check_upload_size
+
+        try:
+            check_upload_size(value.size)
+        except InvalidImage as exc:
+            raise serializers.ValidationError(str(exc)) from exc
         return value
 
 

@@ -28,6 +28,3 @@ class Recommendations:
 
     def __len__(self) -> int:
         return len(self.items)
-
-    def product_ids(self) -> list:
-        return [item.product.pk for item in self.items]

@@ -68,14 +68,19 @@ def search_products(
     )
 
 
+def check_upload_size(size: int | None) -> None:
+    """Raise InvalidImage for an upload over SHOPGUIDE["MAX_UPLOAD_BYTES"] (None: size unknown)."""
+    limit = shopguide_settings.MAX_UPLOAD_BYTES
+    if size is not None and size > limit:
+        raise InvalidImage(f"The image is {size:,} bytes; the limit is {limit:,} bytes.")
+
+
 def read_query_image(data: bytes, *, size: int, channels: int):
     """Decode an uploaded image for the CNN; raises InvalidImage with a message a customer can read
     (too large, not an image, truncated, a decompression bomb)."""
     from shopguide.ml.images import prepare_images
 
-    limit = shopguide_settings.MAX_UPLOAD_BYTES
-    if len(data) > limit:
-        raise InvalidImage(f"The image is {len(data):,} bytes; the limit is {limit:,} bytes.")
+    check_upload_size(len(data))
     if not data:
         raise InvalidImage("The uploaded file is empty.")
     prepared = prepare_images([io.BytesIO(data)], size=size, channels=channels)
