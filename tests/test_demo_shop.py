@@ -88,9 +88,18 @@ def test_retrain_through_a_worker_on_the_embedded_broker(demo_env, demo_ready, t
          "--pool", "solo", "--without-gossip", "--without-mingle", "--loglevel", "info"],
         cwd=ROOT, env=demo_env, stdout=log, stderr=subprocess.STDOUT,
     )
+    log_path = tmp_path / "worker.log"
     try:
-        result = manage(demo_env, "shopguide_train", "--epochs", "1", "--force", "--timeout", "240", timeout=300)
-        assert "Run 2 succeeded: activated v2" in result.stdout
+        # Wait until the worker consumes: kombu's SQLAlchemy transport creates its tables on first
+        # use, and two processes doing that at the same moment can leave the worker without a queue.
+        deadline = time.monotonic() + 120
+        while b"ready." not in log_path.read_bytes() and time.monotonic() < deadline and worker.poll() is None:
+            time.sleep(0.5)
+        assert b"ready." in log_path.read_bytes(), log_path.read_text(errors="replace")[-3000:]
+        result = manage(demo_env, "shopguide_train", "--epochs", "1", "--force", "--timeout", "240", timeout=300, check=False)
+        assert "Run 2 succeeded: activated v2" in result.stdout, (
+            result.stdout[-2000:] + result.stderr[-2000:] + log_path.read_text(errors="replace")[-3000:]
+        )
     finally:
         worker.terminate()
         worker.wait(timeout=30)
