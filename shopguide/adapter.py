@@ -107,7 +107,8 @@ class CatalogAdapter:
         if isinstance(pk, str) and "\x00" in pk:  # PostgreSQL rejects NUL in text: no such product
             return None
         try:
-            return self.get_queryset().filter(pk=pk).first()
+            # No ordering: .first() would sort by the model's Meta.ordering for one row.
+            return next(iter(self.get_queryset().filter(pk=pk).order_by()[:1]), None)
         except (ValueError, TypeError, ValidationError):
             return None
 

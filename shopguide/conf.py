@@ -57,6 +57,10 @@ DEFAULTS: dict[str, Any] = {
     # Seconds a ranked list (related products per product, popularity counts) stays cached in
     # Django's cache. Activating a version invalidates related lists at once. 0 turns caching off.
     "CACHE_SECONDS": 300,
+    # Items stored per product's related list and per shopper's recommendations when a version is
+    # built (served in one row read). A request for more, or filters that leave fewer than k of
+    # them, is searched live in the HNSW indexes instead.
+    "LIST_DEPTH": 30,
     # Default and maximum number of items returned by the API and template tags.
     "DEFAULT_LIMIT": 8,
     "MAX_LIMIT": 100,

@@ -17,7 +17,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from shopguide.conf import shopguide_settings
-from shopguide.models import Interaction, InteractionType, ModelVersion
+from shopguide.models import Interaction, InteractionType, ModelVersion, ShopperList
 
 logger = logging.getLogger(__name__)
 
@@ -78,10 +78,13 @@ def record_event(
         model_version_id=version_id,
         weight=DEFAULT_WEIGHTS[InteractionType(type)] if weight is None else weight,
     )
-    if authenticated and product is not None and shopguide_settings.REFRESH_USERS_ON_EVENT:
-        from shopguide.incremental import schedule_user_refresh
+    if product is not None and shopguide_settings.REFRESH_USERS_ON_EVENT:
+        from shopguide.incremental import schedule_user_refresh, schedule_visitor_refresh
 
-        schedule_user_refresh(user.pk)
+        if authenticated:
+            schedule_user_refresh(user.pk)
+        else:
+            schedule_visitor_refresh(visitor)
     return event
 
 
@@ -110,4 +113,9 @@ def merge_visitor_history(*, visitor: str, user: AbstractBaseUser) -> int:
     moved = Interaction.objects.filter(visitor=visitor, user__isnull=True).update(user=user, visitor="")
     if moved:
         logger.info("Merged %d guest events into user %s", moved, user.pk)
+        ShopperList.objects.filter(visitor=visitor, user__isnull=True).delete()  # the history is the user's now
+        if shopguide_settings.REFRESH_USERS_ON_EVENT:
+            from shopguide.incremental import schedule_user_refresh
+
+            schedule_user_refresh(user.pk)  # their history grew: a new vector and list
     return moved

@@ -42,6 +42,10 @@ def embed_product(product_pk: Any) -> list[str]:
             written.append(name)
         elif errors:
             logger.info("Product %s not embedded in %s: %s", product_pk, name, errors.get(product.pk))
+    if written:
+        from shopguide.stored_lists import store_product_lists
+
+        store_product_lists(version, product.pk)
     return written
 
 
@@ -94,19 +98,44 @@ def on_catalog_change(sender, instance, **kwargs) -> None:
 
 def refresh_user_vector(user_id: Any) -> bool:
     """Recompute one customer's vector with the active behaviour model from their whole history
-    (no retrain). Returns False when there is no behaviour model or no usable history."""
+    (no retrain), and their stored recommendations from it. Returns False when there is no
+    behaviour model or no usable history."""
     from shopguide.snapshot import CatalogSnapshot, take_event_snapshot
     from shopguide.spaces import behaviour as behaviour_space
+    from shopguide.stored_lists import newest_event_id, store_shopper_list
     from shopguide.vectors import write_user_vectors
 
     version = active_version()
     if version is None or behaviour_space.NAME not in version.dimensions:
         return False
-    events = take_event_snapshot(CatalogSnapshot(product_ids=behaviour_space.item_ids(version)), user_ids=[user_id])
+    as_of = newest_event_id(user_id=user_id)  # read first: an event after it makes the list stale
+    item_ids = behaviour_space.item_ids(version)
+    events = take_event_snapshot(CatalogSnapshot(product_ids=item_ids), user_ids=[user_id])
     if not events.sequences:
         return False
     vectors = behaviour_space.load(version).user_vectors(events.sequences, events.event_types)
     write_user_vectors(version=version, user_ids=[user_id], vectors=vectors)
+    history = [item_ids[i] for i in events.sequences[0]]
+    store_shopper_list(version, user_id=user_id, vector=vectors[0], history_ids=history, as_of=as_of)
+    return True
+
+
+def refresh_visitor_list(visitor: str) -> bool:
+    """Store a guest's recommendations computed from their session's history with the active
+    behaviour model. Returns False when there is no behaviour model or no usable history."""
+    from shopguide.selectors.personal import shopper_history, shopper_vector
+    from shopguide.spaces import behaviour as behaviour_space
+    from shopguide.stored_lists import newest_event_id, store_shopper_list
+
+    version = active_version()
+    if version is None or behaviour_space.NAME not in version.dimensions:
+        return False
+    as_of = newest_event_id(visitor=visitor)
+    history = shopper_history(visitor=visitor)
+    vector = shopper_vector(version, None, history, live=True) if history else None
+    if vector is None:
+        return False
+    store_shopper_list(version, visitor=visitor, vector=vector, history_ids=[h.product_id for h in history], as_of=as_of)
     return True
 
 
@@ -115,3 +144,10 @@ def schedule_user_refresh(user_id: Any) -> None:
     from shopguide.tasks import refresh_user_task
 
     _queue_light_task_after_commit(refresh_user_task, user_id, f"the vector refresh of user {user_id}")
+
+
+def schedule_visitor_refresh(visitor: str) -> None:
+    """Queue ``refresh_visitor_list`` for this guest after commit."""
+    from shopguide.tasks import refresh_visitor_task
+
+    _queue_light_task_after_commit(refresh_visitor_task, visitor, "a guest's recommendations refresh")

@@ -9,6 +9,7 @@ fixed dimension because each version's models choose theirs: the HNSW index is a
 from __future__ import annotations
 
 from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex
 from django.contrib.postgres.search import SearchVectorField
 from django.db import models
@@ -202,6 +203,69 @@ class UserVector(models.Model):
 
     def __str__(self) -> str:
         return f"vector of user {self.user_id} in v{self.version_id}"
+
+
+class RealField(models.FloatField):
+    """A 4-byte float column: stored list scores need no double precision."""
+
+    def db_type(self, connection) -> str:
+        return "real"
+
+
+class RelatedList(models.Model):
+    """A product's related products in one version, best first, computed exactly when the version
+    was built (and again when the product is re-embedded): serving reads this one row instead of
+    searching every space. ``space`` is "" for the list fused over every space, else one space's
+    own neighbours. Product ids are stored as text so any primary key type fits."""
+
+    version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="related_lists")
+    product = models.ForeignKey(PRODUCT_MODEL, on_delete=models.CASCADE, related_name="+")
+    space = models.CharField(max_length=16, blank=True)
+    product_ids = ArrayField(models.TextField())
+    scores = ArrayField(RealField())
+    # Per item, the space that contributed most to its score (the reason shown), as an index into
+    # shopguide.selectors.stored.REASON_SPACES.
+    reasons = ArrayField(models.SmallIntegerField())
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["version", "product", "space"], name="shopguide_related_list_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.space or 'related'} list of {self.product_id} in v{self.version_id}"
+
+
+class ShopperList(models.Model):
+    """A shopper's personal recommendations in one version, best first, computed from their
+    history as it was when event ``as_of`` was their newest: any later event of theirs makes the
+    list stale, and serving computes live until the light queue has stored a new one."""
+
+    version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="shopper_lists")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    visitor = models.CharField(max_length=64, blank=True)
+    as_of = models.BigIntegerField(null=True, blank=True)  # the shopper's newest Interaction id then
+    product_ids = ArrayField(models.TextField())
+    scores = ArrayField(RealField())
+    # Per item, the product of the history that explains it ("because you viewed ..."), "" = none.
+    because = ArrayField(models.TextField())
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["version", "user"], condition=Q(user__isnull=False), name="shopguide_shopper_list_user"
+            ),
+            models.UniqueConstraint(
+                fields=["version", "visitor"], condition=Q(user__isnull=True), name="shopguide_shopper_list_visitor"
+            ),
+            models.CheckConstraint(
+                condition=Q(user__isnull=False) | ~Q(visitor=""), name="shopguide_shopper_list_has_actor"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"recommendations for {self.user_id or self.visitor} in v{self.version_id}"
 
 
 class Segment(models.Model):

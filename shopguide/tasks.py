@@ -57,6 +57,13 @@ def refresh_user_task(user_id) -> bool:
     return refresh_user_vector(user_id)
 
 
+@shared_task(name="shopguide.profiles.refresh_visitor", **TASK_OPTIONS)
+def refresh_visitor_task(visitor: str) -> bool:
+    from shopguide.incremental import refresh_visitor_list
+
+    return refresh_visitor_list(visitor)
+
+
 @shared_task(name="shopguide.training.scheduled", ignore_result=True)
 def scheduled_training() -> str:
     """For Celery beat (e.g. nightly): queue a retrain unless one is already queued or running."""

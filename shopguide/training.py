@@ -31,6 +31,7 @@ from shopguide.snapshot import TrainingRefused, take_catalog_snapshot, take_even
 from shopguide.spaces import behaviour as behaviour_space
 from shopguide.spaces import image as image_space
 from shopguide.spaces import text as text_space
+from shopguide.stored_lists import build_related_lists, build_shopper_lists
 from shopguide.vectors import drop_hnsw_indexes, ensure_hnsw_index, write_product_vectors
 from shopguide.versions import activate_version, active_version, prune_versions
 
@@ -245,7 +246,7 @@ def _finish_if_complete(run_id: int) -> bool:
 
 
 def finish_run(run: TrainingRun) -> None:
-    """Build the version's indexes, apply the gate, activate, prune old versions."""
+    """Build the version's indexes and stored lists, apply the gate, activate, prune old versions."""
     progress = RunProgress(run)
     version = run.version
     with _failing(run, lambda: version):
@@ -253,6 +254,13 @@ def finish_run(run: TrainingRun) -> None:
         for name, dims in version.dimensions.items():
             for metric in getattr(SPACES[name], "INDEX_METRICS", (SPACES[name].METRIC,)):
                 ensure_hnsw_index(version=version, space=name, dimensions=dims, metric=metric)
+        # Every product's related lists and every shopper's recommendations, exactly, before the
+        # version can serve: serving reads one stored row per request.
+        lists = progress.callback("finish")
+        with Heartbeat(run.pk):
+            build_related_lists(version, progress=lambda f, m: lists(0.1 + 0.7 * f, m))
+            lists(0.8, "personal recommendations")
+            build_shopper_lists(version)
         ModelVersion.objects.filter(pk=version.pk).update(status=ModelVersion.Status.READY)
         version.refresh_from_db()
         refusal = gate_refusal(version, force=bool(run.options.get("force")))

@@ -97,8 +97,28 @@ def test_related_of_an_unknown_product_is_404(db, api_client):
     assert_error(api_client.get(f"{API}products/NOPE/related/"), 404)
 
 
-def test_related_list_is_cached_and_activation_invalidates_it(shop, api_client, settings):
+def test_stored_related_list_is_read_through_the_filters_and_follows_activation(shop, api_client):
     first = api_client.get(f"{API}products/A-0000/related/", {"k": 4}).json()
+    Article.objects.filter(pk=first["results"][0]["id"]).update(available=False)
+    again = api_client.get(f"{API}products/A-0000/related/", {"k": 4}).json()
+    # The stored list, read again through the filters: the product out of stock is gone and the
+    # next one of the list fills its place.
+    assert ids_of(again)[:3] == ids_of(first)[1:] and len(again["results"]) == 4
+    old = active_version()
+    run = run_training(request_training(options={"force": True}).pk)
+    assert run.status == "succeeded" and active_version() != old
+    fresh = api_client.get(f"{API}products/A-0000/related/", {"k": 4}).json()
+    assert fresh["model_version"] == active_version().pk and len(fresh["results"]) == 4
+    activate_version(version=old)  # rollback serves the old version's lists at once
+    assert api_client.get(f"{API}products/A-0000/related/", {"k": 4}).json()["model_version"] == old.pk
+
+
+def test_a_live_related_list_is_cached_and_activation_invalidates_it(shop, api_client):
+    from shopguide.models import RelatedList
+
+    RelatedList.objects.all().delete()  # nothing stored (e.g. a product new since the version was built)
+    first = api_client.get(f"{API}products/A-0000/related/", {"k": 4}).json()
+    assert first["source"] == "related" and len(first["results"]) == 4
     Article.objects.filter(pk=first["results"][0]["id"]).update(available=False)
     cached = api_client.get(f"{API}products/A-0000/related/", {"k": 4}).json()
     # From the cache, but read again through the filters: the product out of stock is gone.
@@ -106,6 +126,7 @@ def test_related_list_is_cached_and_activation_invalidates_it(shop, api_client, 
     old = active_version()
     run = run_training(request_training(options={"force": True}).pk)
     assert run.status == "succeeded" and active_version() != old
+    RelatedList.objects.all().delete()
     fresh = api_client.get(f"{API}products/A-0000/related/", {"k": 4}).json()
     assert fresh["model_version"] == active_version().pk and len(fresh["results"]) == 4
     activate_version(version=old)  # rollback invalidates as well

@@ -177,7 +177,11 @@ class RecommendedItemSerializer(serializers.Serializer):
     reason = serializers.CharField(help_text="Why this item: looks like X, bought together with Y, popular in C, ...")
 
     def to_representation(self, item: ScoredProduct) -> dict:
-        return product_representation(item.product) | {"score": item.score, "reason": item.reason}
+        return item_representation(item)
+
+
+def item_representation(item: ScoredProduct) -> dict:
+    return product_representation(item.product) | {"score": item.score, "reason": item.reason}
 
 
 def product_representation(product: Model) -> dict:
@@ -209,7 +213,9 @@ class RecommendationsSerializer(serializers.Serializer):
             "model_version": value.version,
             "source": value.source,
             "fallback": value.fallback,
-            "results": [RecommendedItemSerializer(item).data for item in value.items],
+            # Built directly: a serializer instance per item (DRF copies its fields) would cost
+            # more than the rest of a stored list's answer.
+            "results": [item_representation(item) for item in value.items],
         }
 
 

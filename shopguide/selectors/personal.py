@@ -15,16 +15,17 @@ import numpy as np
 from django.db.models import Model
 
 from shopguide.adapter import get_adapter
+from shopguide.conf import shopguide_settings
 from shopguide.models import Interaction, InteractionType, ModelVersion, UserVector
 from shopguide.selectors.filters import DEFAULT_FILTERS, ProductFilters
 from shopguide.selectors.neighbours import filtered_neighbours
 from shopguide.selectors.popular import TRENDING_WINDOW_DAYS, popular_products
 from shopguide.selectors.results import Recommendations, ScoredProduct
+from shopguide.selectors.stored import HISTORY_EVENTS, StoredShopper, first_read, read_products, read_shopper
 from shopguide.snapshot import EVENT_STRENGTH
 from shopguide.vectors import pairwise_similarities
 from shopguide.versions import active_version
 
-HISTORY_EVENTS = 200  # most recent events read per shopper
 HISTORY_ITEMS = 50  # distinct products of them fed to the model
 OWNED_TYPES = (InteractionType.PURCHASE, InteractionType.CART)
 VERBS = {"view": "viewed", "click": "viewed", "search": "searched for", "cart": "added", "purchase": "bought"}
@@ -42,7 +43,12 @@ def shopper_history(*, user: Model | None = None, visitor: str | None = None) ->
         return []
     rows = Interaction.objects.filter(product__isnull=False)
     rows = rows.filter(user=user) if user is not None else rows.filter(visitor=visitor, user__isnull=True)
-    recent = list(rows.order_by("-ts", "-pk").values_list("product_id", "type")[:HISTORY_EVENTS])
+    return distinct_history(list(rows.order_by("-ts", "-pk").values_list("product_id", "type")[:HISTORY_EVENTS]))
+
+
+def distinct_history(recent: list[tuple[Any, str]]) -> list[HistoryItem]:
+    """``recent`` events (product id, type), newest first, as the shopper's distinct products,
+    oldest first, each with its strongest event type."""
     strongest: dict[Any, str] = {}
     for product_id, kind in reversed(recent):  # oldest first; dict order = first time met
         if EVENT_STRENGTH.get(kind, 0) >= EVENT_STRENGTH.get(strongest.get(product_id, ""), -1):
@@ -57,29 +63,76 @@ def recommended_for(
     """Personal recommendations for a customer (``user``) or a guest (``visitor`` id), best first.
 
     ``cart_ids``: products in the current cart, read as the latest events of the sequence. Items
-    bought, in the cart or among the last products viewed are never recommended. With no model, no history or no usable vector, trending
-    products answer (``fallback``), with the reason "popular in <category>".
+    bought, in the cart or among the last products viewed are never recommended. With no model,
+    no history or no usable vector, trending products answer (``fallback``), with the reason
+    "popular in <category>". Served from the shopper's stored list (one statement with their
+    history) while it is fresh; after a new event, or with a cart, computed live.
     """
+    stored = None
+    if not cart_ids and (user is not None or visitor):
+        stored = read_shopper(user=user, visitor=visitor, version_id=version.pk if version else None)
+    if stored is not None:
+        history = distinct_history(stored.recent)
+        if stored.fresh:
+            served = _from_stored(stored, history, k=k, filters=filters)
+            if served is not None:
+                return served
+    else:
+        history = shopper_history(user=user, visitor=visitor)
     version = version or active_version()
-    history = shopper_history(user=user, visitor=visitor)
     history += [HistoryItem(pk, InteractionType.CART) for pk in cart_ids if pk not in {h.product_id for h in history}]
     owned = [h.product_id for h in history if h.type in OWNED_TYPES]
     filters = filters.excluding(owned)
     # A fallback names no model version: clicks on it must not count for a model.
     result = Recommendations(version=None, source="trending", fallback=True)
     if version is not None and "behaviour" in version.dimensions and history:
-        vector = _shopper_vector(version, user, history, live=bool(cart_ids) or user is None)
+        vector = shopper_vector(version, user, history, live=bool(cart_ids) or user is None)
         if vector is not None:
             result.items = _nearest_with_reasons(version, vector, history, k=k, filters=filters)
             if result.items:
                 result.source, result.fallback, result.version = "personal", False, version.pk
+    return _topped_up(result, history, k=k, filters=filters)
+
+
+def _from_stored(stored: StoredShopper, history: list[HistoryItem], *, k: int, filters: ProductFilters) -> Recommendations | None:
+    """The stored list's first k products that pass ``filters`` (what the shopper owns left out);
+    None when fewer pass and a live search could find more."""
+    seen = {h.product_id for h in history}
+    filters = filters.excluding([h.product_id for h in history if h.type in OWNED_TYPES])
+    listed = [(pk, score, because) for pk, score, because in zip(stored.product_ids, stored.scores, stored.because) if pk not in seen]
+
+    def read(part):
+        return read_products([pk for pk, _, _ in part], filters=filters, also=[b for _, _, b in part if b is not None])
+
+    by_pk, shown = read(listed[: first_read(k)])
+    if len(shown) < k and len(listed) > first_read(k):
+        by_pk, shown = read(listed)
+    if len(shown) < k and len(stored.product_ids) >= shopguide_settings.LIST_DEPTH:
+        return None
+    adapter = get_adapter()
+    kind_of = {h.product_id: h.type for h in history}
+    items = []
+    for pk, score, because in listed:
+        if pk in shown and len(items) < k:
+            reason = "recommended for you"
+            if because in by_pk:
+                reason = f"because you {VERBS.get(kind_of.get(because, 'view'), 'viewed')} {adapter.title(by_pk[because])}"
+            items.append(ScoredProduct(by_pk[pk], round(score, 4), reason))
+    result = Recommendations(version=None, source="trending", fallback=True)
+    if items:
+        result = Recommendations(items=items, version=stored.version_id, source="personal", fallback=False)
+    return _topped_up(result, history, k=k, filters=filters)
+
+
+def _topped_up(result: Recommendations, history: list[HistoryItem], *, k: int, filters: ProductFilters) -> Recommendations:
+    """Trending products fill up a list the model left short (never what the shopper met)."""
     if len(result.items) < k:
         taken = [item.product.pk for item in result.items] + [h.product_id for h in history]
         result.items += popular_products(k=k - len(result.items), exclude_ids=taken, filters=filters, days=TRENDING_WINDOW_DAYS)
     return result
 
 
-def _shopper_vector(version: ModelVersion, user: Model | None, history: list[HistoryItem], *, live: bool) -> np.ndarray | None:
+def shopper_vector(version: ModelVersion, user: Model | None, history: list[HistoryItem], *, live: bool) -> np.ndarray | None:
     if not live and user is not None:
         stored = UserVector.objects.filter(version=version, user=user).values_list("embedding", flat=True).first()
         if stored is not None:

@@ -8,11 +8,13 @@ from django.db.models import Model
 
 from shopguide.adapter import get_adapter
 from shopguide.models import ModelVersion
+from shopguide.conf import shopguide_settings
 from shopguide.selectors.cache import cached_list
 from shopguide.selectors.filters import DEFAULT_FILTERS, ProductFilters
 from shopguide.selectors.neighbours import neighbours_in_spaces
 from shopguide.selectors.popular import popular_products
 from shopguide.selectors.results import Recommendations, ScoredProduct
+from shopguide.selectors.stored import StoredRelated, first_read, read_products, read_related
 from shopguide.vectors import VectorQuery
 from shopguide.versions import active_version
 
@@ -31,8 +33,15 @@ def related_products(
     ``filters`` and are not the product itself; they are ranked by the weighted sum of their
     cosine similarities, with the weights the version tuned on held-out co-interactions. Popular
     products of the same category fill up the list when the model has too few (or no model or
-    vector exists). Lists are cached per product and version.
+    vector exists). Served from the list stored when the version was built (one row) whenever k
+    of its products pass the filters; otherwise searched live and cached per product and version.
     """
+    stored = read_related(product_pk=product.pk, space=space, version_id=version.pk if version else None,
+                          depth=shopguide_settings.LIST_DEPTH)  # fmt: skip
+    if stored is not None:
+        served = _from_stored(stored, product, k=k, filters=filters, space=space)
+        if served is not None:
+            return served
     version = version or active_version()
 
     def compute() -> Recommendations:
@@ -41,12 +50,37 @@ def related_products(
             result.items = _fused_neighbours(version, product, k=k, filters=filters, space=space)
             if result.items:
                 result.source, result.fallback = space or "related", False
-        if len(result.items) < k:
-            taken = {item.product.pk for item in result.items} | {product.pk}
-            result.items += popular_products(k=k - len(result.items), like=product, exclude_ids=taken, filters=filters)
-        return result
+        return _topped_up(result, product, k=k, filters=filters)
 
     return cached_list("related", version, (product.pk, k, space), filters, compute)
+
+
+def _from_stored(stored: StoredRelated, product: Model, *, k: int, filters: ProductFilters, space: str | None) -> Recommendations | None:
+    """The stored list's first k products that pass ``filters``; None when fewer than k pass and
+    the list may not hold every candidate (a live search under the filters finds more)."""
+    candidates = [pk for pk in stored.product_ids if pk != product.pk]
+    by_pk, shown = read_products(candidates[: first_read(k)], filters=filters)
+    if len(shown) < k and len(candidates) > first_read(k):  # many filtered out: look at the whole list
+        by_pk, shown = read_products(candidates, filters=filters)
+    if len(shown) < k and not stored.complete:
+        return None
+    title = get_adapter().title(product)
+    items = []
+    for pk, score, reason in zip(stored.product_ids, stored.scores, stored.reasons):
+        if pk in shown and len(items) < k:
+            items.append(ScoredProduct(by_pk[pk], round(score, 4), REASONS[reason].format(title=title)))
+    result = Recommendations(items=items, version=stored.version_id)
+    if items:
+        result.source, result.fallback = space or "related", False
+    return _topped_up(result, product, k=k, filters=filters)
+
+
+def _topped_up(result: Recommendations, product: Model, *, k: int, filters: ProductFilters) -> Recommendations:
+    """Popular products of the same category fill up a list the model left short."""
+    if len(result.items) < k:
+        taken = {item.product.pk for item in result.items} | {product.pk}
+        result.items += popular_products(k=k - len(result.items), like=product, exclude_ids=taken, filters=filters)
+    return result
 
 
 def related_weights(version: ModelVersion, space: str | None = None) -> dict[str, float]:
@@ -56,9 +90,11 @@ def related_weights(version: ModelVersion, space: str | None = None) -> dict[str
     return {name: w for name, w in weights.items() if w > 0 and name in version.dimensions}
 
 
-def _fused_neighbours(
-    version: ModelVersion, product: Model, *, k: int, filters: ProductFilters, space: str | None
-) -> list[ScoredProduct]:
+def fused_neighbour_ids(
+    version: ModelVersion, product_pk: Any, *, k: int, filters: ProductFilters, space: str | None
+) -> list[tuple[Any, float, str]]:
+    """The k products most related to ``product_pk`` that pass ``filters``, searched live in the
+    HNSW indexes: (pk, fused score, the space that contributed most), best first."""
     weights = related_weights(version, space)
     names = list(weights)
     if not names:
@@ -66,24 +102,26 @@ def _fused_neighbours(
     # One statement: the product's own vectors, each space's neighbours of them, and every
     # neighbour's similarity in every space (not only in the space that found it).
     search = neighbours_in_spaces(
-        version, [VectorQuery(name, like=product.pk) for name in names], k=max(RELATED_CANDIDATES, 3 * k),
-        filters=filters, exclude_ids=[product.pk], score=True,
+        version, [VectorQuery(name, like=product_pk) for name in names], k=max(RELATED_CANDIDATES, 3 * k),
+        filters=filters, exclude_ids=[product_pk], score=True,
     )  # fmt: skip
     found = {n.product_id for neighbours in search.neighbours for n in neighbours}
-    if not found:  # no vector of the product in any space, or nothing passes the filters
-        return []
     contributions: dict[Any, dict[str, float]] = {
         pk: {names[i]: weights[names[i]] * value for i, value in sorted(search.similarities.get(pk, {}).items())}
         for pk in found
     }  # fmt: skip
-    ranked = sorted(found, key=lambda pk: (-sum(contributions[pk].values()), str(pk)))[:k]
+    ranked = sorted((pk for pk in found if contributions[pk]), key=lambda pk: (-sum(contributions[pk].values()), str(pk)))[:k]
+    return [(pk, round(sum(contributions[pk].values()), 4), max(contributions[pk], key=contributions[pk].get)) for pk in ranked]
+
+
+def _fused_neighbours(
+    version: ModelVersion, product: Model, *, k: int, filters: ProductFilters, space: str | None
+) -> list[ScoredProduct]:
+    found = fused_neighbour_ids(version, product.pk, k=k, filters=filters, space=space)
+    if not found:  # no vector of the product in any space, or nothing passes the filters
+        return []
     adapter = get_adapter()
-    by_pk = adapter.get_queryset().in_bulk(ranked)
+    by_pk = adapter.get_queryset().in_bulk([pk for pk, _, _ in found])
     title = adapter.title(product)
-    items = []
-    for pk in ranked:
-        if pk not in by_pk or not contributions[pk]:  # deleted since it was indexed: drop, never crash
-            continue
-        main = max(contributions[pk], key=contributions[pk].get)
-        items.append(ScoredProduct(by_pk[pk], round(sum(contributions[pk].values()), 4), REASONS[main].format(title=title)))
-    return items
+    # A product deleted since it was indexed is dropped, never crashed on.
+    return [ScoredProduct(by_pk[pk], score, REASONS[main].format(title=title)) for pk, score, main in found if pk in by_pk]

@@ -1,0 +1,128 @@
+"""Reading the lists stored when a version was built (``shopguide.stored_lists`` writes them).
+
+Each reader is one hand-written statement that also finds the active version, so a request that a
+stored list answers costs one round trip for the ranking. The rows come back as ids; the product
+rows are read through the filters by the caller, so stock and category changes show at once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import connection
+from django.db.models import Exists, Model, OuterRef
+
+from shopguide.adapter import get_adapter
+from shopguide.models import Interaction, ModelVersion, RelatedList, ShopperList
+from shopguide.selectors.filters import ProductFilters
+
+# Index of each space in RelatedList.reasons. Append only: stored rows refer to positions.
+REASON_SPACES = ("image", "text", "behaviour")
+HISTORY_EVENTS = 200  # most recent events read per shopper (as shopper_history reads them)
+
+VERSIONS = ModelVersion._meta.db_table
+RELATED = RelatedList._meta.db_table
+SHOPPERS = ShopperList._meta.db_table
+EVENTS = Interaction._meta.db_table
+
+
+@dataclass(frozen=True)
+class StoredRelated:
+    version_id: int
+    product_ids: list[Any]  # best first, as the product model's primary key type
+    scores: list[float]
+    reasons: list[str]  # the space that explains each item
+    complete: bool  # the list holds every candidate there was (shorter than the depth stored)
+
+
+@dataclass(frozen=True)
+class StoredShopper:
+    version_id: int
+    fresh: bool  # computed from the shopper's history as it is now (no event since)
+    product_ids: list[Any]
+    scores: list[float]
+    because: list[Any]  # per item, the history product that explains it, or None
+    recent: list[tuple[Any, str]]  # the shopper's latest events, newest first: (product id, type)
+
+
+def read_related(*, product_pk: Any, space: str | None, version_id: int | None, depth: int) -> StoredRelated | None:
+    """The stored list of ``product_pk`` (fused when ``space`` is None) in version ``version_id``
+    (default: the active version), or None when there is none."""
+    which, params = ("v.id = %s", [version_id]) if version_id is not None else ("v.is_active", [])
+    sql = (
+        f"SELECT v.id, r.product_ids, r.scores, r.reasons FROM {VERSIONS} v "
+        f"JOIN {RELATED} r ON r.version_id = v.id AND r.product_id = %s AND r.space = %s WHERE {which}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [product_pk, space or "", *params])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    version, ids, scores, reasons = row
+    return StoredRelated(
+        version_id=version, product_ids=_to_pks(ids), scores=list(scores),
+        reasons=[REASON_SPACES[i] for i in reasons], complete=len(ids) < depth,
+    )  # fmt: skip
+
+
+def read_shopper(*, user: Model | None, visitor: str | None, version_id: int | None) -> StoredShopper | None:
+    """The active (or given) version's stored list of a customer or guest, with their latest
+    events; None when no version serves. ``product_ids`` is empty when nothing is stored."""
+    which, params = ("v.id = %s", [version_id]) if version_id is not None else ("v.is_active", [])
+    if user is not None:
+        actor, actor_params = "{t}.user_id = %s", [user.pk]
+    else:
+        actor, actor_params = "{t}.visitor = %s AND {t}.user_id IS NULL", [visitor or ""]
+    events = actor.format(t="e")
+    recent = (
+        f"SELECT e.product_id, e.type, e.ts, e.id FROM {EVENTS} e WHERE {events} AND e.product_id IS NOT NULL "
+        f"ORDER BY e.ts DESC, e.id DESC LIMIT {HISTORY_EVENTS}"
+    )
+    sql = (
+        f"SELECT v.id, l.as_of, l.product_ids, l.scores, l.because, "
+        f"(SELECT max(e.id) FROM {EVENTS} e WHERE {events} AND e.product_id IS NOT NULL), hist.products, hist.types "
+        f"FROM {VERSIONS} v LEFT JOIN {SHOPPERS} l ON l.version_id = v.id AND {actor.format(t='l')} "
+        f"CROSS JOIN LATERAL (SELECT array_agg(h.product_id ORDER BY h.ts DESC, h.id DESC) AS products, "
+        f"array_agg(h.type ORDER BY h.ts DESC, h.id DESC) AS types FROM ({recent}) h) hist WHERE {which}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*actor_params, *actor_params, *actor_params, *params])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    version, as_of, ids, scores, because, newest, products, types = row
+    stored = ids is not None
+    return StoredShopper(
+        version_id=version, fresh=stored and as_of == newest, product_ids=_to_pks(ids or []),
+        scores=list(scores or []), because=_to_pks(because or []),
+        recent=list(zip(products or [], types or [])),
+    )  # fmt: skip
+
+
+def read_products(ids: list[Any], *, filters: ProductFilters, also: list[Any] = ()) -> tuple[dict, set]:
+    """The product rows of ``ids`` and ``also`` in one query: (pk -> product, pks of ``ids`` that
+    pass ``filters``). ``also`` are products only named (e.g. in a reason), shown or not."""
+    adapter = get_adapter()
+    if not also:  # the plain filtered read (cheaper to build than the annotated one)
+        by_pk = {product.pk: product for product in filters.apply(adapter.get_queryset()).filter(pk__in=list(ids)).order_by()}
+        return by_pk, set(by_pk)
+    wanted = list(dict.fromkeys([*ids, *also]))
+    passing = filters.candidates().filter(pk=OuterRef("pk"))
+    rows = adapter.get_queryset().filter(pk__in=wanted).order_by().annotate(shopguide_shown=Exists(passing))
+    by_pk = {product.pk: product for product in rows}
+    shown = {pk for pk, product in by_pk.items() if product.shopguide_shown}
+    return by_pk, shown
+
+
+def first_read(k: int) -> int:
+    """How many of a stored list's products to read for k results: half as many again covers
+    the usual filters (stock, a few products left out) in one small read; a second read takes
+    the rest of the list when they do not."""
+    return k + (k + 1) // 2
+
+
+def _to_pks(values: list[str]) -> list[Any]:
+    """Stored text ids as primary keys ("" = None)."""
+    to_python = get_adapter().model._meta.pk.to_python
+    return [to_python(value) if value else None for value in values]

@@ -1,0 +1,237 @@
+"""Writing the lists that serving reads in one row: each product's related products (fused and
+per space) and each shopper's personal recommendations.
+
+``build_related_lists`` and ``build_shopper_lists`` compute them exactly (every product against
+every product, in torch) when a version is built, before it is activated. Between trainings they
+follow the catalogue and the shoppers: a re-embedded product gets its own lists again and enters
+its neighbours' lists (``store_product_lists``), and a shopper's event stores a new list from the
+light queue (``store_shopper_list``). A stored list never goes stale unseen: a shopper's list names
+the newest event it was computed from, and serving computes live when there is a newer one.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+from django.db import connection, transaction
+from django.db.models import Max, Q
+
+from shopguide.conf import shopguide_settings
+from shopguide.models import Interaction, ModelVersion, RelatedList, ShopperList
+from shopguide.selectors.stored import REASON_SPACES
+from shopguide.vectors import TABLE as VECTORS
+
+logger = logging.getLogger(__name__)
+
+WRITE_BATCH = 5000  # rows per COPY statement's transaction share; memory, not results, depends on it
+
+
+# -- related products -------------------------------------------------------------------------------
+
+
+def related_list_kinds(version: ModelVersion) -> dict[str, dict[str, float]]:
+    """What is stored per product: "" = fused over the spaces with their tuned weights, and each
+    space's own list ("looks similar", "customers also bought")."""
+    from shopguide.selectors.related import related_weights
+
+    kinds = {"": related_weights(version)} if related_weights(version) else {}
+    kinds.update({name: {name: 1.0} for name in version.dimensions})
+    return kinds
+
+
+def build_related_lists(version: ModelVersion, *, progress: Callable[[float, str], None] | None = None) -> int:
+    """Compute and store every product's related lists for ``version`` (replacing any stored
+    before, so a re-delivered finish step is harmless). Returns the number of lists written."""
+    from shopguide.ml.neighbours import neighbour_lists
+
+    kinds = related_list_kinds(version)
+    if progress:
+        progress(0.0, "related lists: reading vectors")
+    product_ids, spaces = load_space_matrices(version, list(version.dimensions))
+    if progress:
+        progress(0.2, "related lists: exact neighbours")
+    computed = neighbour_lists(spaces, kinds, depth=shopguide_settings.LIST_DEPTH, device=shopguide_settings.DEVICE)
+    if progress:
+        progress(0.8, "related lists: writing")
+    RelatedList.objects.filter(version=version).delete()
+    written = 0
+    for kind, weights in kinds.items():
+        lists, names = computed[kind], list(weights)
+        # Only products with a vector in one of the kind's spaces get a list of that kind.
+        has_vector = np.zeros(len(product_ids), bool)
+        for name in names:
+            has_vector |= np.abs(spaces[name]).sum(axis=1) > 0
+
+        def rows(lists=lists, names=names, has_vector=has_vector):
+            for row in np.flatnonzero(has_vector):
+                found = lists.rows[row] >= 0
+                yield (
+                    product_ids[row], [str(product_ids[i]) for i in lists.rows[row][found]], lists.scores[row][found],
+                    [REASON_SPACES.index(names[s]) for s in lists.spaces[row][found]],
+                )  # fmt: skip
+
+        written += _copy_related(version, kind, rows())
+    return written
+
+
+def store_product_lists(version: ModelVersion, product_pk: Any) -> int:
+    """A product's vectors changed (saved, or new since the version was built): store its own
+    lists again, computed live from the indexes, and put it into its neighbours' lists where it
+    ranks (fused similarity is symmetric). Lists that held it before keep it until the next
+    training. Returns the number of lists written or changed."""
+    from shopguide.selectors.filters import ProductFilters
+    from shopguide.selectors.related import fused_neighbour_ids
+
+    depth = shopguide_settings.LIST_DEPTH
+    everything = ProductFilters(in_stock=False)  # stored lists hold every product; serving filters
+    changed = 0
+    with transaction.atomic():
+        for kind in related_list_kinds(version):
+            found = fused_neighbour_ids(version, product_pk, k=depth, filters=everything, space=kind or None)
+            RelatedList.objects.filter(version=version, product_id=product_pk, space=kind).delete()
+            if not found:
+                continue
+            RelatedList.objects.create(
+                version=version, product_id=product_pk, space=kind, product_ids=[str(pk) for pk, _, _ in found],
+                scores=[score for _, score, _ in found], reasons=[REASON_SPACES.index(space) for _, _, space in found],
+            )  # fmt: skip
+            changed += 1 + _insert_into_neighbours(version, kind, product_pk, found, depth=depth)
+    return changed
+
+
+def _insert_into_neighbours(version: ModelVersion, kind: str, product_pk: Any, found, *, depth: int) -> int:
+    me = str(product_pk)
+    by_neighbour = {str(pk): (score, REASON_SPACES.index(space)) for pk, score, space in found}
+    lists = list(RelatedList.objects.select_for_update().filter(version=version, space=kind, product_id__in=[pk for pk, _, _ in found]))
+    for stored in lists:
+        score, reason = by_neighbour[str(stored.product_id)]
+        items = [(pk, s, r) for pk, s, r in zip(stored.product_ids, stored.scores, stored.reasons) if pk != me]
+        items.append((me, score, reason))
+        items.sort(key=lambda item: -item[1])
+        items = items[:depth]
+        stored.product_ids, stored.scores, stored.reasons = (list(column) for column in zip(*items))
+    RelatedList.objects.bulk_update(lists, ["product_ids", "scores", "reasons"])
+    return len(lists)
+
+
+def _copy_related(version: ModelVersion, kind: str, rows) -> int:
+    table = RelatedList._meta.db_table
+    count = 0
+    with transaction.atomic(), connection.cursor() as cursor:
+        with cursor.cursor.copy(f"COPY {table} (version_id, product_id, space, product_ids, scores, reasons) FROM STDIN") as copy:
+            for product_pk, ids, scores, reasons in rows:
+                copy.write_row((version.pk, product_pk, kind, ids, [float(s) for s in scores], reasons))
+                count += 1
+    return count
+
+
+def load_space_matrices(version: ModelVersion, names: Sequence[str]) -> tuple[list[Any], dict[str, np.ndarray]]:
+    """Every product with a vector in any of ``names``, and per space an (N, D) matrix aligned
+    with them (zero rows where a product has no vector there)."""
+    per_space: dict[str, tuple[list[Any], list[list[float]]]] = {}
+    with connection.cursor() as cursor:
+        for name in names:
+            cursor.execute(
+                f"SELECT product_id, embedding::real[] FROM {VECTORS} WHERE version_id = %s AND space = %s ORDER BY product_id",
+                [version.pk, name],
+            )
+            rows = cursor.fetchall()
+            per_space[name] = ([pk for pk, _ in rows], [vector for _, vector in rows])
+    product_ids = sorted({pk for ids, _ in per_space.values() for pk in ids}, key=lambda pk: (str(type(pk)), pk))
+    position = {pk: i for i, pk in enumerate(product_ids)}
+    matrices = {}
+    for name, (ids, vectors) in per_space.items():
+        matrix = np.zeros((len(product_ids), version.dimensions[name]), np.float32)
+        if ids:
+            matrix[[position[pk] for pk in ids]] = np.asarray(vectors, np.float32)
+        matrices[name] = matrix
+    return product_ids, matrices
+
+
+# -- personal recommendations ----------------------------------------------------------------------
+
+
+def build_shopper_lists(version: ModelVersion) -> int:
+    """Compute and store every shopper's (customer's and guest's) recommendations for ``version``
+    with its behaviour model. Returns the number of lists written (0 without a behaviour model)."""
+    from shopguide.ml.neighbours import closest_of, top_items_for_queries
+    from shopguide.snapshot import CatalogSnapshot, take_event_snapshot
+    from shopguide.spaces import behaviour as behaviour_space
+
+    if behaviour_space.NAME not in version.dimensions:
+        return 0
+    # Newest event per shopper before the snapshot: a later event makes the list stale (never
+    # the other way round).
+    as_of = {("user", pk): newest for pk, newest in
+             Interaction.objects.filter(user__isnull=False, product__isnull=False).order_by().values_list("user").annotate(Max("pk"))}  # fmt: skip
+    as_of.update({("visitor", v): newest for v, newest in
+                  Interaction.objects.filter(user__isnull=True, product__isnull=False).order_by().values_list("visitor").annotate(Max("pk"))})  # fmt: skip
+    model_rows = behaviour_space.item_ids(version)
+    events = take_event_snapshot(CatalogSnapshot(product_ids=model_rows))
+    ShopperList.objects.filter(version=version).delete()
+    if not events.sequences:
+        return 0
+    vectors = behaviour_space.load(version).user_vectors(events.sequences, events.event_types)
+    product_ids, spaces = load_space_matrices(version, [behaviour_space.NAME])
+    items = spaces[behaviour_space.NAME]
+    position = {pk: i for i, pk in enumerate(product_ids)}
+    histories = [np.array([position[model_rows[i]] for i in seq if model_rows[i] in position], np.int64)
+                 for seq in events.sequences]  # fmt: skip
+    rows, scores = top_items_for_queries(vectors, items, depth=shopguide_settings.LIST_DEPTH, exclude=histories,
+                                         device=shopguide_settings.DEVICE)  # fmt: skip
+    table = ShopperList._meta.db_table
+    count = 0
+    with transaction.atomic(), connection.cursor() as cursor:
+        columns = "version_id, user_id, visitor, as_of, product_ids, scores, because, updated_at"
+        with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+            from django.utils import timezone
+
+            now = timezone.now()
+            for actor, found, found_scores, history in zip(events.actors, rows, scores, histories):
+                found, found_scores = found[found >= 0], found_scores[found >= 0]
+                because = [""] * len(found)
+                if len(history) and len(found):
+                    because = [str(product_ids[history[i]]) for i in closest_of(items[found], items[history])]
+                kind, key = actor
+                copy.write_row((
+                    version.pk, key if kind == "user" else None, key if kind == "visitor" else "", as_of.get(actor),
+                    [str(product_ids[i]) for i in found], [float(s) for s in found_scores], because, now,
+                ))  # fmt: skip
+                count += 1
+    return count
+
+
+def store_shopper_list(
+    version: ModelVersion, *, user_id: Any = None, visitor: str | None = None, vector: np.ndarray,
+    history_ids: Sequence[Any], as_of: int | None,
+) -> ShopperList:
+    """Store one shopper's list from their vector (already computed), searched in the behaviour
+    index; ``as_of``: their newest event id when ``history_ids`` (their products) was read."""
+    from shopguide.selectors.filters import ProductFilters
+    from shopguide.selectors.neighbours import filtered_neighbours
+    from shopguide.vectors import pairwise_similarities
+
+    neighbours = filtered_neighbours(
+        version, "behaviour", vector, k=shopguide_settings.LIST_DEPTH, filters=ProductFilters(in_stock=False),
+        metric="ip", exclude_ids=list(history_ids),
+    )  # fmt: skip
+    ids = [n.product_id for n in neighbours]
+    similarity = pairwise_similarities(version_id=version.pk, space="behaviour", product_ids=ids, other_ids=list(history_ids))
+    because = [str(max(similarity[pk], key=similarity[pk].get)) if similarity.get(pk) else "" for pk in ids]
+    actor = Q(user_id=user_id) if user_id is not None else Q(visitor=visitor, user__isnull=True)
+    fields = {"as_of": as_of, "product_ids": [str(pk) for pk in ids], "scores": [n.score for n in neighbours],
+              "because": because}  # fmt: skip
+    with transaction.atomic():
+        ShopperList.objects.filter(actor, version=version).delete()
+        return ShopperList.objects.create(version=version, user_id=user_id, visitor=visitor or "", **fields)
+
+
+def newest_event_id(*, user_id: Any = None, visitor: str | None = None) -> int | None:
+    """The shopper's newest event id on a product (what a stored list's ``as_of`` is compared
+    with: events without a product, such as searches, change no recommendation)."""
+    events = Interaction.objects.filter(product__isnull=False)
+    events = events.filter(user_id=user_id) if user_id is not None else events.filter(visitor=visitor, user__isnull=True)
+    return events.aggregate(newest=Max("pk"))["newest"]

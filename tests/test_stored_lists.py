@@ -1,0 +1,142 @@
+"""Lists stored when a version is built: related products per product and recommendations per
+shopper. They must answer what a live search answers, in fewer queries, and never go stale unseen."""
+
+from __future__ import annotations
+
+import pytest
+
+from shopguide.events import record_event
+from shopguide.incremental import embed_product, refresh_user_vector, refresh_visitor_list
+from shopguide.models import Interaction, RelatedList, ShopperList
+from shopguide.privacy import forget_user
+from shopguide.selectors import ProductFilters, recommended_for, related_products
+from shopguide.selectors.related import fused_neighbour_ids
+from shopguide.training import request_training, run_training
+from shopguide.versions import active_version
+from tests.factories import SHELVES, make_articles, make_history
+from tests.testapp.models import Article
+
+
+@pytest.fixture
+def shop(db, settings):
+    # A depth below the catalogue size, so that "not enough of the list passes" can happen.
+    settings.SHOPGUIDE = {**settings.SHOPGUIDE, "LIST_DEPTH": 10}
+    articles = make_articles(30, available=lambda i: i != 4)
+    customers = make_history(articles, n_users=12, per_user=6)
+    run = run_training(request_training().pk)
+    assert run.status == "succeeded", run.error
+    return articles, customers
+
+
+def ids(result) -> list:
+    return [item.product.pk for item in result.items]
+
+
+def test_training_stores_every_kind_of_list_for_every_product_and_shopper(shop):
+    articles, customers = shop
+    version = active_version()
+    stored = RelatedList.objects.filter(version=version)
+    assert {kind: stored.filter(space=kind).count() for kind in ("", "image", "text", "behaviour")} == {
+        "": 30, "image": 30, "text": 30, "behaviour": 30,
+    }  # fmt: skip
+    assert all(len(row.product_ids) == 10 and row.scores == sorted(row.scores, reverse=True) for row in stored)
+    lists = ShopperList.objects.filter(version=version)
+    assert lists.count() == len(customers)
+    for row in lists:
+        met = set(Interaction.objects.filter(user_id=row.user_id).values_list("product_id", flat=True))
+        assert row.product_ids and not met & set(row.product_ids)  # nothing the shopper already met
+        assert set(row.because) <= met  # each reason names the shopper's own product
+        assert row.as_of == Interaction.objects.filter(user_id=row.user_id).latest("pk").pk
+
+
+@pytest.mark.parametrize("space", [None, "image", "behaviour"])
+def test_stored_related_list_answers_as_the_live_search_in_one_statement(shop, space, django_assert_num_queries):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from shopguide.adapter import get_adapter
+
+    version = active_version()
+    product = Article.objects.get(pk="A-0000")
+    with CaptureQueriesContext(connection) as reading_products:  # with the adapter's prefetches
+        list(get_adapter().get_queryset().filter(pk__in=["A-0001", "A-0002"]))
+    with django_assert_num_queries(1 + len(reading_products)):  # the stored row (and active version)
+        served = related_products(product=product, k=5, space=space)
+    assert served.source == (space or "related") and served.version == version.pk and len(served.items) == 5
+    live = fused_neighbour_ids(version, product.pk, k=5, filters=ProductFilters(), space=space)
+    # The same ranking: the same scores, best first (near-ties may swap two products).
+    assert [item.score for item in served.items] == pytest.approx([score for _, score, _ in live], abs=1e-3)
+    assert len(set(ids(served)) & {pk for pk, _, _ in live}) >= 4
+
+
+def test_a_filter_that_leaves_too_few_of_the_list_is_searched_live(shop):
+    product = Article.objects.get(pk="A-0000")  # Stripes: its ten stored neighbours are mostly stripes
+    stored = RelatedList.objects.get(version=active_version(), product=product, space="")
+    other = [label for label in SHELVES if label != "Stripes"][0]
+    passing = Article.objects.filter(pk__in=stored.product_ids, shelves__label=other).count()
+    served = related_products(product=product, k=8, filters=ProductFilters(category=other))
+    assert passing < 8 and len(served.items) == 8 and not served.fallback
+    assert {item.product.shelves.get().label for item in served.items} == {other}
+
+
+def test_stored_recommendations_answer_as_the_live_path_until_an_event_makes_them_stale(shop):
+    _, customers = shop
+    customer = customers[0]
+    served = recommended_for(user=customer, k=5)
+    assert served.source == "personal" and len(served.items) == 5
+    assert all(item.reason.startswith("because you ") for item in served.items)
+    ShopperList.objects.filter(user=customer).delete()
+    live = recommended_for(user=customer, k=5)
+    assert ids(served) == ids(live) and [i.reason for i in served.items] == [i.reason for i in live.items]
+
+    refresh_user_vector(customer.pk)  # what the light queue does after an event
+    viewed = live.items[0].product
+    record_event(type="view", product=viewed, user=customer)  # the stored list is now stale
+    after = recommended_for(user=customer, k=5)
+    assert viewed.pk not in ids(after) and len(after.items) == 5  # served live, never stale
+    assert refresh_user_vector(customer.pk)
+    row = ShopperList.objects.get(user=customer, version=active_version())
+    assert row.as_of == Interaction.objects.filter(user=customer).latest("pk").pk and viewed.pk not in row.product_ids
+    assert ids(recommended_for(user=customer, k=5)) == [pk for pk in row.product_ids if pk != "A-0004"][:5]
+
+
+def test_a_guests_list_is_stored_from_their_session_history(shop):
+    for code in ("A-0001", "A-0007", "A-0010"):
+        record_event(type="view", product=Article.objects.get(pk=code), visitor="guest-1")
+    live = recommended_for(visitor="guest-1", k=4)
+    assert refresh_visitor_list("guest-1")
+    row = ShopperList.objects.get(visitor="guest-1", user__isnull=True)
+    assert not {"A-0001", "A-0007", "A-0010"} & set(row.product_ids)
+    served = recommended_for(visitor="guest-1", k=4)
+    assert served.source == "personal" and ids(served) == ids(live)
+    from shopguide.events import merge_visitor_history
+
+    merge_visitor_history(visitor="guest-1", user=shop[1][0])  # logging in: the history is the customer's now
+    assert not ShopperList.objects.filter(visitor="guest-1").exists()
+
+
+def test_a_new_product_gets_lists_and_enters_its_neighbours_lists(shop):
+    from django.core.files.base import ContentFile
+
+    from tests.factories import pattern_png
+    from tests.testapp.models import ArticleImage, ArticleShelf, Shelf
+
+    article = Article.objects.create(code="NEW-1", name="Stripes article new", summary="A stripes pattern.", cost=5)
+    ArticleShelf.objects.create(article=article, shelf=Shelf.objects.get(label="Stripes"))
+    ArticleImage(article=article).file.save("new.png", ContentFile(pattern_png(0, seed=999)), save=True)
+    assert embed_product(article.pk)  # what the light queue runs after the save
+    own = RelatedList.objects.get(version=active_version(), product=article, space="")
+    assert len(own.product_ids) == 10
+    holding = RelatedList.objects.filter(version=active_version(), space="", product_ids__contains=["NEW-1"])
+    assert holding.exists()
+    for row in holding:  # still best first, still the depth
+        assert len(row.product_ids) <= 10 and row.scores == sorted(row.scores, reverse=True)
+    neighbour = Article.objects.get(pk=holding.first().product_id)
+    assert "NEW-1" in ids(related_products(product=neighbour, k=10))
+
+
+def test_forgetting_a_customer_deletes_their_stored_list(shop):
+    _, customers = shop
+    assert ShopperList.objects.filter(user=customers[2]).exists()
+    counts = forget_user(customers[2])
+    assert counts["recommendation lists"] == 1 and not ShopperList.objects.filter(user=customers[2]).exists()
