@@ -4,7 +4,7 @@ same run; and HNSW recall against exact search.
 
     .venv/bin/python -m bench.serving [--fresh] [--seconds 15] [--clients 4] [--products 100000]
 
-The first run builds the bench database ``shopguide_bench_serving`` in about 4 minutes, on an
+The first run builds the bench database ``shopguide_bench_serving`` in about 8 minutes, on an
 embedded PostgreSQL of the bench's own (var/bench/serving-pgdata; or on DATABASE_URL's server as
 it is configured); later runs reuse it (``--fresh`` rebuilds):
 
@@ -22,7 +22,7 @@ it is configured); later runs reuse it (``--fresh`` rebuilds):
   untrained behaviour LSTM over the whole catalogue (a shopper's vector is computed live with it
   when their stored list is stale). Latency, not ranking quality, is what this bench measures;
 * the lists training's finish step stores (``shopguide.stored_lists``): every product's related
-  lists (fused and per space, exact, in torch; about 7 minutes on 2 CPU cores for 100,000
+  lists (fused and per space, exact, in torch; about 4 minutes on 2 CPU cores for 100,000
   products) and every shopper's recommendations.
 
 Then it measures, in-process, HNSW recall@10 against exact search (numpy brute force over every
