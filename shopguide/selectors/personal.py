@@ -102,7 +102,9 @@ def _from_stored(stored: StoredShopper, history: list[HistoryItem], *, k: int, f
     listed = [(pk, score, because) for pk, score, because in zip(stored.product_ids, stored.scores, stored.because) if pk not in seen]
 
     def read(part):
-        return read_products([pk for pk, _, _ in part], filters=filters, also=[b for _, _, b in part if b is not None])
+        # The products that explain the items are read with them (mostly the same few).
+        named = {b for _, _, b in part if b is not None}
+        return read_products([pk for pk, _, _ in part], filters=filters, also=list(named))
 
     by_pk, shown = read(listed[: first_read(k)])
     if len(shown) < k and len(listed) > first_read(k):
