@@ -115,8 +115,10 @@ def refresh_user_vector(user_id: Any) -> bool:
         return False
     vectors = behaviour_space.load(version).user_vectors(events.sequences, events.event_types)
     write_user_vectors(version=version, user_ids=[user_id], vectors=vectors)
-    history = [item_ids[i] for i in events.sequences[0]]
-    store_shopper_list(version, user_id=user_id, vector=vectors[0], history_ids=history, as_of=as_of)
+    from shopguide.ml.sequence_model import EVENT_TYPES
+
+    history = {item_ids[i]: EVENT_TYPES[kind] for i, kind in zip(events.sequences[0], events.event_types[0])}
+    store_shopper_list(version, user_id=user_id, vector=vectors[0], history=history, as_of=as_of)
     return True
 
 
@@ -135,7 +137,7 @@ def refresh_visitor_list(visitor: str) -> bool:
     vector = shopper_vector(version, None, history, live=True) if history else None
     if vector is None:
         return False
-    store_shopper_list(version, visitor=visitor, vector=vector, history_ids=[h.product_id for h in history], as_of=as_of)
+    store_shopper_list(version, visitor=visitor, vector=vector, history={h.product_id: h.type for h in history}, as_of=as_of)
     return True
 
 

@@ -249,6 +249,8 @@ class ShopperList(models.Model):
     scores = ArrayField(RealField())
     # Per item, the product of the history that explains it ("because you viewed ..."), "" = none.
     because = ArrayField(models.TextField())
+    # The shopper's strongest event type with that product ("view", "purchase", ...), for the verb.
+    because_types = ArrayField(models.CharField(max_length=16))
     updated_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

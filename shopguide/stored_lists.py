@@ -12,7 +12,7 @@ the newest event it was computed from, and serving computes live when there is a
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -158,6 +158,7 @@ def build_shopper_lists(version: ModelVersion) -> int:
     """Compute and store every shopper's (customer's and guest's) recommendations for ``version``
     with its behaviour model. Returns the number of lists written (0 without a behaviour model)."""
     from shopguide.ml.neighbours import closest_of, top_items_for_queries
+    from shopguide.ml.sequence_model import EVENT_TYPES
     from shopguide.snapshot import CatalogSnapshot, take_event_snapshot
     from shopguide.spaces import behaviour as behaviour_space
 
@@ -178,27 +179,30 @@ def build_shopper_lists(version: ModelVersion) -> int:
     product_ids, spaces = load_space_matrices(version, [behaviour_space.NAME])
     items = spaces[behaviour_space.NAME]
     position = {pk: i for i, pk in enumerate(product_ids)}
-    histories = [np.array([position[model_rows[i]] for i in seq if model_rows[i] in position], np.int64)
-                 for seq in events.sequences]  # fmt: skip
+    known = [[j for j, i in enumerate(seq) if model_rows[i] in position] for seq in events.sequences]
+    histories = [np.array([position[model_rows[seq[j]]] for j in js], np.int64) for seq, js in zip(events.sequences, known)]
+    history_types = [[EVENT_TYPES[types[j]] for j in js] for types, js in zip(events.event_types, known)]
     rows, scores = top_items_for_queries(vectors, items, depth=shopguide_settings.LIST_DEPTH, exclude=histories,
                                          device=shopguide_settings.DEVICE)  # fmt: skip
     table = ShopperList._meta.db_table
     count = 0
     with transaction.atomic(), connection.cursor() as cursor:
-        columns = "version_id, user_id, visitor, as_of, product_ids, scores, because, updated_at"
+        columns = "version_id, user_id, visitor, as_of, product_ids, scores, because, because_types, updated_at"
         with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
             from django.utils import timezone
 
             now = timezone.now()
-            for actor, found, found_scores, history in zip(events.actors, rows, scores, histories):
+            for actor, found, found_scores, history, types in zip(events.actors, rows, scores, histories, history_types):
                 found, found_scores = found[found >= 0], found_scores[found >= 0]
-                because = [""] * len(found)
+                because, because_types = [""] * len(found), [""] * len(found)
                 if len(history) and len(found):
-                    because = [str(product_ids[history[i]]) for i in closest_of(items[found], items[history])]
+                    closest = closest_of(items[found], items[history])
+                    because = [str(product_ids[history[i]]) for i in closest]
+                    because_types = [types[i] for i in closest]
                 kind, key = actor
                 copy.write_row((
                     version.pk, key if kind == "user" else None, key if kind == "visitor" else "", as_of.get(actor),
-                    [str(product_ids[i]) for i in found], [float(s) for s in found_scores], because, now,
+                    [str(product_ids[i]) for i in found], [float(s) for s in found_scores], because, because_types, now,
                 ))  # fmt: skip
                 count += 1
     return count
@@ -206,24 +210,26 @@ def build_shopper_lists(version: ModelVersion) -> int:
 
 def store_shopper_list(
     version: ModelVersion, *, user_id: Any = None, visitor: str | None = None, vector: np.ndarray,
-    history_ids: Sequence[Any], as_of: int | None,
+    history: Mapping[Any, str], as_of: int | None,
 ) -> ShopperList:
     """Store one shopper's list from their vector (already computed), searched in the behaviour
-    index; ``as_of``: their newest event id when ``history_ids`` (their products) was read."""
+    index. ``history``: their products -> their strongest event type with each; ``as_of``: their
+    newest event id when it was read."""
     from shopguide.selectors.filters import ProductFilters
     from shopguide.selectors.neighbours import filtered_neighbours
     from shopguide.vectors import pairwise_similarities
 
     neighbours = filtered_neighbours(
         version, "behaviour", vector, k=shopguide_settings.LIST_DEPTH, filters=ProductFilters(in_stock=False),
-        metric="ip", exclude_ids=list(history_ids),
+        metric="ip", exclude_ids=list(history),
     )  # fmt: skip
     ids = [n.product_id for n in neighbours]
-    similarity = pairwise_similarities(version_id=version.pk, space="behaviour", product_ids=ids, other_ids=list(history_ids))
-    because = [str(max(similarity[pk], key=similarity[pk].get)) if similarity.get(pk) else "" for pk in ids]
+    similarity = pairwise_similarities(version_id=version.pk, space="behaviour", product_ids=ids, other_ids=list(history))
+    closest = [max(similarity[pk], key=similarity[pk].get) if similarity.get(pk) else None for pk in ids]
     actor = Q(user_id=user_id) if user_id is not None else Q(visitor=visitor, user__isnull=True)
     fields = {"as_of": as_of, "product_ids": [str(pk) for pk in ids], "scores": [n.score for n in neighbours],
-              "because": because}  # fmt: skip
+              "because": ["" if pk is None else str(pk) for pk in closest],
+              "because_types": ["" if pk is None else history[pk] for pk in closest]}  # fmt: skip
     with transaction.atomic():
         ShopperList.objects.filter(actor, version=version).delete()
         return ShopperList.objects.create(version=version, user_id=user_id, visitor=visitor or "", **fields)

@@ -41,6 +41,7 @@ class Migration(migrations.Migration):
                 ('product_ids', django.contrib.postgres.fields.ArrayField(base_field=models.TextField(), size=None)),
                 ('scores', django.contrib.postgres.fields.ArrayField(base_field=shopguide.models.RealField(), size=None)),
                 ('because', django.contrib.postgres.fields.ArrayField(base_field=models.TextField(), size=None)),
+                ('because_types', django.contrib.postgres.fields.ArrayField(base_field=models.CharField(max_length=16), size=None)),
                 ('updated_at', models.DateTimeField(default=django.utils.timezone.now)),
                 ('user', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='+', to=settings.AUTH_USER_MODEL)),
                 ('version', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='shopper_lists', to='shopguide.modelversion')),

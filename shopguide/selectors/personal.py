@@ -21,11 +21,12 @@ from shopguide.selectors.filters import DEFAULT_FILTERS, ProductFilters
 from shopguide.selectors.neighbours import filtered_neighbours
 from shopguide.selectors.popular import TRENDING_WINDOW_DAYS, popular_products
 from shopguide.selectors.results import Recommendations, ScoredProduct
-from shopguide.selectors.stored import HISTORY_EVENTS, StoredShopper, first_read, read_products, read_shopper
+from shopguide.selectors.stored import StoredShopper, first_read, read_products, read_shopper
 from shopguide.snapshot import EVENT_STRENGTH
 from shopguide.vectors import pairwise_similarities
 from shopguide.versions import active_version
 
+HISTORY_EVENTS = 200  # most recent events read per shopper
 HISTORY_ITEMS = 50  # distinct products of them fed to the model
 OWNED_TYPES = (InteractionType.PURCHASE, InteractionType.CART)
 VERBS = {"view": "viewed", "click": "viewed", "search": "searched for", "cart": "added", "purchase": "bought"}
@@ -65,20 +66,16 @@ def recommended_for(
     ``cart_ids``: products in the current cart, read as the latest events of the sequence. Items
     bought, in the cart or among the last products viewed are never recommended. With no model,
     no history or no usable vector, trending products answer (``fallback``), with the reason
-    "popular in <category>". Served from the shopper's stored list (one statement with their
-    history) while it is fresh; after a new event, or with a cart, computed live.
+    "popular in <category>". Served from the shopper's stored list (one statement) while it is
+    fresh; after a new event, or with a cart, computed live.
     """
-    stored = None
     if not cart_ids and (user is not None or visitor):
         stored = read_shopper(user=user, visitor=visitor, version_id=version.pk if version else None)
-    if stored is not None:
-        history = distinct_history(stored.recent)
-        if stored.fresh:
-            served = _from_stored(stored, history, k=k, filters=filters)
+        if stored is not None and stored.fresh:
+            served = _from_stored(stored, user=user, visitor=visitor, k=k, filters=filters)
             if served is not None:
                 return served
-    else:
-        history = shopper_history(user=user, visitor=visitor)
+    history = shopper_history(user=user, visitor=visitor)
     version = version or active_version()
     history += [HistoryItem(pk, InteractionType.CART) for pk in cart_ids if pk not in {h.product_id for h in history}]
     owned = [h.product_id for h in history if h.type in OWNED_TYPES]
@@ -94,17 +91,14 @@ def recommended_for(
     return _topped_up(result, history, k=k, filters=filters)
 
 
-def _from_stored(stored: StoredShopper, history: list[HistoryItem], *, k: int, filters: ProductFilters) -> Recommendations | None:
-    """The stored list's first k products that pass ``filters`` (what the shopper owns left out);
-    None when fewer pass and a live search could find more."""
-    seen = {h.product_id for h in history}
-    filters = filters.excluding([h.product_id for h in history if h.type in OWNED_TYPES])
-    listed = [(pk, score, because) for pk, score, because in zip(stored.product_ids, stored.scores, stored.because) if pk not in seen]
+def _from_stored(stored: StoredShopper, *, user, visitor, k: int, filters: ProductFilters) -> Recommendations | None:
+    """The fresh stored list's first k products that pass ``filters`` (what the shopper met was
+    left out when it was computed); None when fewer pass and a live search could find more."""
+    listed = list(zip(stored.product_ids, stored.scores, stored.because, stored.because_types))
 
     def read(part):
         # The products that explain the items are read with them (mostly the same few).
-        named = {b for _, _, b in part if b is not None}
-        return read_products([pk for pk, _, _ in part], filters=filters, also=list(named))
+        return read_products([pk for pk, *_ in part], filters=filters, also=list({b for _, _, b, _ in part if b is not None}))
 
     by_pk, shown = read(listed[: first_read(k)])
     if len(shown) < k and len(listed) > first_read(k):
@@ -112,18 +106,21 @@ def _from_stored(stored: StoredShopper, history: list[HistoryItem], *, k: int, f
     if len(shown) < k and len(stored.product_ids) >= shopguide_settings.LIST_DEPTH:
         return None
     adapter = get_adapter()
-    kind_of = {h.product_id: h.type for h in history}
     items = []
-    for pk, score, because in listed:
+    for pk, score, because, kind in listed:
         if pk in shown and len(items) < k:
             reason = "recommended for you"
             if because in by_pk:
-                reason = f"because you {VERBS.get(kind_of.get(because, 'view'), 'viewed')} {adapter.title(by_pk[because])}"
+                reason = f"because you {VERBS.get(kind, 'viewed')} {adapter.title(by_pk[because])}"
             items.append(ScoredProduct(by_pk[pk], round(score, 4), reason))
     result = Recommendations(version=None, source="trending", fallback=True)
     if items:
         result = Recommendations(items=items, version=stored.version_id, source="personal", fallback=False)
-    return _topped_up(result, history, k=k, filters=filters)
+    if len(result.items) < k:  # topped up with trending products: never what the shopper met or owns
+        history = shopper_history(user=user, visitor=visitor)
+        filters = filters.excluding([h.product_id for h in history if h.type in OWNED_TYPES])
+        return _topped_up(result, history, k=k, filters=filters)
+    return result
 
 
 def _topped_up(result: Recommendations, history: list[HistoryItem], *, k: int, filters: ProductFilters) -> Recommendations:

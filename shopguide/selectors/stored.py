@@ -1,7 +1,8 @@
 """Reading the lists stored when a version was built (``shopguide.stored_lists`` writes them).
 
 Each reader is one hand-written statement that also finds the active version, so a request that a
-stored list answers costs one round trip for the ranking. The rows come back as ids; the product
+stored list answers costs one round trip for the ranking (a fresh shopper's list needs not even
+their history: it was left out, and the reasons' verbs stored, when the list was computed). The rows come back as ids; the product
 rows are read through the filters by the caller, so stock and category changes show at once.
 """
 
@@ -19,7 +20,6 @@ from shopguide.selectors.filters import ProductFilters
 
 # Index of each space in RelatedList.reasons. Append only: stored rows refer to positions.
 REASON_SPACES = ("image", "text", "behaviour")
-HISTORY_EVENTS = 200  # most recent events read per shopper (as shopper_history reads them)
 
 VERSIONS = ModelVersion._meta.db_table
 RELATED = RelatedList._meta.db_table
@@ -43,7 +43,7 @@ class StoredShopper:
     product_ids: list[Any]
     scores: list[float]
     because: list[Any]  # per item, the history product that explains it, or None
-    recent: list[tuple[Any, str]]  # the shopper's latest events, newest first: (product id, type)
+    because_types: list[str]  # the shopper's strongest event type with that product
 
 
 def read_related(*, product_pk: Any, space: str | None, version_id: int | None, depth: int) -> StoredRelated | None:
@@ -67,36 +67,27 @@ def read_related(*, product_pk: Any, space: str | None, version_id: int | None, 
 
 
 def read_shopper(*, user: Model | None, visitor: str | None, version_id: int | None) -> StoredShopper | None:
-    """The active (or given) version's stored list of a customer or guest, with their latest
-    events; None when no version serves. ``product_ids`` is empty when nothing is stored."""
+    """The active (or given) version's stored list of a customer or guest, and whether it is
+    fresh; None when no version serves. ``product_ids`` is empty when nothing is stored."""
     which, params = ("v.id = %s", [version_id]) if version_id is not None else ("v.is_active", [])
     if user is not None:
         actor, actor_params = "{t}.user_id = %s", [user.pk]
     else:
         actor, actor_params = "{t}.visitor = %s AND {t}.user_id IS NULL", [visitor or ""]
-    events = actor.format(t="e")
-    recent = (
-        f"SELECT e.product_id, e.type, e.ts, e.id FROM {EVENTS} e WHERE {events} AND e.product_id IS NOT NULL "
-        f"ORDER BY e.ts DESC, e.id DESC LIMIT {HISTORY_EVENTS}"
-    )
     sql = (
-        f"SELECT v.id, l.as_of, l.product_ids, l.scores, l.because, "
-        f"(SELECT max(e.id) FROM {EVENTS} e WHERE {events} AND e.product_id IS NOT NULL), hist.products, hist.types "
-        f"FROM {VERSIONS} v LEFT JOIN {SHOPPERS} l ON l.version_id = v.id AND {actor.format(t='l')} "
-        f"CROSS JOIN LATERAL (SELECT array_agg(h.product_id ORDER BY h.ts DESC, h.id DESC) AS products, "
-        f"array_agg(h.type ORDER BY h.ts DESC, h.id DESC) AS types FROM ({recent}) h) hist WHERE {which}"
+        f"SELECT v.id, l.as_of, l.product_ids, l.scores, l.because, l.because_types, "
+        f"(SELECT max(e.id) FROM {EVENTS} e WHERE {actor.format(t='e')} AND e.product_id IS NOT NULL) "
+        f"FROM {VERSIONS} v LEFT JOIN {SHOPPERS} l ON l.version_id = v.id AND {actor.format(t='l')} WHERE {which}"
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, [*actor_params, *actor_params, *actor_params, *params])
+        cursor.execute(sql, [*actor_params, *actor_params, *params])
         row = cursor.fetchone()
     if row is None:
         return None
-    version, as_of, ids, scores, because, newest, products, types = row
-    stored = ids is not None
+    version, as_of, ids, scores, because, because_types, newest = row
     return StoredShopper(
-        version_id=version, fresh=stored and as_of == newest, product_ids=_to_pks(ids or []),
-        scores=list(scores or []), because=_to_pks(because or []),
-        recent=list(zip(products or [], types or [])),
+        version_id=version, fresh=ids is not None and as_of == newest, product_ids=_to_pks(ids or []),
+        scores=list(scores or []), because=_to_pks(because or []), because_types=list(because_types or []),
     )  # fmt: skip
 
 
