@@ -34,19 +34,23 @@ def embed_product(product_pk: Any) -> list[str]:
     version = active_version()
     if version is None:
         return []
-    written = []
+    from shopguide.stored_lists import store_product_lists
+
+    embedded = {}
     for name in version.dimensions:
         ids, vectors, errors = SPACES[name].embed_products(version, [product])
         if ids:
-            write_product_vectors(version=version, space=name, product_ids=ids, vectors=vectors)
-            written.append(name)
+            embedded[name] = (ids, vectors)
         elif errors:
             logger.info("Product %s not embedded in %s: %s", product_pk, name, errors.get(product.pk))
-    if written:
-        from shopguide.stored_lists import store_product_lists
-
-        store_product_lists(version, product.pk)
-    return written
+    if embedded:
+        # Vectors and lists in one transaction: no reader sees the new vectors while the stored
+        # lists (which serving reads first) do not know the product yet.
+        with transaction.atomic():
+            for name, (ids, vectors) in embedded.items():
+                write_product_vectors(version=version, space=name, product_ids=ids, vectors=vectors)
+            store_product_lists(version, product.pk)
+    return list(embedded)
 
 
 def _queue_light_task_after_commit(task, argument: Any, what: str) -> None:
