@@ -11,7 +11,6 @@ the newest event it was computed from, and serving computes live when there is a
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -24,10 +23,6 @@ from shopguide.models import Interaction, ModelVersion, RelatedList, ShopperList
 from shopguide.selectors.stored import REASON_SPACES
 from shopguide.vectors import TABLE as VECTORS
 
-logger = logging.getLogger(__name__)
-
-WRITE_BATCH = 5000  # rows per COPY statement's transaction share; memory, not results, depends on it
-
 
 # -- related products -------------------------------------------------------------------------------
 
@@ -37,7 +32,8 @@ def related_list_kinds(version: ModelVersion) -> dict[str, dict[str, float]]:
     space's own list ("looks similar", "customers also bought")."""
     from shopguide.selectors.related import related_weights
 
-    kinds = {"": related_weights(version)} if related_weights(version) else {}
+    fused = related_weights(version)
+    kinds = {"": fused} if fused else {}
     kinds.update({name: {name: 1.0} for name in version.dimensions})
     return kinds
 
@@ -57,13 +53,12 @@ def build_related_lists(version: ModelVersion, *, progress: Callable[[float, str
     if progress:
         progress(0.8, "related lists: writing")
     RelatedList.objects.filter(version=version).delete()
+    present = {name: np.abs(matrix).sum(axis=1) > 0 for name, matrix in spaces.items()}
     written = 0
     for kind, weights in kinds.items():
         lists, names = computed[kind], list(weights)
         # Only products with a vector in one of the kind's spaces get a list of that kind.
-        has_vector = np.zeros(len(product_ids), bool)
-        for name in names:
-            has_vector |= np.abs(spaces[name]).sum(axis=1) > 0
+        has_vector = np.logical_or.reduce([present[name] for name in names])
 
         def rows(lists=lists, names=names, has_vector=has_vector):
             for row in np.flatnonzero(has_vector):

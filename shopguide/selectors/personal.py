@@ -15,13 +15,12 @@ import numpy as np
 from django.db.models import Model
 
 from shopguide.adapter import get_adapter
-from shopguide.conf import shopguide_settings
 from shopguide.models import Interaction, InteractionType, ModelVersion, UserVector
 from shopguide.selectors.filters import DEFAULT_FILTERS, ProductFilters
 from shopguide.selectors.neighbours import filtered_neighbours
 from shopguide.selectors.popular import TRENDING_WINDOW_DAYS, popular_products
 from shopguide.selectors.results import Recommendations, ScoredProduct
-from shopguide.selectors.stored import StoredShopper, first_read, read_products, read_shopper
+from shopguide.selectors.stored import StoredShopper, read_listed, read_shopper
 from shopguide.snapshot import EVENT_STRENGTH
 from shopguide.vectors import pairwise_similarities
 from shopguide.versions import active_version
@@ -44,12 +43,7 @@ def shopper_history(*, user: Model | None = None, visitor: str | None = None) ->
         return []
     rows = Interaction.objects.filter(product__isnull=False)
     rows = rows.filter(user=user) if user is not None else rows.filter(visitor=visitor, user__isnull=True)
-    return distinct_history(list(rows.order_by("-ts", "-pk").values_list("product_id", "type")[:HISTORY_EVENTS]))
-
-
-def distinct_history(recent: list[tuple[Any, str]]) -> list[HistoryItem]:
-    """``recent`` events (product id, type), newest first, as the shopper's distinct products,
-    oldest first, each with its strongest event type."""
+    recent = list(rows.order_by("-ts", "-pk").values_list("product_id", "type")[:HISTORY_EVENTS])
     strongest: dict[Any, str] = {}
     for product_id, kind in reversed(recent):  # oldest first; dict order = first time met
         if EVENT_STRENGTH.get(kind, 0) >= EVENT_STRENGTH.get(strongest.get(product_id, ""), -1):
@@ -95,15 +89,9 @@ def _from_stored(stored: StoredShopper, *, user, visitor, k: int, filters: Produ
     """The fresh stored list's first k products that pass ``filters`` (what the shopper met was
     left out when it was computed); None when fewer pass and a live search could find more."""
     listed = list(zip(stored.product_ids, stored.scores, stored.because, stored.because_types))
-
-    def read(part):
-        # The products that explain the items are read with them (mostly the same few).
-        return read_products([pk for pk, *_ in part], filters=filters, also=list({b for _, _, b, _ in part if b is not None}))
-
-    by_pk, shown = read(listed[: first_read(k)])
-    if len(shown) < k and len(listed) > first_read(k):
-        by_pk, shown = read(listed)
-    if len(shown) < k and len(stored.product_ids) >= shopguide_settings.LIST_DEPTH:
+    # The products that explain the items are read with them (mostly the same few).
+    by_pk, shown = read_listed(stored.product_ids, k=k, filters=filters, named_by=dict(zip(stored.product_ids, stored.because)))
+    if len(shown) < k and not stored.complete:
         return None
     adapter = get_adapter()
     items = []

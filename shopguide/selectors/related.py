@@ -8,13 +8,12 @@ from django.db.models import Model
 
 from shopguide.adapter import get_adapter
 from shopguide.models import ModelVersion
-from shopguide.conf import shopguide_settings
 from shopguide.selectors.cache import cached_list
 from shopguide.selectors.filters import DEFAULT_FILTERS, ProductFilters
 from shopguide.selectors.neighbours import neighbours_in_spaces
 from shopguide.selectors.popular import popular_products
 from shopguide.selectors.results import Recommendations, ScoredProduct
-from shopguide.selectors.stored import StoredRelated, first_read, read_products, read_related
+from shopguide.selectors.stored import StoredRelated, read_listed, read_related
 from shopguide.vectors import VectorQuery
 from shopguide.versions import active_version
 
@@ -36,8 +35,7 @@ def related_products(
     vector exists). Served from the list stored when the version was built (one row) whenever k
     of its products pass the filters; otherwise searched live and cached per product and version.
     """
-    stored = read_related(product_pk=product.pk, space=space, version_id=version.pk if version else None,
-                          depth=shopguide_settings.LIST_DEPTH)  # fmt: skip
+    stored = read_related(product_pk=product.pk, space=space, version_id=version.pk if version else None)
     if stored is not None:
         served = _from_stored(stored, product, k=k, filters=filters, space=space)
         if served is not None:
@@ -59,9 +57,7 @@ def _from_stored(stored: StoredRelated, product: Model, *, k: int, filters: Prod
     """The stored list's first k products that pass ``filters``; None when fewer than k pass and
     the list may not hold every candidate (a live search under the filters finds more)."""
     candidates = [pk for pk in stored.product_ids if pk != product.pk]
-    by_pk, shown = read_products(candidates[: first_read(k)], filters=filters)
-    if len(shown) < k and len(candidates) > first_read(k):  # many filtered out: look at the whole list
-        by_pk, shown = read_products(candidates, filters=filters)
+    by_pk, shown = read_listed(candidates, k=k, filters=filters)
     if len(shown) < k and not stored.complete:
         return None
     title = get_adapter().title(product)

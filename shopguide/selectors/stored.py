@@ -15,6 +15,7 @@ from django.db import connection
 from django.db.models import Model
 
 from shopguide.adapter import get_adapter
+from shopguide.conf import shopguide_settings
 from shopguide.models import Interaction, ModelVersion, RelatedList, ShopperList
 from shopguide.selectors.filters import ProductFilters
 
@@ -33,7 +34,10 @@ class StoredRelated:
     product_ids: list[Any]  # best first, as the product model's primary key type
     scores: list[float]
     reasons: list[str]  # the space that explains each item
-    complete: bool  # the list holds every candidate there was (shorter than the depth stored)
+
+    @property
+    def complete(self) -> bool:
+        return is_complete(self.product_ids)
 
 
 @dataclass(frozen=True)
@@ -45,8 +49,12 @@ class StoredShopper:
     because: list[Any]  # per item, the history product that explains it, or None
     because_types: list[str]  # the shopper's strongest event type with that product
 
+    @property
+    def complete(self) -> bool:
+        return is_complete(self.product_ids)
 
-def read_related(*, product_pk: Any, space: str | None, version_id: int | None, depth: int) -> StoredRelated | None:
+
+def read_related(*, product_pk: Any, space: str | None, version_id: int | None) -> StoredRelated | None:
     """The stored list of ``product_pk`` (fused when ``space`` is None) in version ``version_id``
     (default: the active version), or None when there is none."""
     which, params = ("v.id = %s", [version_id]) if version_id is not None else ("v.is_active", [])
@@ -62,7 +70,7 @@ def read_related(*, product_pk: Any, space: str | None, version_id: int | None, 
     version, ids, scores, reasons = row
     return StoredRelated(
         version_id=version, product_ids=_to_pks(ids), scores=list(scores),
-        reasons=[REASON_SPACES[i] for i in reasons], complete=len(ids) < depth,
+        reasons=[REASON_SPACES[i] for i in reasons],
     )  # fmt: skip
 
 
@@ -107,11 +115,26 @@ def read_products(ids: list[Any], *, filters: ProductFilters, also: list[Any] = 
     return by_pk, set(by_pk) - named
 
 
-def first_read(k: int) -> int:
-    """How many of a stored list's products to read for k results: half as many again covers
-    the usual filters (stock, a few products left out) in one small read; a second read takes
-    the rest of the list when they do not."""
-    return k + (k + 1) // 2
+def read_listed(ids: list[Any], *, k: int, filters: ProductFilters, named_by: dict | None = None) -> tuple[dict, set]:
+    """``read_products`` for a stored list, best first: its first k and half as many again (which
+    covers the usual filters, stock and a few products left out, in one small read), then the
+    whole list when fewer than k of those pass. ``named_by``: id -> the product its reason names."""
+    named_by = named_by or {}
+
+    def read(part):
+        return read_products(part, filters=filters, also=list({named_by[pk] for pk in part if named_by.get(pk) is not None}))
+
+    first = k + (k + 1) // 2
+    by_pk, shown = read(ids[:first])
+    if len(shown) < k and len(ids) > first:
+        by_pk, shown = read(ids)
+    return by_pk, shown
+
+
+def is_complete(product_ids: list[Any]) -> bool:
+    """A stored list shorter than LIST_DEPTH holds every candidate there was: a live search under
+    filters would find nothing more."""
+    return len(product_ids) < shopguide_settings.LIST_DEPTH
 
 
 def _to_pks(values: list[str]) -> list[Any]:
