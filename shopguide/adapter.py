@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import FieldDoesNotExist, ValidationError
-from django.db import models
+from django.db import connection, models
 from django.db.models import Q, QuerySet
 
 from shopguide.conf import get_product_model, shopguide_settings
@@ -101,6 +101,24 @@ class CatalogAdapter:
         field = self.fields.get("sku") or "pk"
         rows = self.model._default_manager.filter(**{f"{field}__in": list(set(skus))})
         return {str(sku): pk for sku, pk in rows.values_list(field, "pk")}
+
+    def parse_pk(self, value: Any) -> Any | None:
+        """``value`` (e.g. from a URL) as a primary key of the product model, or None when no
+        product can have it: malformed ("abc" for an integer key), out of the column's range, or
+        text with a NUL byte (PostgreSQL rejects those)."""
+        field = self.model._meta.pk
+        try:
+            pk = field.to_python(value)
+        except (ValidationError, ValueError, TypeError):
+            return None
+        if isinstance(pk, str) and "\x00" in pk:
+            return None
+        if isinstance(pk, int):
+            column = getattr(field, "target_field", field)  # a parent link's pk is its parent's
+            low, high = connection.ops.integer_field_ranges.get(column.get_internal_type(), (None, None))
+            if (low is not None and pk < low) or (high is not None and pk > high):
+                return None
+        return pk
 
     def get_by_pk(self, pk: Any):
         """The product with this primary key, or None (also for a malformed key, e.g. "abc")."""

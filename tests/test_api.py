@@ -93,8 +93,20 @@ def test_related_rejects_bad_parameters_with_a_message(db, api_client, params, f
     assert_error(api_client.get(f"{API}products/A-0000/related/", params), 400, field)
 
 
-def test_related_of_an_unknown_product_is_404(db, api_client):
-    assert_error(api_client.get(f"{API}products/NOPE/related/"), 404)
+@pytest.mark.parametrize("pk", ["NOPE", "A%00B", "9" * 30])
+def test_related_of_an_unknown_product_is_404(db, api_client, pk):
+    make_articles(2, with_images=False)
+    assert_error(api_client.get(f"{API}products/{pk}/related/"), 404)
+
+
+@pytest.mark.parametrize("value, expected", [("12", 12), (" 7", 7), ("abc", None), ("9" * 30, None), ("-1", -1), (None, None)])
+def test_an_integer_primary_key_is_parsed_or_refused_not_sent_to_the_database(value, expected):
+    from shopguide.adapter import CatalogAdapter
+    from tests.testapp.models import Shelf
+
+    adapter = CatalogAdapter()
+    adapter.model = Shelf  # a BigAutoField key: out of range is no product, not a database error
+    assert adapter.parse_pk(value) == expected
 
 
 def test_stored_related_list_is_read_through_the_filters_and_follows_activation(shop, api_client):

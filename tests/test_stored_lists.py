@@ -9,7 +9,7 @@ from shopguide.events import record_event
 from shopguide.incremental import embed_product, refresh_user_vector, refresh_visitor_list
 from shopguide.models import Interaction, RelatedList, ShopperList
 from shopguide.privacy import forget_user
-from shopguide.selectors import ProductFilters, recommended_for, related_products
+from shopguide.selectors import ProductFilters, recommended_for, related_products, related_products_of
 from shopguide.selectors.related import fused_neighbour_ids
 from shopguide.training import request_training, run_training
 from shopguide.versions import active_version
@@ -67,6 +67,24 @@ def test_stored_related_list_answers_as_the_live_search_in_one_statement(shop, s
     # The same ranking: the same scores, best first (near-ties may swap two products).
     assert [item.score for item in served.items] == pytest.approx([score for _, score, _ in live], abs=1e-3)
     assert len(set(ids(served)) & {pk for pk, _, _ in live}) >= 4
+
+
+def test_related_of_a_product_id_reads_the_product_with_its_list(shop, django_assert_num_queries):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from shopguide.adapter import get_adapter
+
+    with CaptureQueriesContext(connection) as reading_products:
+        list(get_adapter().get_queryset().filter(pk__in=["A-0001", "A-0002"]))
+    # What the API serves: the product comes with its list's products, not from a query of its own.
+    with django_assert_num_queries(1 + len(reading_products)):
+        served = related_products_of("A-0000", k=5)
+    expected = related_products(product=Article.objects.get(pk="A-0000"), k=5)
+    assert [(item.product.pk, item.reason) for item in served.items] == [(item.product.pk, item.reason) for item in expected.items]
+    assert related_products_of("NOPE", k=5) is None
+    RelatedList.objects.filter(product="A-0000").delete()  # no stored list: the product is read, then searched
+    assert ids(related_products_of("A-0000", k=5)) == ids(expected)
 
 
 def test_a_filter_that_leaves_too_few_of_the_list_is_searched_live(shop):

@@ -48,13 +48,6 @@ def responses(ok: dict, *error_codes: int) -> dict:
     return {**ok, **{code: ERRORS[code] for code in error_codes}}
 
 
-def get_product_or_404(pk: str):
-    product = get_adapter().get_by_pk(pk)
-    if product is None:
-        raise NotFound(f"No product with id {pk!r}.")
-    return product
-
-
 def get_user_or_404(username: str):
     User = get_user_model()
     user = User._default_manager.filter(**{User.USERNAME_FIELD: username}).first() if "\x00" not in username else None
@@ -77,10 +70,11 @@ class RelatedProductsView(APIView):
     @extend_schema(parameters=[RelatedQuerySerializer], responses=responses({200: RecommendationsSerializer}, 400, 404))
     def get(self, request: Request, pk: str) -> Response:
         query = parse_query(RelatedQuerySerializer, request)
-        product = get_product_or_404(pk)
-        result = selectors.related_products(
-            product=product, k=query.limit, filters=query.filters, space=query.validated_data.get("space")
+        result = selectors.related_products_of(
+            pk, k=query.limit, filters=query.filters, space=query.validated_data.get("space")
         )
+        if result is None:
+            raise NotFound(f"No product with id {pk!r}.")
         return Response(RecommendationsSerializer(result).data)
 
 

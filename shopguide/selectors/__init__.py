@@ -10,12 +10,13 @@ from shopguide.selectors.filters import DEFAULT_FILTERS, ProductFilters
 from shopguide.selectors.personal import recommended_for, shopper_history
 from shopguide.selectors.popular import popular_products, trending
 from shopguide.selectors.profiles import CustomerProfile, customer_profile
-from shopguide.selectors.related import related_products, related_weights
+from shopguide.selectors.related import related_products, related_products_of, related_weights
 from shopguide.selectors.results import Recommendations, ScoredProduct
 from shopguide.selectors.search import InvalidImage, search_by_image, search_products
 
 __all__ = [
     "DEFAULT_FILTERS", "CustomerProfile", "InvalidImage", "ProductFilters", "Recommendations", "ScoredProduct",
-    "customer_profile", "popular_products", "recommended_for", "related_products", "related_weights",
+    "customer_profile", "popular_products", "recommended_for", "related_products", "related_products_of",
+    "related_weights",
     "search_by_image", "search_products", "shopper_history", "trending",
 ]

@@ -36,10 +36,30 @@ def related_products(
     of its products pass the filters; otherwise searched live and cached per product and version.
     """
     stored = read_related(product_pk=product.pk, space=space, version_id=version.pk if version else None)
-    if stored is not None:
-        served = _from_stored(stored, product, k=k, filters=filters, space=space)
-        if served is not None:
-            return served
+    served = _from_stored(stored, product.pk, product, k=k, filters=filters, space=space) if stored else None
+    return served or _searched_live(product, k=k, filters=filters, space=space, version=version)
+
+
+def related_products_of(
+    pk: Any, *, k: int = 8, filters: ProductFilters = DEFAULT_FILTERS, space: str | None = None
+) -> Recommendations | None:
+    """``related_products`` of the product with primary key ``pk`` (as given, e.g. from a URL),
+    or None when there is no such product. A stored list answers with the product itself read
+    along with its items: one query fewer than reading the product first."""
+    pk = get_adapter().parse_pk(pk)
+    if pk is None:
+        return None
+    stored = read_related(product_pk=pk, space=space, version_id=None)
+    served = _from_stored(stored, pk, None, k=k, filters=filters, space=space) if stored else None
+    if served is not None:
+        return served
+    product = get_adapter().get_by_pk(pk)
+    if product is None:
+        return None
+    return _searched_live(product, k=k, filters=filters, space=space, version=None)
+
+
+def _searched_live(product: Model, *, k: int, filters: ProductFilters, space: str | None, version: ModelVersion | None) -> Recommendations:
     version = version or active_version()
 
     def compute() -> Recommendations:
@@ -53,12 +73,16 @@ def related_products(
     return cached_list("related", version, (product.pk, k, space), filters, compute)
 
 
-def _from_stored(stored: StoredRelated, product: Model, *, k: int, filters: ProductFilters, space: str | None) -> Recommendations | None:
+def _from_stored(
+    stored: StoredRelated, product_pk: Any, product: Model | None, *, k: int, filters: ProductFilters, space: str | None
+) -> Recommendations | None:
     """The stored list's first k products that pass ``filters``; None when fewer than k pass and
-    the list may not hold every candidate (a live search under the filters finds more)."""
-    candidates = [pk for pk in stored.product_ids if pk != product.pk]
-    by_pk, shown = read_listed(candidates, k=k, filters=filters)
-    if len(shown) < k and not stored.complete:
+    the list may not hold every candidate (a live search under the filters finds more), or when
+    ``product`` was not given and is gone. Without ``product``, it is read with the items."""
+    candidates = [pk for pk in stored.product_ids if pk != product_pk]
+    by_pk, shown = read_listed(candidates, k=k, filters=filters, also=[] if product is not None else [product_pk])
+    product = product if product is not None else by_pk.get(product_pk)
+    if product is None or (len(shown) < k and not stored.complete):
         return None
     title = get_adapter().title(product)
     items = []

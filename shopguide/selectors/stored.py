@@ -115,14 +115,18 @@ def read_products(ids: list[Any], *, filters: ProductFilters, also: list[Any] = 
     return by_pk, set(by_pk) - named
 
 
-def read_listed(ids: list[Any], *, k: int, filters: ProductFilters, named_by: dict | None = None) -> tuple[dict, set]:
+def read_listed(
+    ids: list[Any], *, k: int, filters: ProductFilters, named_by: dict | None = None, also: list[Any] = ()
+) -> tuple[dict, set]:
     """``read_products`` for a stored list, best first: its first k and half as many again (which
     covers the usual filters, stock and a few products left out, in one small read), then the
-    whole list when fewer than k of those pass. ``named_by``: id -> the product its reason names."""
+    whole list when fewer than k of those pass. ``named_by``: id -> the product its reason names;
+    ``also``: more products to read with them, shown or not."""
     named_by = named_by or {}
 
     def read(part):
-        return read_products(part, filters=filters, also=list({named_by[pk] for pk in part if named_by.get(pk) is not None}))
+        named = {named_by[pk] for pk in part if named_by.get(pk) is not None} | set(also)
+        return read_products(part, filters=filters, also=list(named))
 
     first = k + (k + 1) // 2
     by_pk, shown = read(ids[:first])
