@@ -57,13 +57,13 @@ class StoredShopper:
 def read_related(*, product_pk: Any, space: str | None, version_id: int | None) -> StoredRelated | None:
     """The stored list of ``product_pk`` (fused when ``space`` is None) in version ``version_id``
     (default: the active version), or None when there is none."""
-    which, params = ("v.id = %s", [version_id]) if version_id is not None else ("v.is_active", [])
+    version, params = _version(version_id)
     sql = (
-        f"SELECT v.id, r.product_ids, r.scores, r.reasons FROM {VERSIONS} v "
-        f"JOIN {RELATED} r ON r.version_id = v.id AND r.product_id = %s AND r.space = %s WHERE {which}"
+        f"SELECT r.version_id, r.product_ids, r.scores, r.reasons FROM {RELATED} r "
+        f"WHERE r.version_id = {version} AND r.product_id = %s AND r.space = %s"
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, [product_pk, space or "", *params])
+        cursor.execute(sql, [*params, product_pk, space or ""])
         row = cursor.fetchone()
     if row is None:
         return None
@@ -76,27 +76,35 @@ def read_related(*, product_pk: Any, space: str | None, version_id: int | None) 
 
 def read_shopper(*, user: Model | None, visitor: str | None, version_id: int | None) -> StoredShopper | None:
     """The active (or given) version's stored list of a customer or guest, and whether it is
-    fresh; None when no version serves. ``product_ids`` is empty when nothing is stored."""
-    which, params = ("v.id = %s", [version_id]) if version_id is not None else ("v.is_active", [])
+    fresh; None when none is stored."""
+    version, params = _version(version_id)
     if user is not None:
         actor, actor_params = "{t}.user_id = %s", [user.pk]
     else:
         actor, actor_params = "{t}.visitor = %s AND {t}.user_id IS NULL", [visitor or ""]
     sql = (
-        f"SELECT v.id, l.as_of, l.product_ids, l.scores, l.because, l.because_types, "
+        f"SELECT l.version_id, l.as_of, l.product_ids, l.scores, l.because, l.because_types, "
         f"(SELECT max(e.id) FROM {EVENTS} e WHERE {actor.format(t='e')} AND e.product_id IS NOT NULL) "
-        f"FROM {VERSIONS} v LEFT JOIN {SHOPPERS} l ON l.version_id = v.id AND {actor.format(t='l')} WHERE {which}"
+        f"FROM {SHOPPERS} l WHERE l.version_id = {version} AND {actor.format(t='l')}"
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, [*actor_params, *actor_params, *params])
+        cursor.execute(sql, [*actor_params, *params, *actor_params])
         row = cursor.fetchone()
     if row is None:
         return None
     version, as_of, ids, scores, because, because_types, newest = row
     return StoredShopper(
-        version_id=version, fresh=ids is not None and as_of == newest, product_ids=_to_pks(ids or []),
-        scores=list(scores or []), because=_to_pks(because or []), because_types=list(because_types or []),
+        version_id=version, fresh=as_of == newest, product_ids=_to_pks(ids), scores=list(scores),
+        because=_to_pks(because), because_types=list(because_types),
     )  # fmt: skip
+
+
+def _version(version_id: int | None) -> tuple[str, list]:
+    """SQL for the version a list is read from: the given one, or the active one. (A subquery
+    plans faster than a join with the versions table, and a list is one row either way.)"""
+    if version_id is not None:
+        return "%s", [version_id]
+    return f"(SELECT id FROM {VERSIONS} WHERE is_active)", []
 
 
 def read_products(ids: list[Any], *, filters: ProductFilters, also: list[Any] = ()) -> tuple[dict, set]:
