@@ -267,6 +267,10 @@ def ensure_shop(n_products: int) -> None:
         if not version.related_lists.exists():  # a database built before lists were stored
             print("Storing the lists of the bench's version ...")
             build_stored_lists(version, Timer())
+        elif not version.shopper_lists.exists():  # a migration dropped them (they are derived data)
+            from shopguide.stored_lists import build_shopper_lists
+
+            print(f"Stored the shoppers' lists again: {build_shopper_lists(version):,}")
         return
     if Product.objects.exists():
         raise SystemExit("The bench database was left half-built: rerun with --fresh.")

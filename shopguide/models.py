@@ -247,10 +247,11 @@ class ShopperList(models.Model):
     as_of = models.BigIntegerField(null=True, blank=True)  # the shopper's newest Interaction id then
     product_ids = ArrayField(models.TextField())
     scores = ArrayField(RealField())
-    # Per item, the product of the history that explains it ("because you viewed ..."), "" = none.
+    # Per item, the product of the history that explains it, "" = none; and the reason shown,
+    # written when the list is stored ("because you viewed <its title>"), so serving a list reads
+    # no product but the listed ones.
     because = ArrayField(models.TextField())
-    # The shopper's strongest event type with that product ("view", "purchase", ...), for the verb.
-    because_types = ArrayField(models.CharField(max_length=16))
+    reasons = ArrayField(models.TextField(), default=list)
     updated_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

@@ -18,6 +18,7 @@ import numpy as np
 from django.db import connection, transaction
 from django.db.models import Max, Q
 
+from shopguide.adapter import get_adapter
 from shopguide.conf import shopguide_settings
 from shopguide.models import Interaction, ModelVersion, RelatedList, ShopperList
 from shopguide.selectors.stored import REASON_SPACES
@@ -179,28 +180,29 @@ def build_shopper_lists(version: ModelVersion) -> int:
     history_types = [[EVENT_TYPES[types[j]] for j in js] for types, js in zip(events.event_types, known)]
     rows, scores = top_items_for_queries(vectors, items, depth=shopguide_settings.LIST_DEPTH, exclude=histories,
                                          device=shopguide_settings.DEVICE)  # fmt: skip
+    lists = []  # (actor, item rows, scores, per item the history product explaining it and its event type)
+    for actor, found, found_scores, history, types in zip(events.actors, rows, scores, histories, history_types):
+        found, found_scores = found[found >= 0], found_scores[found >= 0]
+        because = [("", "")] * len(found)
+        if len(history) and len(found):
+            because = [(str(product_ids[history[i]]), types[i]) for i in closest_of(items[found], items[history])]
+        lists.append((actor, found, found_scores, because))
+    titles = product_titles({pk for *_, because in lists for pk, _ in because if pk})
     table = ShopperList._meta.db_table
-    count = 0
     with transaction.atomic(), connection.cursor() as cursor:
-        columns = "version_id, user_id, visitor, as_of, product_ids, scores, because, because_types, updated_at"
+        columns = "version_id, user_id, visitor, as_of, product_ids, scores, because, reasons, updated_at"
         with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
             from django.utils import timezone
 
             now = timezone.now()
-            for actor, found, found_scores, history, types in zip(events.actors, rows, scores, histories, history_types):
-                found, found_scores = found[found >= 0], found_scores[found >= 0]
-                because, because_types = [""] * len(found), [""] * len(found)
-                if len(history) and len(found):
-                    closest = closest_of(items[found], items[history])
-                    because = [str(product_ids[history[i]]) for i in closest]
-                    because_types = [types[i] for i in closest]
+            for actor, found, found_scores, because in lists:
                 kind, key = actor
                 copy.write_row((
                     version.pk, key if kind == "user" else None, key if kind == "visitor" else "", as_of.get(actor),
-                    [str(product_ids[i]) for i in found], [float(s) for s in found_scores], because, because_types, now,
+                    [str(product_ids[i]) for i in found], [float(s) for s in found_scores], [pk for pk, _ in because],
+                    reasons_for(because, titles), now,
                 ))  # fmt: skip
-                count += 1
-    return count
+    return len(lists)
 
 
 def store_shopper_list(
@@ -221,13 +223,31 @@ def store_shopper_list(
     ids = [n.product_id for n in neighbours]
     similarity = pairwise_similarities(version_id=version.pk, space="behaviour", product_ids=ids, other_ids=list(history))
     closest = [max(similarity[pk], key=similarity[pk].get) if similarity.get(pk) else None for pk in ids]
+    because = [("", "") if pk is None else (str(pk), history[pk]) for pk in closest]
     actor = Q(user_id=user_id) if user_id is not None else Q(visitor=visitor, user__isnull=True)
     fields = {"as_of": as_of, "product_ids": [str(pk) for pk in ids], "scores": [n.score for n in neighbours],
-              "because": ["" if pk is None else str(pk) for pk in closest],
-              "because_types": ["" if pk is None else history[pk] for pk in closest]}  # fmt: skip
+              "because": [pk for pk, _ in because], "reasons": reasons_for(because, product_titles({pk for pk, _ in because if pk}))}  # fmt: skip
     with transaction.atomic():
         ShopperList.objects.filter(actor, version=version).delete()
         return ShopperList.objects.create(version=version, user_id=user_id, visitor=visitor or "", **fields)
+
+
+def reasons_for(because: list[tuple[str, str]], titles: Mapping[str, str]) -> list[str]:
+    """The reason of each item from (the history product explaining it, its event type), as the
+    live path words it; "" where none does (or the product is gone)."""
+    from shopguide.selectors.personal import because_reason
+
+    return [because_reason(kind, titles[pk]) if pk in titles else "" for pk, kind in because]
+
+
+def product_titles(pks: set[str], *, chunk: int = 5000) -> dict[str, str]:
+    """Titles of products, by id as text (as lists store ids), read in chunks."""
+    adapter = get_adapter()
+    ids, titles = list(pks), {}
+    for start in range(0, len(ids), chunk):
+        for product in adapter.get_queryset().filter(pk__in=ids[start : start + chunk]).order_by():
+            titles[str(product.pk)] = adapter.title(product)
+    return titles
 
 
 def newest_event_id(*, user_id: Any = None, visitor: str | None = None) -> int | None:

@@ -32,6 +32,18 @@ def ids(result) -> list:
     return [item.product.pk for item in result.items]
 
 
+def product_read_queries() -> int:
+    """Queries of one read of a few products, with the adapter's prefetches."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from shopguide.adapter import get_adapter
+
+    with CaptureQueriesContext(connection) as reading:
+        list(get_adapter().get_queryset().filter(pk__in=["A-0001", "A-0002"]))
+    return len(reading)
+
+
 def test_training_stores_every_kind_of_list_for_every_product_and_shopper(shop):
     articles, customers = shop
     version = active_version()
@@ -51,16 +63,9 @@ def test_training_stores_every_kind_of_list_for_every_product_and_shopper(shop):
 
 @pytest.mark.parametrize("space", [None, "image", "behaviour"])
 def test_stored_related_list_answers_as_the_live_search_in_one_statement(shop, space, django_assert_num_queries):
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
-
-    from shopguide.adapter import get_adapter
-
     version = active_version()
     product = Article.objects.get(pk="A-0000")
-    with CaptureQueriesContext(connection) as reading_products:  # with the adapter's prefetches
-        list(get_adapter().get_queryset().filter(pk__in=["A-0001", "A-0002"]))
-    with django_assert_num_queries(1 + len(reading_products)):  # the stored row (and active version)
+    with django_assert_num_queries(1 + product_read_queries()):  # the stored row (and active version)
         served = related_products(product=product, k=5, space=space)
     assert served.source == (space or "related") and served.version == version.pk and len(served.items) == 5
     live = fused_neighbour_ids(version, product.pk, k=5, filters=ProductFilters(), space=space)
@@ -70,15 +75,8 @@ def test_stored_related_list_answers_as_the_live_search_in_one_statement(shop, s
 
 
 def test_related_of_a_product_id_reads_the_product_with_its_list(shop, django_assert_num_queries):
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
-
-    from shopguide.adapter import get_adapter
-
-    with CaptureQueriesContext(connection) as reading_products:
-        list(get_adapter().get_queryset().filter(pk__in=["A-0001", "A-0002"]))
     # What the API serves: the product comes with its list's products, not from a query of its own.
-    with django_assert_num_queries(1 + len(reading_products)):
+    with django_assert_num_queries(1 + product_read_queries()):
         served = related_products_of("A-0000", k=5)
     expected = related_products(product=Article.objects.get(pk="A-0000"), k=5)
     assert [(item.product.pk, item.reason) for item in served.items] == [(item.product.pk, item.reason) for item in expected.items]
@@ -97,10 +95,12 @@ def test_a_filter_that_leaves_too_few_of_the_list_is_searched_live(shop):
     assert {item.product.shelves.get().label for item in served.items} == {other}
 
 
-def test_stored_recommendations_answer_as_the_live_path_until_an_event_makes_them_stale(shop):
+def test_stored_recommendations_answer_as_the_live_path_until_an_event_makes_them_stale(shop, django_assert_num_queries):
     _, customers = shop
     customer = customers[0]
-    served = recommended_for(user=customer, k=5)
+    # One statement for the list and its freshness, one product read (the reasons are stored).
+    with django_assert_num_queries(1 + product_read_queries()):
+        served = recommended_for(user=customer, k=5)
     assert served.source == "personal" and len(served.items) == 5
     assert all(item.reason.startswith("because you ") for item in served.items)
     ShopperList.objects.filter(user=customer).delete()
@@ -127,6 +127,7 @@ def test_a_guests_list_is_stored_from_their_session_history(shop):
     assert not {"A-0001", "A-0007", "A-0010"} & set(row.product_ids)
     served = recommended_for(visitor="guest-1", k=4)
     assert served.source == "personal" and ids(served) == ids(live)
+    assert [i.reason for i in served.items] == [i.reason for i in live.items]
     from shopguide.events import merge_visitor_history
 
     merge_visitor_history(visitor="guest-1", user=shop[1][0])  # logging in: the history is the customer's now

@@ -28,6 +28,7 @@ from shopguide.versions import active_version
 HISTORY_EVENTS = 200  # most recent events read per shopper
 HISTORY_ITEMS = 50  # distinct products of them fed to the model
 OWNED_TYPES = (InteractionType.PURCHASE, InteractionType.CART)
+NO_REASON = "recommended for you"  # an item no product of the history explains
 VERBS = {"view": "viewed", "click": "viewed", "search": "searched for", "cart": "added", "purchase": "bought"}
 
 
@@ -85,22 +86,22 @@ def recommended_for(
     return _topped_up(result, history, k=k, filters=filters)
 
 
+def because_reason(event_type: str, title: str) -> str:
+    """The reason of a personal recommendation: the history product closest to it, and what the
+    shopper did with it."""
+    return f"because you {VERBS.get(event_type, 'viewed')} {title}"
+
+
 def _from_stored(stored: StoredShopper, *, user, visitor, k: int, filters: ProductFilters) -> Recommendations | None:
     """The fresh stored list's first k products that pass ``filters`` (what the shopper met was
     left out when it was computed); None when fewer pass and a live search could find more."""
-    listed = list(zip(stored.product_ids, stored.scores, stored.because, stored.because_types))
-    # The products that explain the items are read with them (mostly the same few).
-    by_pk, shown = read_listed(stored.product_ids, k=k, filters=filters, named_by=dict(zip(stored.product_ids, stored.because)))
+    by_pk, shown = read_listed(stored.product_ids, k=k, filters=filters)
     if len(shown) < k and not stored.complete:
         return None
-    adapter = get_adapter()
     items = []
-    for pk, score, because, kind in listed:
+    for pk, score, reason in zip(stored.product_ids, stored.scores, stored.reasons):
         if pk in shown and len(items) < k:
-            reason = "recommended for you"
-            if because in by_pk:
-                reason = f"because you {VERBS.get(kind, 'viewed')} {adapter.title(by_pk[because])}"
-            items.append(ScoredProduct(by_pk[pk], round(score, 4), reason))
+            items.append(ScoredProduct(by_pk[pk], round(score, 4), reason or NO_REASON))
     result = Recommendations(version=None, source="trending", fallback=True)
     if items:
         result = Recommendations(items=items, version=stored.version_id, source="personal", fallback=False)
@@ -164,11 +165,11 @@ def _nearest_with_reasons(
     for n in neighbours:
         if n.product_id not in by_pk:
             continue
-        reason = "recommended for you"
+        reason = NO_REASON
         if similarity.get(n.product_id):
             to_history = similarity[n.product_id]
             because = max(to_history, key=to_history.get)
             if because in by_pk:
-                reason = f"because you {VERBS.get(kind_of[because], 'viewed')} {adapter.title(by_pk[because])}"
+                reason = because_reason(kind_of[because], adapter.title(by_pk[because]))
         items.append(ScoredProduct(by_pk[n.product_id], round(n.score, 4), reason))
     return items

@@ -1,9 +1,10 @@
 """Reading the lists stored when a version was built (``shopguide.stored_lists`` writes them).
 
 Each reader is one hand-written statement that also finds the active version, so a request that a
-stored list answers costs one round trip for the ranking (a fresh shopper's list needs not even
-their history: it was left out, and the reasons' verbs stored, when the list was computed). The rows come back as ids; the product
-rows are read through the filters by the caller, so stock and category changes show at once.
+stored list answers costs one round trip for the ranking: a fresh shopper's list needs not even
+their history (what they met was left out, and the reasons written, when it was computed). The
+rows come back as ids; the product rows are read through the filters by the caller, so stock and
+category changes show at once.
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ class StoredShopper:
     product_ids: list[Any]
     scores: list[float]
     because: list[Any]  # per item, the history product that explains it, or None
-    because_types: list[str]  # the shopper's strongest event type with that product
+    reasons: list[str]  # per item, the reason shown ("" = none), written with the list
 
     @property
     def complete(self) -> bool:
@@ -83,7 +84,7 @@ def read_shopper(*, user: Model | None, visitor: str | None, version_id: int | N
     else:
         actor, actor_params = "{t}.visitor = %s AND {t}.user_id IS NULL", [visitor or ""]
     sql = (
-        f"SELECT l.version_id, l.as_of, l.product_ids, l.scores, l.because, l.because_types, "
+        f"SELECT l.version_id, l.as_of, l.product_ids, l.scores, l.because, l.reasons, "
         f"(SELECT max(e.id) FROM {EVENTS} e WHERE {actor.format(t='e')} AND e.product_id IS NOT NULL) "
         f"FROM {SHOPPERS} l WHERE l.version_id = {version} AND {actor.format(t='l')}"
     )
@@ -92,10 +93,10 @@ def read_shopper(*, user: Model | None, visitor: str | None, version_id: int | N
         row = cursor.fetchone()
     if row is None:
         return None
-    version, as_of, ids, scores, because, because_types, newest = row
+    version, as_of, ids, scores, because, reasons, newest = row
     return StoredShopper(
         version_id=version, fresh=as_of == newest, product_ids=_to_pks(ids), scores=list(scores),
-        because=_to_pks(because), because_types=list(because_types),
+        because=_to_pks(because), reasons=list(reasons),
     )  # fmt: skip
 
 
@@ -123,23 +124,15 @@ def read_products(ids: list[Any], *, filters: ProductFilters, also: list[Any] = 
     return by_pk, set(by_pk) - named
 
 
-def read_listed(
-    ids: list[Any], *, k: int, filters: ProductFilters, named_by: dict | None = None, also: list[Any] = ()
-) -> tuple[dict, set]:
+def read_listed(ids: list[Any], *, k: int, filters: ProductFilters, also: list[Any] = ()) -> tuple[dict, set]:
     """``read_products`` for a stored list, best first: its first k and half as many again (which
     covers the usual filters, stock and a few products left out, in one small read), then the
-    whole list when fewer than k of those pass. ``named_by``: id -> the product its reason names;
-    ``also``: more products to read with them, shown or not."""
-    named_by = named_by or {}
-
-    def read(part):
-        named = {named_by[pk] for pk in part if named_by.get(pk) is not None} | set(also)
-        return read_products(part, filters=filters, also=list(named))
-
+    whole list when fewer than k of those pass. ``also``: more products to read with them, shown
+    or not."""
     first = k + (k + 1) // 2
-    by_pk, shown = read(ids[:first])
+    by_pk, shown = read_products(ids[:first], filters=filters, also=also)
     if len(shown) < k and len(ids) > first:
-        by_pk, shown = read(ids)
+        by_pk, shown = read_products(ids, filters=filters, also=also)
     return by_pk, shown
 
 
