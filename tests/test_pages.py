@@ -59,16 +59,27 @@ def test_widgets_render_nothing_when_there_is_nothing_to_show(db, page_request, 
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
 
 
-def test_without_a_model_widgets_show_labelled_fallbacks(db, page_request):
-    articles = make_articles(6, with_images=False)
+def test_without_a_model_widgets_show_labelled_fallbacks_and_no_product_twice(db, page_request):
+    articles = make_articles(20, with_images=False)
     html = render(ALL_WIDGETS, page_request, article=articles[0])
     widgets = sections(html)
     assert set(widgets) == {"related_products", "recommended_for", "trending"}
     assert widgets["related_products"][:2] == ("popular", "")
     assert widgets["recommended_for"][:2] == ("trending", "")
     assert widgets["trending"][:2] == ("trending", "")
-    assert "A-0000" not in widgets["related_products"][2] and len(widgets["trending"][2]) == 6
-    assert len(re.findall(r'class="shopguide-reason">[^<]+<', html)) == 5 + 6 + 6  # every item says why
+    related, recommended, trending = (widgets[name][2] for name in ("related_products", "recommended_for", "trending"))
+    assert "A-0000" not in related
+    # A new guest's recommendations are trending products too: each widget leaves out what the
+    # widgets above it showed, so the page shows 20 different products, not the same 8 twice.
+    assert (len(related), len(recommended), len(trending)) == (8, 8, 4)
+    assert len(set(related) | set(recommended) | set(trending)) == 20
+    assert len(re.findall(r'class="shopguide-reason">[^<]+<', html)) == 20  # every item says why
+
+
+def test_each_page_leaves_out_only_what_it_showed(db, rf):
+    make_articles(10, with_images=False)
+    first, second = (sections(render("{% load shopguide_tags %}{% trending limit=4 %}", guest_request(rf))) for _ in range(2))
+    assert first == second  # the next request starts over
 
 
 def test_a_guest_widget_never_starts_a_session(db, page_request):

@@ -9,6 +9,7 @@ Widget ``<name>`` renders ``shopguide/<name>.html``, falling back to ``shopguide
 shop overrides either in its own templates folder, or passes ``template="..."`` to one tag. The
 widget name also travels with each click event, so clicks can be counted per widget.
 
+No product shows twice on a page: each widget leaves out what the widgets above it showed.
 A widget never breaks a page: on an unexpected error it logs the traceback and renders nothing.
 """
 
@@ -37,6 +38,10 @@ logger = logging.getLogger(__name__)
 WIDGET_NAME = re.compile(r"^[\w-]{1,64}$")
 # Set on the request once the CSS and script are on the page, so they are included once.
 ASSETS_SENT = "_shopguide_assets_sent"
+# Set on the request: the products the page's widgets have shown so far. Each widget leaves them
+# out, so no product shows twice on a page (a new guest's recommendations are trending products,
+# and "looks similar" and "customers also bought" often agree).
+SHOWN_ON_PAGE = "_shopguide_shown_on_page"
 
 
 def clamp_limit(limit) -> int:
@@ -62,6 +67,21 @@ def _claim_assets(request: HttpRequest | None) -> bool:
         return False
     setattr(request, ASSETS_SENT, True)
     return True
+
+
+def _shown_on_page(context) -> list:
+    """The ids the page's widgets showed so far (kept on the request; none without one)."""
+    request = context.get("request")
+    if request is None:
+        return []
+    if not hasattr(request, SHOWN_ON_PAGE):
+        setattr(request, SHOWN_ON_PAGE, [])
+    return getattr(request, SHOWN_ON_PAGE)
+
+
+def _page_filters(context) -> selectors.ProductFilters:
+    """The default filters, minus what the widgets above on the page showed."""
+    return selectors.ProductFilters(exclude_ids=tuple(_shown_on_page(context)))
 
 
 def _assets_html() -> str:
@@ -91,6 +111,7 @@ def _render(context, widget: str, result, *, title: str, template_name: str | No
         }
         for item in result.items
     ]
+    _shown_on_page(context).extend(item["id"] for item in items)
     request = context.get("request")
     names = ([template_name] if template_name else []) + [f"shopguide/{widget}.html", "shopguide/widget.html"]
     return select_template(names).render(
@@ -124,7 +145,9 @@ def related_products(
     if product is None:
         return ""
     try:
-        result = selectors.related_products(product=product, k=clamp_limit(limit), space=space or None)
+        result = selectors.related_products(
+            product=product, k=clamp_limit(limit), space=space or None, filters=_page_filters(context)
+        )
         return _render(context, widget, result, title=title, template_name=template)
     except Exception:
         logger.exception("%s widget failed for product %s", widget, getattr(product, "pk", None))
@@ -142,10 +165,10 @@ def recommended_for(
     try:
         user = getattr(request, "user", None)
         if user is not None and user.is_authenticated:
-            result = selectors.recommended_for(user=user, k=clamp_limit(limit))
+            result = selectors.recommended_for(user=user, k=clamp_limit(limit), filters=_page_filters(context))
         else:
             visitor = visitor_id(request, create=False) if request is not None else None
-            result = selectors.recommended_for(visitor=visitor, k=clamp_limit(limit))
+            result = selectors.recommended_for(visitor=visitor, k=clamp_limit(limit), filters=_page_filters(context))
         return _render(context, widget, result, title=title, template_name=template)
     except Exception:
         logger.exception("%s widget failed", widget)
@@ -159,7 +182,7 @@ def trending(
 ) -> str:
     """What shoppers interacted with most this week, in ``category`` (pk, slug or name) when given."""
     try:
-        result = selectors.trending(k=clamp_limit(limit), category=category or None)
+        result = selectors.trending(k=clamp_limit(limit), category=category or None, filters=_page_filters(context))
         return _render(context, widget, result, title=title, template_name=template)
     except Exception:
         logger.exception("%s widget failed", widget)
