@@ -164,6 +164,14 @@ def test_search_by_words_and_by_image(browser, shop):
     results = wait_until(browser, shop, lambda d: d.find_elements(By.CSS_SELECTOR, ".search-results li.card"), "search results")
     assert facts["title"] in [card.find_element(By.CSS_SELECTOR, "a div").text for card in results]
     assert browser.find_element(By.CSS_SELECTOR, ".search-results").get_attribute("data-source") == "hybrid"
+    # A click on a search result is recorded like a widget's, as widget "search" of the model version.
+    version = int(browser.find_element(By.CSS_SELECTOR, ".search-results").get_attribute("data-shopguide-version"))
+    card = results[0]
+    clicked = card.get_attribute("data-product-id")
+    card.find_element(By.CSS_SELECTOR, "a").click()
+    wait_until(browser, shop, lambda d: d.current_url.endswith(f"/products/{clicked}/"), "the clicked result's page")
+    wait_until(browser, shop, lambda d: stored_click(shop, widget="search", product=clicked, version=version), "the search click")
+    browser.back()
 
     browser.find_element(By.ID, "id_image").send_keys(facts["image"])
     browser.find_element(By.CSS_SELECTOR, ".image-search button[type=submit]").click()
@@ -186,7 +194,8 @@ def test_customer_sees_their_profile_and_a_click_on_a_recommendation_is_recorded
     browser.find_element(By.CSS_SELECTOR, "main form button[type=submit]").click()
     wait_until(browser, shop, lambda d: d.current_url.endswith("/account/"), "the account page after login")
 
-    affinities = browser.find_elements(By.CSS_SELECTOR, ".affinities tbody tr")
+    # The URL changes when the page starts loading: wait for its content, not only the address.
+    affinities = wait_until(browser, shop, lambda d: d.find_elements(By.CSS_SELECTOR, ".affinities tbody tr"), "affinities")
     assert affinities and all(row.find_element(By.CSS_SELECTOR, "td").text.endswith("%") for row in affinities)
     segments = browser.find_elements(By.CSS_SELECTOR, ".segments tbody tr")
     assert segments and all("%" in row.text for row in segments)  # the demo's rule-labelled segments, predicted

@@ -201,3 +201,14 @@ def test_the_account_page_sends_guests_to_the_login(demo_pages):
 def test_the_search_page_without_a_query_offers_the_image_upload(demo_pages):
     assert demo_pages["search_empty"] == [200, True]
     assert demo_pages["image_search_get"] == [302, "/search/"]
+
+
+def test_a_shops_own_list_gets_the_click_tracking_attributes(db, page_request):
+    from shopguide.selectors import Recommendations
+
+    html = render('{% load shopguide_tags %}<ul {% shopguide_tracking "search" results %}>', page_request,
+                  results=Recommendations(version=3, source="hybrid"))  # fmt: skip
+    assert 'data-shopguide-widget="search" data-shopguide-version="3" data-shopguide-source="hybrid"' in html
+    assert 'data-shopguide-events-url="/api/shopguide/events/"' in html and 'data-shopguide-csrf-cookie="csrftoken"' in html
+    with pytest.raises(Exception, match="Widget name"):
+        render('{% load shopguide_tags %}{% shopguide_tracking "no spaces" results %}', page_request, results=None)

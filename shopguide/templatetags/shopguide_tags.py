@@ -128,6 +128,25 @@ def _render(context, widget: str, result, *, title: str, template_name: str | No
     )
 
 
+@register.simple_tag
+def shopguide_tracking(widget: str, result) -> str:
+    """The attributes that make a list's clicks recorded (widget name, model version, events
+    URL), for a shop's own list such as search results: put them on the element around the
+    items, each item with ``data-product-id`` and a link::
+
+        <section {% shopguide_tracking "search" results %}> ... <li data-product-id="{{ item.product.pk }}"><a href=...>
+    """
+    if not WIDGET_NAME.match(widget):
+        raise ValueError(f"Widget name {widget!r} must be 1-64 letters, digits, '_' or '-'.")
+    version = getattr(result, "version", None)
+    url = events_url()
+    return format_html(
+        'data-shopguide-widget="{}" data-shopguide-version="{}" data-shopguide-source="{}"{} data-shopguide-csrf-cookie="{}"',
+        widget, "" if version is None else version, getattr(result, "source", ""),
+        format_html(' data-shopguide-events-url="{}"', url) if url else "", settings.CSRF_COOKIE_NAME,
+    )  # fmt: skip
+
+
 @register.simple_tag(takes_context=True)
 def shopguide_assets(context) -> str:
     """The widgets' stylesheet and click-recording script; put it in ``<head>``. Without it the
