@@ -36,8 +36,10 @@ def related_products(
     of its products pass the filters; otherwise searched live and cached per product and version.
     """
     stored = read_related(product_pk=product.pk, space=space, version_id=version.pk if version else None)
-    served = _from_stored(stored, product.pk, product, k=k, filters=filters, space=space) if stored else None
-    return served or _searched_live(product, k=k, filters=filters, space=space, version=version)
+    served = _from_stored(stored, product.pk, product, k=k, filters=filters, space=space) if stored is not None else None
+    if served is not None:  # (an empty answer is an answer: Recommendations with no items is falsy)
+        return served
+    return _searched_live(product, k=k, filters=filters, space=space, version=version)
 
 
 def related_products_of(
@@ -50,7 +52,7 @@ def related_products_of(
     if pk is None:
         return None
     stored = read_related(product_pk=pk, space=space, version_id=None)
-    served = _from_stored(stored, pk, None, k=k, filters=filters, space=space) if stored else None
+    served = _from_stored(stored, pk, None, k=k, filters=filters, space=space) if stored is not None else None
     if served is not None:
         return served
     product = get_adapter().get_by_pk(pk)
