@@ -79,14 +79,18 @@ def store_product_lists(version: ModelVersion, product_pk: Any) -> int:
     ranks (fused similarity is symmetric). Lists that held it before keep it until the next
     training. Returns the number of lists written or changed."""
     from shopguide.selectors.filters import ProductFilters
-    from shopguide.selectors.related import fused_neighbour_ids
+    from shopguide.selectors.related import rank_related, related_search
 
     depth = shopguide_settings.LIST_DEPTH
     everything = ProductFilters(in_stock=False)  # stored lists hold every product; serving filters
+    # One walk per space serves every kind of list: a space's own list is its walk's neighbours,
+    # the fused list ranks all walks' neighbours by their weighted similarities.
+    names = list(version.dimensions)
+    search = related_search(version, product_pk, names, k=depth, filters=everything)
     changed = 0
     with transaction.atomic():
-        for kind in related_list_kinds(version):
-            found = fused_neighbour_ids(version, product_pk, k=depth, filters=everything, space=kind or None)
+        for kind, weights in related_list_kinds(version).items():
+            found = rank_related(search, names, weights, k=depth)
             RelatedList.objects.filter(version=version, product_id=product_pk, space=kind).delete()
             if not found:
                 continue

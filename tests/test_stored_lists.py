@@ -146,6 +146,10 @@ def test_a_new_product_gets_lists_and_enters_its_neighbours_lists(shop):
     assert embed_product(article.pk)  # what the light queue runs after the save
     own = RelatedList.objects.get(version=active_version(), product=article, space="")
     assert len(own.product_ids) == 10
+    for kind in ("", "image", "text", "behaviour"):  # each kind as the live search of that kind finds it
+        stored = RelatedList.objects.get(version=active_version(), product=article, space=kind)
+        live = fused_neighbour_ids(active_version(), "NEW-1", k=10, filters=ProductFilters(in_stock=False), space=kind or None)
+        assert stored.product_ids == [pk for pk, _, _ in live], kind
     holding = RelatedList.objects.filter(version=active_version(), space="", product_ids__contains=["NEW-1"])
     assert holding.exists()
     for row in holding:  # still best first, still the depth

@@ -14,7 +14,7 @@ from shopguide.selectors.neighbours import neighbours_in_spaces
 from shopguide.selectors.popular import popular_products
 from shopguide.selectors.results import Recommendations, ScoredProduct
 from shopguide.selectors.stored import StoredRelated, read_listed, read_related
-from shopguide.vectors import VectorQuery
+from shopguide.vectors import SpaceSearch, VectorQuery
 from shopguide.versions import active_version
 
 RELATED_CANDIDATES = 50  # per space, before fusion
@@ -118,18 +118,28 @@ def fused_neighbour_ids(
     """The k products most related to ``product_pk`` that pass ``filters``, searched live in the
     HNSW indexes: (pk, fused score, the space that contributed most), best first."""
     weights = related_weights(version, space)
-    names = list(weights)
-    if not names:
+    if not weights:
         return []
-    # One statement: the product's own vectors, each space's neighbours of them, and every
-    # neighbour's similarity in every space (not only in the space that found it).
-    search = neighbours_in_spaces(
+    search = related_search(version, product_pk, list(weights), k=k, filters=filters)
+    return rank_related(search, list(weights), weights, k=k)
+
+
+def related_search(version: ModelVersion, product_pk: Any, names: list[str], *, k: int, filters: ProductFilters) -> SpaceSearch:
+    """One statement: the product's own vectors, each space's neighbours of them (in the order of
+    ``names``), and every neighbour's similarity in every space (not only in the one that found it)."""
+    return neighbours_in_spaces(
         version, [VectorQuery(name, like=product_pk) for name in names], k=max(RELATED_CANDIDATES, 3 * k),
         filters=filters, exclude_ids=[product_pk], score=True,
     )  # fmt: skip
-    found = {n.product_id for neighbours in search.neighbours for n in neighbours}
+
+
+def rank_related(search: SpaceSearch, names: list[str], weights: dict[str, float], *, k: int) -> list[tuple[Any, float, str]]:
+    """The k best of ``related_search``'s neighbours by the weighted sum of their similarities in
+    the spaces of ``weights`` (a subset of ``names``, which the search's queries follow), among
+    the neighbours those spaces found: (pk, fused score, the space that contributed most)."""
+    found = {n.product_id for i, name in enumerate(names) if name in weights for n in search.neighbours[i]}
     contributions: dict[Any, dict[str, float]] = {
-        pk: {names[i]: weights[names[i]] * value for i, value in sorted(search.similarities.get(pk, {}).items())}
+        pk: {names[i]: weights[names[i]] * value for i, value in sorted(search.similarities.get(pk, {}).items()) if names[i] in weights}
         for pk in found
     }  # fmt: skip
     ranked = sorted((pk for pk in found if contributions[pk]), key=lambda pk: (-sum(contributions[pk].values()), str(pk)))[:k]
