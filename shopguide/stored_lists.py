@@ -217,19 +217,14 @@ def store_shopper_list(
     index. ``history``: their products -> their strongest event type with each; ``as_of``: their
     newest event id when it was read."""
     from shopguide.selectors.filters import ProductFilters
-    from shopguide.selectors.neighbours import filtered_neighbours
-    from shopguide.vectors import pairwise_similarities
+    from shopguide.selectors.personal import explained_neighbours
 
-    neighbours = filtered_neighbours(
-        version, "behaviour", vector, k=shopguide_settings.LIST_DEPTH, filters=ProductFilters(in_stock=False),
-        metric="ip", exclude_ids=list(history),
+    found = explained_neighbours(
+        version, vector, list(history), k=shopguide_settings.LIST_DEPTH, filters=ProductFilters(in_stock=False)
     )  # fmt: skip
-    ids = [n.product_id for n in neighbours]
-    similarity = pairwise_similarities(version_id=version.pk, space="behaviour", product_ids=ids, other_ids=list(history))
-    closest = [max(similarity[pk], key=similarity[pk].get) if similarity.get(pk) else None for pk in ids]
-    because = [("", "") if pk is None else (str(pk), history[pk]) for pk in closest]
+    because = [("", "") if pk is None else (str(pk), history[pk]) for _, pk in found]
     actor = Q(user_id=user_id) if user_id is not None else Q(visitor=visitor, user__isnull=True)
-    fields = {"as_of": as_of, "product_ids": [str(pk) for pk in ids], "scores": [n.score for n in neighbours],
+    fields = {"as_of": as_of, "product_ids": [str(n.product_id) for n, _ in found], "scores": [n.score for n, _ in found],
               "because": [pk for pk, _ in because], "reasons": reasons_for(because, product_titles({pk for pk, _ in because if pk}))}  # fmt: skip
     with transaction.atomic():
         ShopperList.objects.filter(actor, version=version).delete()

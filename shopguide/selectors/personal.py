@@ -22,7 +22,7 @@ from shopguide.selectors.popular import TRENDING_WINDOW_DAYS, popular_products
 from shopguide.selectors.results import Recommendations, ScoredProduct
 from shopguide.selectors.stored import StoredShopper, read_listed, read_shopper
 from shopguide.snapshot import EVENT_STRENGTH
-from shopguide.vectors import pairwise_similarities
+from shopguide.vectors import Neighbour, pairwise_similarities
 from shopguide.versions import active_version
 
 HISTORY_EVENTS = 200  # most recent events read per shopper
@@ -148,28 +148,36 @@ def _item_rows(items_artifact: str) -> dict[str, int]:
     return {str(pk): i for i, pk in enumerate(load_json_artifact(items_artifact))}
 
 
-def _nearest_with_reasons(
-    version: ModelVersion, vector: np.ndarray, history: list[HistoryItem], *, k: int, filters: ProductFilters
-) -> list[ScoredProduct]:
-    seen = [h.product_id for h in history]
+def explained_neighbours(
+    version: ModelVersion, vector: np.ndarray, seen: list[Any], *, k: int, filters: ProductFilters
+) -> list[tuple[Neighbour, Any]]:
+    """The k products nearest a shopper's vector (inner product in the behaviour index) that pass
+    ``filters`` and are not in ``seen``, best first, each with the product of ``seen`` most like
+    it, which explains it (None when none of ``seen`` has a vector). Serving and the stored lists
+    both rank this way."""
     neighbours = filtered_neighbours(version, "behaviour", vector, k=k, filters=filters, metric="ip", exclude_ids=seen)
     if not neighbours:
         return []
-    adapter = get_adapter()
-    ids = [n.product_id for n in neighbours]
-    by_pk = adapter.get_queryset().in_bulk(ids + seen)
     # Each item's cosine similarity to each product of the history, computed in PostgreSQL.
-    similarity = pairwise_similarities(version_id=version.pk, space="behaviour", product_ids=ids, other_ids=seen)
+    similarity = pairwise_similarities(
+        version_id=version.pk, space="behaviour", product_ids=[n.product_id for n in neighbours], other_ids=list(seen)
+    )  # fmt: skip
+    return [(n, max(to_seen, key=to_seen.get) if (to_seen := similarity.get(n.product_id)) else None) for n in neighbours]
+
+
+def _nearest_with_reasons(
+    version: ModelVersion, vector: np.ndarray, history: list[HistoryItem], *, k: int, filters: ProductFilters
+) -> list[ScoredProduct]:
+    found = explained_neighbours(version, vector, [h.product_id for h in history], k=k, filters=filters)
+    if not found:
+        return []
+    adapter = get_adapter()
+    by_pk = adapter.get_queryset().in_bulk([n.product_id for n, _ in found] + list({b for _, b in found if b is not None}))
     kind_of = {h.product_id: h.type for h in history}
     items = []
-    for n in neighbours:
+    for n, because in found:
         if n.product_id not in by_pk:
             continue
-        reason = NO_REASON
-        if similarity.get(n.product_id):
-            to_history = similarity[n.product_id]
-            because = max(to_history, key=to_history.get)
-            if because in by_pk:
-                reason = because_reason(kind_of[because], adapter.title(by_pk[because]))
+        reason = because_reason(kind_of[because], adapter.title(by_pk[because])) if because in by_pk else NO_REASON
         items.append(ScoredProduct(by_pk[n.product_id], round(n.score, 4), reason))
     return items

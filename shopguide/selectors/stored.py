@@ -47,7 +47,6 @@ class StoredShopper:
     fresh: bool  # computed from the shopper's history as it is now (no event since)
     product_ids: list[Any]
     scores: list[float]
-    because: list[Any]  # per item, the history product that explains it, or None
     reasons: list[str]  # per item, the reason shown ("" = none), written with the list
 
     @property
@@ -84,7 +83,7 @@ def read_shopper(*, user: Model | None, visitor: str | None, version_id: int | N
     else:
         actor, actor_params = "{t}.visitor = %s AND {t}.user_id IS NULL", [visitor or ""]
     sql = (
-        f"SELECT l.version_id, l.as_of, l.product_ids, l.scores, l.because, l.reasons, "
+        f"SELECT l.version_id, l.as_of, l.product_ids, l.scores, l.reasons, "
         f"(SELECT max(e.id) FROM {EVENTS} e WHERE {actor.format(t='e')} AND e.product_id IS NOT NULL) "
         f"FROM {SHOPPERS} l WHERE l.version_id = {version} AND {actor.format(t='l')}"
     )
@@ -93,10 +92,9 @@ def read_shopper(*, user: Model | None, visitor: str | None, version_id: int | N
         row = cursor.fetchone()
     if row is None:
         return None
-    version, as_of, ids, scores, because, reasons, newest = row
+    version, as_of, ids, scores, reasons, newest = row
     return StoredShopper(
-        version_id=version, fresh=as_of == newest, product_ids=_to_pks(ids), scores=list(scores),
-        because=_to_pks(because), reasons=list(reasons),
+        version_id=version, fresh=as_of == newest, product_ids=_to_pks(ids), scores=list(scores), reasons=list(reasons),
     )  # fmt: skip
 
 
@@ -110,25 +108,25 @@ def _version(version_id: int | None) -> tuple[str, list]:
 
 def read_products(ids: list[Any], *, filters: ProductFilters, also: list[Any] = ()) -> tuple[dict, set]:
     """The product rows of ``ids`` and ``also`` in one query: (pk -> product, pks of ``ids`` that
-    pass ``filters``). ``also`` are products only named (e.g. in a reason), shown or not."""
+    pass ``filters``). ``also`` are products read unfiltered and never shown (e.g. the product a
+    related list belongs to)."""
     adapter = get_adapter()
-    if not also:  # the plain filtered read (cheaper to build than the annotated one)
+    if not also:  # the plain filtered read (cheaper to build than the OR below)
         by_pk = {product.pk: product for product in filters.apply(adapter.get_queryset()).filter(pk__in=list(ids)).order_by()}
         return by_pk, set(by_pk)
-    # One statement, (the ids that pass) OR (the products only named): cheaper than marking
-    # which rows pass with a subquery. A product in both is only named, never shown unfiltered.
+    # One statement, (the ids that pass) OR (the ``also`` products): cheaper than marking which
+    # rows pass with a subquery. A product in both is only read, never shown unfiltered.
     base = adapter.get_queryset().order_by()
-    named = set(also)
-    rows = filters.apply(base).filter(pk__in=[pk for pk in ids if pk not in named]) | base.filter(pk__in=list(named))
+    extra = set(also)
+    rows = filters.apply(base).filter(pk__in=[pk for pk in ids if pk not in extra]) | base.filter(pk__in=list(extra))
     by_pk = {product.pk: product for product in rows}
-    return by_pk, set(by_pk) - named
+    return by_pk, set(by_pk) - extra
 
 
 def read_listed(ids: list[Any], *, k: int, filters: ProductFilters, also: list[Any] = ()) -> tuple[dict, set]:
     """``read_products`` for a stored list, best first: its first k and half as many again (which
     covers the usual filters, stock and a few products left out, in one small read), then the
-    whole list when fewer than k of those pass. ``also``: more products to read with them, shown
-    or not."""
+    whole list when fewer than k of those pass. ``also``: as for ``read_products``."""
     first = k + (k + 1) // 2
     by_pk, shown = read_products(ids[:first], filters=filters, also=also)
     if len(shown) < k and len(ids) > first:

@@ -120,6 +120,8 @@ def _render(context, widget: str, result, *, title: str, template_name: str | No
             "title": title,
             "items": items,
             "result": result,
+            # What {% shopguide_tracking %} renders, also as variables for shop templates
+            # written before it.
             "events_url": events_url(),
             "csrf_cookie_name": settings.CSRF_COOKIE_NAME,
             "assets": _assets_html() if _claim_assets(request) else "",
