@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from django.core.exceptions import EmptyResultSet
 from django.db import connection, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
@@ -175,6 +176,22 @@ def nearest_products(
     ).neighbours[0]  # fmt: skip
 
 
+def pk_subquery_sql(queryset: QuerySet) -> tuple[str, tuple[Any, ...]]:
+    """SQL (and params) selecting the primary keys of ``queryset``, unordered, to embed in raw SQL
+    as ``product_id IN (...)``.
+
+    A queryset that can match nothing (``.none()``, ``pk__in=[]``: e.g. a category filter naming
+    no category) has no SQL in Django (building it raises EmptyResultSet); it becomes a select
+    of no rows, so a filter that matches nothing gives an empty list, never an error.
+    """
+    try:
+        return queryset.order_by().values("pk").query.sql_with_params()
+    except EmptyResultSet:
+        meta = queryset.model._meta
+        table, column = connection.ops.quote_name(meta.db_table), connection.ops.quote_name(meta.pk.column)
+        return f"SELECT {table}.{column} FROM {table} WHERE FALSE", ()
+
+
 def nearest_products_in_spaces(
     *,
     version_id: int,
@@ -206,7 +223,7 @@ def nearest_products_in_spaces(
     if candidates is not None:
         # No ORDER BY (a model's Meta.ordering) in the subquery: PostgreSQL then cannot turn it
         # into a semi-join beside the HNSW scan and sorts every vector instead (20x slower).
-        sub_sql, sub_params = candidates.order_by().values("pk").query.sql_with_params()
+        sub_sql, sub_params = pk_subquery_sql(candidates)
         if exact:  # read once, whatever the number of searches
             ctes.append(f"shopguide_candidates(pk) AS MATERIALIZED ({sub_sql})")
             params += list(sub_params)

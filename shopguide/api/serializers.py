@@ -81,7 +81,7 @@ class LimitQuerySerializer(QuerySerializer):
 class FilteredQuerySerializer(LimitQuerySerializer):
     """``k`` plus the filters every list accepts."""
 
-    category = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False, max_length=100, help_text="Category id, slug or name.")
+    category = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False, max_length=100, help_text="Category id, slug or name. A value that names no category gives an empty list (not an error).")
     min_price = serializers.FloatField(required=False, min_value=0, max_value=1e12)
     max_price = serializers.FloatField(required=False, min_value=0, max_value=1e12)
     exclude = serializers.CharField(

@@ -12,6 +12,7 @@ from shopguide.selectors.filters import DEFAULT_FILTERS, ProductFilters
 from shopguide.selectors.neighbours import filtered_neighbours
 from shopguide.selectors.popular import popular_products
 from shopguide.selectors.results import Recommendations, ScoredProduct
+from shopguide.vectors import pk_subquery_sql
 from shopguide.versions import active_version
 
 SEARCH_CANDIDATES = 50  # per retriever, before fusion
@@ -40,7 +41,7 @@ def search_products(
 
     query = " ".join(query.split())[:MAX_QUERY_LENGTH]
     version = version or active_version()
-    candidates_sql = filters.candidates().values("pk").query.sql_with_params()
+    candidates_sql = pk_subquery_sql(filters.candidates())
     # (product id, strength of the vote in [0, 1]) per retriever, best first.
     ranked_lists: dict[str, list[tuple[Any, float]]] = {
         "fulltext": [(pk, 1.0) for pk, _ in fulltext_matches(query, limit=SEARCH_CANDIDATES, candidates_sql=candidates_sql)],
