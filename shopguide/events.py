@@ -59,10 +59,13 @@ def record_event(
 ) -> Interaction:
     """Store one event for a user or an anonymous visitor and return it.
 
-    Raises ValueError when neither a user nor a visitor is given or the type is unknown.
+    Raises ValueError when neither a user nor a visitor is given, the type is unknown, or the
+    query or widget holds a NUL character (PostgreSQL text cannot store one).
     """
     if type not in InteractionType.values:
         raise ValueError(f"Unknown event type {type!r}; expected one of {', '.join(InteractionType.values)}.")
+    if "\x00" in query or "\x00" in widget or "\x00" in visitor:
+        raise ValueError("An event's query, widget and visitor must not contain NUL characters.")
     authenticated = user is not None and user.is_authenticated
     if not authenticated and not visitor:
         raise ValueError("An event needs a logged-in user or an anonymous visitor id.")

@@ -1,4 +1,4 @@
-"""A database outage answers 503 with Retry-After, not a 500 page.
+"""A database outage answers 503 with Retry-After, not a 500 page; API errors are JSON.
 
 Add ``"shopguide.middleware.DatabaseUnavailableMiddleware"`` to MIDDLEWARE (after
 SecurityMiddleware) for errors raised in views, and set ``handler500 =
@@ -6,6 +6,10 @@ SecurityMiddleware) for errors raised in views, and set ``handler500 =
 cannot be saved as the response leaves). While PostgreSQL restarts or fails over, shoppers and
 API clients get a short "try again" answer; with ``CONN_HEALTH_CHECKS = True`` the next request
 reconnects.
+
+Add ``"shopguide.middleware.APIErrorsAsJSONMiddleware"`` right after SecurityMiddleware too: an
+error answered outside shopguide's views under the API prefix (an unknown path, a refused body,
+a failing middleware) is then JSON ``{"detail": ...}`` like every error of the views themselves.
 """
 
 from __future__ import annotations
@@ -15,9 +19,11 @@ import sys
 
 from django.db import InterfaceError, OperationalError
 from django.http import HttpResponse, JsonResponse
+from django.urls import NoReverseMatch, reverse
 
 logger = logging.getLogger(__name__)
 RETRY_AFTER_SECONDS = 5
+UNAVAILABLE_MESSAGE = "The shop's database is briefly unavailable; please try again in a few seconds."
 
 
 class DatabaseUnavailableMiddleware:
@@ -35,7 +41,7 @@ class DatabaseUnavailableMiddleware:
 
 
 def database_unavailable(request):
-    message = "The shop's database is briefly unavailable; please try again in a few seconds."
+    message = UNAVAILABLE_MESSAGE
     wants_json = "/api/" in request.path or "application/json" in request.headers.get("Accept", "")
     response = JsonResponse({"detail": message}, status=503) if wants_json else HttpResponse(message, status=503, content_type="text/plain")
     response["Retry-After"] = str(RETRY_AFTER_SECONDS)
@@ -50,3 +56,32 @@ def server_error(request, *args, **kwargs):
     if isinstance(sys.exc_info()[1], (OperationalError, InterfaceError)):
         return database_unavailable(request)
     return django_server_error(request, *args, **kwargs)
+
+
+class APIErrorsAsJSONMiddleware:
+    """Error responses (400 and above) under shopguide's API prefix that are not JSON become
+    ``{"detail": <the status's reason>}`` with the same status and headers (Retry-After, Allow)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if response.status_code < 400 or response.get("Content-Type", "").startswith("application/json"):
+            return response
+        prefix = api_prefix(getattr(request, "urlconf", None))
+        if prefix is None or not request.path.startswith(prefix):
+            return response
+        json_response = JsonResponse({"detail": response.reason_phrase}, status=response.status_code)
+        for header in ("Retry-After", "Allow", "WWW-Authenticate", "Vary"):
+            if header in response:
+                json_response[header] = response[header]
+        return json_response
+
+
+def api_prefix(urlconf=None) -> str | None:
+    """The path under which the host included ``shopguide.api.urls`` (None: not included)."""
+    try:
+        return reverse("shopguide-api:schema", urlconf=urlconf).removesuffix("schema/")
+    except NoReverseMatch:
+        return None

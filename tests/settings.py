@@ -37,6 +37,7 @@ INSTALLED_APPS = [
     "tests.testapp",
 ]
 MIDDLEWARE = [
+    "shopguide.middleware.APIErrorsAsJSONMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",

@@ -12,10 +12,10 @@ from shopguide.selectors.popular import popular_products, trending
 from shopguide.selectors.profiles import CustomerProfile, customer_profile
 from shopguide.selectors.related import related_products, related_products_of, related_weights
 from shopguide.selectors.results import Recommendations, ScoredProduct
-from shopguide.selectors.search import InvalidImage, search_by_image, search_products
+from shopguide.selectors.search import InvalidImage, InvalidQuery, search_by_image, search_products
 
 __all__ = [
-    "DEFAULT_FILTERS", "CustomerProfile", "InvalidImage", "ProductFilters", "Recommendations", "ScoredProduct",
+    "DEFAULT_FILTERS", "CustomerProfile", "InvalidImage", "InvalidQuery", "ProductFilters", "Recommendations", "ScoredProduct",
     "customer_profile", "popular_products", "recommended_for", "related_products", "related_products_of",
     "related_weights",
     "search_by_image", "search_products", "shopper_history", "trending",

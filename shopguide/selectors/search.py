@@ -29,13 +29,24 @@ class InvalidImage(ValueError):
     """An uploaded image that cannot be searched with; the message says why (for a 400)."""
 
 
+class InvalidQuery(ValueError):
+    """A search query that cannot be searched for (a NUL character, which PostgreSQL text cannot
+    hold); the message says why (for a 400)."""
+
+
 def search_products(
     *, query: str, k: int = 8, filters: ProductFilters = DEFAULT_FILTERS, version: ModelVersion | None = None
 ) -> Recommendations:
     """Hybrid product search, best first: the text model's nearest neighbours of the query fused
     (weighted reciprocal rank fusion, SHOPGUIDE["SEARCH_WEIGHTS"]) with PostgreSQL full-text rank
     and pg_trgm title similarity. Only products that pass ``filters``. Without a text model,
-    full-text and trigram answer alone (``fallback``)."""
+    full-text and trigram answer alone (``fallback``).
+
+    Raises InvalidQuery for a query with a NUL character (every caller, not only the API's
+    serializer, must get a clear error rather than a database error).
+    """
+    if "\x00" in query:
+        raise InvalidQuery("The query must not contain NUL characters.")
     from shopguide.search_documents import fulltext_matches, trigram_matches
     from shopguide.spaces import text as text_space
 

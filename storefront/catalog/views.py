@@ -33,11 +33,16 @@ def product_detail(request, pk: int):
 
 def search(request):
     query = (request.GET.get("q") or "").strip()[:200]
-    results = None
+    results, error = None, None
     if query:
-        results = selectors.search_products(query=query, k=PAGE_SIZE)
-        record_request_event(request, type="search", query=query)  # search→click pairs teach the text model
-    return render(request, "catalog/search.html", {"query": query, "results": results, "image_form": ImageSearchForm()})
+        try:
+            results = selectors.search_products(query=query, k=PAGE_SIZE)
+        except selectors.InvalidQuery as exc:
+            error = str(exc)
+        else:
+            record_request_event(request, type="search", query=query)  # search→click pairs teach the text model
+    context = {"query": query, "results": results, "query_error": error, "image_form": ImageSearchForm()}
+    return render(request, "catalog/search.html", context, status=400 if error else 200)
 
 
 def image_search(request):
