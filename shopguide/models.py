@@ -152,6 +152,9 @@ class Interaction(models.Model):
 
     class Meta:
         ordering = ["-ts"]
+        # Not implied by is_staff: reading any customer's profile and recommendations (the API's
+        # profiles/<username>/ and recommendations/?user=).
+        permissions = [("view_customer", "Can view any customer's profile and recommendations")]
         indexes = [
             models.Index(fields=["user", "ts"], name="shopguide_int_user_ts"),
             models.Index(fields=["product", "type"], name="shopguide_int_product_type"),

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 
 import pytest
+from django.contrib.auth.models import Permission
 from PIL import Image
 
 from shopguide.models import Interaction, Segment, SegmentMember
@@ -200,12 +201,15 @@ def test_without_a_model_recommendations_fall_back(db, api_client):
     assert body["fallback"] and body["model_version"] is None and len(body["results"]) == 3
 
 
-def test_only_staff_may_ask_for_another_customers_recommendations(shop, api_client):
+def test_only_staff_with_view_customer_may_ask_for_another_customers_recommendations(shop, api_client):
     _, customers = shop
     api_client.force_authenticate(customers[0])
     assert_error(api_client.get(f"{API}recommendations/", {"user": customers[1].email}), 403)
     staff = Customer.objects.create_user("staff@example.com", is_staff=True)
     api_client.force_authenticate(staff)
+    assert_error(api_client.get(f"{API}recommendations/", {"user": customers[1].email}), 403)  # staff is not enough
+    staff.user_permissions.add(Permission.objects.get(content_type__app_label="shopguide", codename="view_customer"))
+    api_client.force_authenticate(Customer.objects.get(pk=staff.pk))  # no cached permissions
     body = api_client.get(f"{API}recommendations/", {"user": customers[1].email, "k": 3}).json()
     assert body["source"] == "personal" and len(body["results"]) == 3
     assert_error(api_client.get(f"{API}recommendations/", {"user": "nobody@example.com"}), 404)
@@ -327,7 +331,9 @@ def test_profiles_are_private_to_their_customer_and_staff(shop, api_client):
     api_client.force_authenticate(customers[0])
     assert_error(api_client.get(f"{API}profiles/{customers[1].email}/"), 403)
     assert api_client.get(f"{API}profiles/{customers[0].email}/").status_code == 200
-    api_client.force_authenticate(Customer.objects.create_user("boss@example.com", is_staff=True))
+    api_client.force_authenticate(Customer.objects.create_user("staff@example.com", is_staff=True))
+    assert_error(api_client.get(f"{API}profiles/{customers[1].email}/"), 403)  # staff alone is not enough
+    api_client.force_authenticate(Customer.objects.create_superuser("boss@example.com"))
     assert api_client.get(f"{API}profiles/{customers[1].email}/").json()["username"] == customers[1].email
     assert_error(api_client.get(f"{API}profiles/ghost@example.com/"), 404)
 

@@ -45,3 +45,88 @@ def test_a_category_that_matches_nothing_is_an_empty_list_in_every_space(trained
                          ("recommendations/", {"category": "nosuch"})):  # fmt: skip
         response = api_client.get(API + path, params)
         assert response.status_code == 200 and response.json()["results"] == [], (path, response.content[:300])
+
+
+# -- 5. crafted bodies and values: 4xx with a JSON message ---------------------------------------------
+
+
+def test_deeply_nested_json_is_a_400_not_a_recursion_error(db, api_client):
+    make_articles(1, with_images=False)
+    body = "[" * 10_000 + "]" * 10_000  # 20 kB
+    response = api_client.post(f"{API}events/", body, content_type="application/json")
+    assert "nested" in assert_json_error(response, 400)["detail"]
+    # Within the bound, a real event still goes through.
+    ok = api_client.post(f"{API}events/", {"type": "view", "product": "A-0000"}, format="json")
+    assert ok.status_code == 201, ok.content
+
+
+def test_oversized_bodies_and_too_many_fields_are_json_400s(db, api_client):
+    make_articles(1, with_images=False)
+    big = b'{"type": "view", "query": "' + b"x" * 3_000_000 + b'"}'
+    assert_json_error(api_client.post(f"{API}events/", big, content_type="application/json"), 400)
+    form = api_client.post(f"{API}events/", "type=view&query=" + "x" * 3_000_000, content_type="application/x-www-form-urlencoded")
+    assert_json_error(form, 400)
+    fields = {f"f{i}": "x" for i in range(1_001)}
+    assert_json_error(api_client.post(f"{API}events/", fields, format="multipart"), 400)
+    assert_json_error(api_client.post(f"{API}search/image/", fields, format="multipart"), 400)
+
+
+def test_errors_outside_the_views_under_the_api_prefix_are_json(db, client):
+    assert_json_error(client.get(f"{API}no/such/endpoint/"), 404)
+    # Outside the API a host's pages keep their own (HTML) errors.
+    assert not client.get("/no/such/page/")["Content-Type"].startswith("application/json")
+
+
+class BrokenAdapter:
+    """A host adapter whose price filter fails: stands for any bug in host code under a view."""
+
+    def __new__(cls):
+        from tests.testapp.adapter import ArticleAdapter
+
+        class Broken(ArticleAdapter):
+            def in_price_range(self, queryset, low=None, high=None):
+                raise RuntimeError("host bug")
+
+        return Broken()
+
+
+def test_an_unexpected_failure_in_a_view_is_a_json_500(db, api_client, settings, caplog):
+    settings.SHOPGUIDE = {**settings.SHOPGUIDE, "ADAPTER": "tests.test_hostile.BrokenAdapter"}
+    make_articles(2, with_images=False)
+    api_client.raise_request_exception = False
+    response = api_client.get(f"{API}trending/", {"max_price": "50"})
+    assert_json_error(response, 500)
+    assert "host bug" not in response.content.decode()  # no internals to the client ...
+    assert any("host bug" in str(record.exc_info) for record in caplog.records)  # ... but logged
+
+
+def test_the_search_selector_refuses_nul_whoever_calls_it(db):
+    from shopguide.events import record_event
+    from shopguide.selectors import InvalidQuery, search_products
+
+    make_articles(2, with_images=False)
+    with pytest.raises(InvalidQuery, match="NUL"):
+        search_products(query="\x00")
+    with pytest.raises(ValueError, match="NUL"):
+        record_event(type="search", visitor="v1", query="a\x00b")
+
+
+# -- 6. is_staff alone reads no customer ------------------------------------------------------------
+
+
+def test_staff_without_the_view_customer_permission_reads_no_customer(trained, api_client):
+    from django.contrib.auth.models import Permission
+
+    from tests.testapp.models import Customer
+
+    _, customers = trained
+    target = customers[0].email
+    staff = Customer.objects.create_user("staff@example.com", "pw", is_staff=True)
+    api_client.force_authenticate(staff)
+    for path, params in ((f"profiles/{target}/", {}), ("recommendations/", {"user": target})):
+        body = assert_json_error(api_client.get(API + path, params), 403)
+        assert "shopguide.view_customer" in body["detail"] and target not in str(body)
+    staff.user_permissions.add(Permission.objects.get(content_type__app_label="shopguide", codename="view_customer"))
+    api_client.force_authenticate(Customer.objects.get(pk=staff.pk))
+    assert api_client.get(f"{API}profiles/{target}/").json()["username"] == target
+    assert api_client.get(f"{API}recommendations/", {"user": target}).status_code == 200

@@ -120,7 +120,7 @@ class RelatedQuerySerializer(FilteredQuerySerializer):
 
 class RecommendationsQuerySerializer(FilteredQuerySerializer):
     user = serializers.CharField(
-        required=False, allow_blank=True, trim_whitespace=False, max_length=254, help_text="Staff only: recommendations for this username."
+        required=False, allow_blank=True, trim_whitespace=False, max_length=254, help_text="Needs the shopguide.view_customer permission: recommendations for this username."
     )
     cart = serializers.CharField(
         required=False, allow_blank=True, trim_whitespace=False, max_length=5000, help_text="Comma-separated product ids in the current cart."

@@ -12,10 +12,10 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from shopguide import selectors
 from shopguide.adapter import get_adapter
+from shopguide.api.base import ShopguideAPIView
 from shopguide.api.serializers import (
     EventSerializer,
     ImageSearchSerializer,
@@ -29,6 +29,7 @@ from shopguide.api.serializers import (
     TrendingQuerySerializer,
 )
 from shopguide.conf import shopguide_settings
+from shopguide.selectors.profiles import VIEW_CUSTOMER_PERMISSION, may_view_customer
 from shopguide.api.throttling import EventsThrottle, ImageSearchThrottle, SearchThrottle
 from shopguide.events import record_request_event, visitor_id
 
@@ -62,7 +63,7 @@ def parse_query(serializer_class, request: Request):
     return serializer
 
 
-class RelatedProductsView(APIView):
+class RelatedProductsView(ShopguideAPIView):
     """Products related to one product: fused over image, text and co-behaviour, or one space."""
 
     permission_classes = [AllowAny]
@@ -78,9 +79,9 @@ class RelatedProductsView(APIView):
         return Response(RecommendationsSerializer(result).data)
 
 
-class RecommendationsView(APIView):
-    """Personal recommendations for the logged-in customer or the guest's session. Staff may pass
-    ``user=<username>`` to see a customer's list."""
+class RecommendationsView(ShopguideAPIView):
+    """Personal recommendations for the logged-in customer or the guest's session. Staff with the
+    ``shopguide.view_customer`` permission may pass ``user=<username>`` to see a customer's list."""
 
     permission_classes = [AllowAny]
 
@@ -90,8 +91,8 @@ class RecommendationsView(APIView):
         username = query.validated_data.get("user")
         user, visitor = None, None
         if username:
-            if not request.user.is_staff:
-                raise PermissionDenied("Only staff may ask for another customer's recommendations.")
+            if not may_view_customer(viewer=request.user, username=username):
+                raise PermissionDenied(f"Another customer's recommendations need the {VIEW_CUSTOMER_PERMISSION} permission.")
             user = get_user_or_404(username)
         elif request.user.is_authenticated:
             user = request.user
@@ -103,7 +104,7 @@ class RecommendationsView(APIView):
         return Response(RecommendationsSerializer(result).data)
 
 
-class TrendingView(APIView):
+class TrendingView(ShopguideAPIView):
     """What shoppers interacted with most lately (optionally in one category)."""
 
     permission_classes = [AllowAny]
@@ -115,7 +116,7 @@ class TrendingView(APIView):
         return Response(RecommendationsSerializer(result).data)
 
 
-class SearchView(APIView):
+class SearchView(ShopguideAPIView):
     """Hybrid search: the text model's neighbours fused with PostgreSQL full-text and trigram rank."""
 
     permission_classes = [AllowAny]
@@ -141,7 +142,7 @@ class SearchView(APIView):
         return Response(body)
 
 
-class ImageSearchView(APIView):
+class ImageSearchView(ShopguideAPIView):
     """Search by image: products that look like the uploaded photo (multipart field ``image``)."""
 
     permission_classes = [AllowAny]
@@ -165,7 +166,7 @@ class ImageSearchView(APIView):
         return Response(RecommendationsSerializer(result).data)
 
 
-class MyProfileView(APIView):
+class MyProfileView(ShopguideAPIView):
     """The logged-in customer's profile: category affinities, segments, recent history."""
 
     permission_classes = [IsAuthenticated]
@@ -175,19 +176,20 @@ class MyProfileView(APIView):
         return Response(ProfileSerializer(selectors.customer_profile(request.user)).data)
 
 
-class CustomerProfileView(APIView):
-    """A customer's profile, for staff (and for the customer themselves)."""
+class CustomerProfileView(ShopguideAPIView):
+    """A customer's profile, for the customer and for staff with the ``shopguide.view_customer``
+    permission."""
 
     permission_classes = [IsAuthenticated]
 
     @extend_schema(responses=responses({200: ProfileSerializer}, 401, 403, 404))
     def get(self, request: Request, username: str) -> Response:
-        if not request.user.is_staff and request.user.get_username() != username:
-            raise PermissionDenied("A profile is visible to its customer and to staff only.")
+        if not may_view_customer(viewer=request.user, username=username):
+            raise PermissionDenied(f"A profile is visible to its customer and to staff with the {VIEW_CUSTOMER_PERMISSION} permission only.")
         return Response(ProfileSerializer(selectors.customer_profile(get_user_or_404(username))).data)
 
 
-class EventsView(APIView):
+class EventsView(ShopguideAPIView):
     """Record a customer event for the logged-in user or the anonymous visitor's session."""
 
     permission_classes = [AllowAny]

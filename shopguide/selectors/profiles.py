@@ -13,8 +13,19 @@ from shopguide.adapter import get_adapter
 from shopguide.models import Interaction, ModelVersion, SegmentMember, SegmentScore, UserVector
 from shopguide.versions import active_version
 
+# Reading another customer's profile or recommendations takes this permission (superusers have
+# every permission); being staff is not enough (staff may be anyone who runs part of the admin).
+VIEW_CUSTOMER_PERMISSION = "shopguide.view_customer"
 AFFINITY_EVENTS = 500  # most recent events read for category affinities
 RECENT_EVENTS = 10
+
+
+def may_view_customer(*, viewer: Model, username: str) -> bool:
+    """True when ``viewer`` (a user, possibly anonymous) may read the data of the customer called
+    ``username``: it is themselves, or they have the ``shopguide.view_customer`` permission."""
+    if not viewer.is_authenticated:
+        return False
+    return viewer.get_username() == username or viewer.has_perm(VIEW_CUSTOMER_PERMISSION)
 
 
 @dataclass
