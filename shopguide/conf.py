@@ -84,6 +84,10 @@ DEFAULTS: dict[str, Any] = {
     # Requests per client (user, else IP address) for the API's costly or write endpoints, in
     # DRF's "N/second|minute|hour|day" form; None lifts a limit. Counted in Django's cache.
     "THROTTLE_RATES": {"events": "120/minute", "search": "60/minute", "image_search": "10/minute"},
+    # How many reverse proxies of the shop's own stand in front of the site and append to
+    # X-Forwarded-For. 0: the socket address is the client's and the header is ignored (a client
+    # can write anything there); N: the address the N-th proxy from the server saw.
+    "TRUSTED_PROXIES": 0,
     # Largest image accepted, in bytes: uploads to image search, and product images checked by
     # shopguide.validators.validate_product_image.
     "MAX_UPLOAD_BYTES": 5 * 1024 * 1024,

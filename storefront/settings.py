@@ -10,7 +10,9 @@ Production (DJANGO_DEBUG=0): DJANGO_SECRET_KEY is required, and the site is HTTP
 cookies, redirect to HTTPS, HSTS) unless DJANGO_HTTPS=0 (e.g. a benchmark on loopback):
   DJANGO_HTTPS (1/0, default 1), DJANGO_HSTS_SECONDS (default 3600; raise it once HTTPS works),
   DJANGO_HSTS_SUBDOMAINS (1/0, default 1: HSTS for subdomains too, and preload),
-  DJANGO_BEHIND_PROXY (1 = trust X-Forwarded-Proto from the reverse proxy that ends TLS).
+  DJANGO_BEHIND_PROXY (1 = trust X-Forwarded-Proto from the reverse proxy that ends TLS),
+  DJANGO_TRUSTED_PROXIES (how many proxies of yours append to X-Forwarded-For; default 1 with
+  DJANGO_BEHIND_PROXY=1, else 0: throttles and failed-login counts key on the socket address).
 `DJANGO_DEBUG=0 DJANGO_SECRET_KEY=... python manage.py check --deploy` is clean.
 """
 
@@ -124,6 +126,8 @@ MEDIA_ROOT = VAR_DIR / "media"
 # -- shopguide ---------------------------------------------------------------------------------
 SHOPGUIDE_PRODUCT_MODEL = "catalog.Product"
 SHOPGUIDE = {
+    # Which X-Forwarded-For entry is the client's (see DJANGO_TRUSTED_PROXIES above).
+    "TRUSTED_PROXIES": int(os.environ.get("DJANGO_TRUSTED_PROXIES", "1" if os.environ.get("DJANGO_BEHIND_PROXY") == "1" else "0")),
     # Sized so the first `make demo` trains everything in a few minutes on a 2-core CPU.
     "IMAGE_MODEL": {"epochs": 10},
     "TEXT_MODEL": {"epochs": 4},

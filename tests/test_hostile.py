@@ -130,3 +130,44 @@ def test_staff_without_the_view_customer_permission_reads_no_customer(trained, a
     api_client.force_authenticate(Customer.objects.get(pk=staff.pk))
     assert api_client.get(f"{API}profiles/{target}/").json()["username"] == target
     assert api_client.get(f"{API}recommendations/", {"user": target}).status_code == 200
+
+
+# -- 2. a spoofed X-Forwarded-For lifts no throttle -----------------------------------------------
+
+
+def test_a_rotating_x_forwarded_for_lifts_no_throttle(db, api_client, settings):
+    settings.SHOPGUIDE = {**settings.SHOPGUIDE, "THROTTLE_RATES": {"events": "4/minute", "search": "3/minute"}}
+    make_articles(2, with_images=False)
+    searches = [api_client.get(f"{API}search/", {"q": "article"}, HTTP_X_FORWARDED_FOR=f"10.0.{i}.1").status_code
+                for i in range(6)]  # fmt: skip
+    assert searches == [200] * 3 + [429] * 3
+    events = [api_client.post(f"{API}events/", {"type": "search", "query": "a"}, format="json",
+                              HTTP_X_FORWARDED_FOR=f"10.1.{i}.1").status_code for i in range(6)]  # fmt: skip
+    assert events == [201] * 4 + [429] * 2
+
+
+def test_behind_declared_proxies_the_address_they_saw_counts(db, api_client, settings):
+    settings.SHOPGUIDE = {**settings.SHOPGUIDE, "THROTTLE_RATES": {"search": "2/minute"}, "TRUSTED_PROXIES": 1}
+    make_articles(2, with_images=False)
+
+    def search(forwarded: str) -> int:
+        return api_client.get(f"{API}search/", {"q": "article"}, HTTP_X_FORWARDED_FOR=forwarded).status_code
+
+    # Our one proxy appends the address it saw; whatever the client wrote to its left is ignored.
+    assert [search(f"6.6.6.{i}, 198.51.100.7") for i in range(3)] == [200, 200, 429]
+    assert search("198.51.100.8") == 200  # another client behind the same proxy
+    # One client's IPv6 /64 is one client, however many addresses it uses.
+    assert [search(f"2001:db8:0:1::{i}") for i in range(1, 4)] == [200, 200, 429]
+
+
+def test_client_address_reads_forwarding_headers_only_behind_declared_proxies(rf, settings):
+    from shopguide.clients import client_address
+
+    request = rf.get("/", REMOTE_ADDR="192.0.2.1", HTTP_X_FORWARDED_FOR="203.0.113.9, 198.51.100.2")
+    assert client_address(request) == "192.0.2.1"
+    settings.SHOPGUIDE = {**settings.SHOPGUIDE, "TRUSTED_PROXIES": 1}
+    assert client_address(request) == "198.51.100.2"
+    settings.SHOPGUIDE = {**settings.SHOPGUIDE, "TRUSTED_PROXIES": 2}
+    assert client_address(request) == "203.0.113.9"
+    garbage = rf.get("/", REMOTE_ADDR="192.0.2.1", HTTP_X_FORWARDED_FOR="not-an-ip")
+    assert client_address(garbage) == "192.0.2.1"

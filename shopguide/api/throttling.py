@@ -1,4 +1,6 @@
-"""Rate limits for the API's costly (search) and write (events) endpoints, per user or client IP.
+"""Rate limits for the API's costly (search) and write (events) endpoints, per user or client
+address (``shopguide.clients``: the socket address unless SHOPGUIDE["TRUSTED_PROXIES"] says
+which forwarded address to believe).
 
 Rates come from SHOPGUIDE["THROTTLE_RATES"], so a shop needs no DRF throttle settings of its own.
 """
@@ -7,6 +9,7 @@ from __future__ import annotations
 
 from rest_framework.throttling import SimpleRateThrottle
 
+from shopguide.clients import client_key
 from shopguide.conf import shopguide_settings
 
 
@@ -24,6 +27,10 @@ class ShopguideRateThrottle(SimpleRateThrottle):
         else:
             ident = f"ip-{self.get_ident(request)}"
         return f"shopguide:throttle:{self.scope}:{ident}"
+
+    def get_ident(self, request) -> str:
+        # Not DRF's: with NUM_PROXIES unset it takes X-Forwarded-For as the client's word.
+        return client_key(request)
 
 
 class EventsThrottle(ShopguideRateThrottle):
