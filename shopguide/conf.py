@@ -88,6 +88,9 @@ DEFAULTS: dict[str, Any] = {
     # X-Forwarded-For. 0: the socket address is the client's and the header is ignored (a client
     # can write anything there); N: the address the N-th proxy from the server saw.
     "TRUSTED_PROXIES": 0,
+    # Failed logins allowed per client address and per username tried, in DRF's rate form, before
+    # logins are refused for the rest of the window (429 from the API). None lifts one.
+    "FAILED_LOGIN_RATES": {"address": "30/hour", "username": "10/hour"},
     # Largest image accepted, in bytes: uploads to image search, and product images checked by
     # shopguide.validators.validate_product_image.
     "MAX_UPLOAD_BYTES": 5 * 1024 * 1024,

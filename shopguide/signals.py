@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.contrib.auth.signals import user_logged_in
+from django.contrib.auth.signals import user_logged_in, user_login_failed
 from django.dispatch import receiver
 
 
@@ -14,6 +14,16 @@ def merge_guest_history_on_login(sender, request, user, **kwargs) -> None:
     session = getattr(request, "session", None)
     if session is not None and session.get(VISITOR_SESSION_KEY):
         merge_visitor_history(visitor=session[VISITOR_SESSION_KEY], user=user)
+
+
+@receiver(user_login_failed, dispatch_uid="shopguide_count_failed_login")
+def count_failed_login(sender, credentials, request=None, **kwargs) -> None:
+    from django.contrib.auth import get_user_model
+
+    from shopguide.login_guard import note_login_failure
+
+    username = credentials.get("username") or credentials.get(get_user_model().USERNAME_FIELD)
+    note_login_failure(request=request, username=username if isinstance(username, str) else None)
 
 
 def connect_catalog_signals() -> None:

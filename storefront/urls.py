@@ -13,7 +13,7 @@ urlpatterns = [
     path("search/", views.search, name="search"),
     path("search/image/", views.image_search, name="image_search"),
     path("account/", views.account, name="account"),
-    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/login/", views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("api/products/<int:pk>/", api.ProductDetailView.as_view(), name="api-product"),

@@ -351,12 +351,8 @@ def test_schema_lists_every_endpoint_and_docs_need_no_cdn(db, api_client):
 
 
 
-def test_blank_typed_parameters_and_nul_credentials_are_client_errors(db, api_client):
+def test_blank_typed_parameters_are_client_errors(db, api_client):
+    # (NUL bytes in Basic credentials: tests/test_hostile.py, with Basic authentication turned on.)
     make_articles(2, with_images=False)
     assert_error(api_client.get(f"{API}trending/", {"k": ""}), 400, "k")
     assert_error(api_client.get(f"{API}search/", {"q": "a", "max_price": ""}), 400, "max_price")
-    import base64
-
-    credentials = base64.b64encode(b"ann\x00@example.com:pw").decode()
-    response = api_client.get(f"{API}profiles/me/", HTTP_AUTHORIZATION=f"Basic {credentials}")
-    assert response.status_code in (401, 403) and response.json()["detail"]  # not a 500 from PostgreSQL

@@ -171,3 +171,62 @@ def test_client_address_reads_forwarding_headers_only_behind_declared_proxies(rf
     assert client_address(request) == "203.0.113.9"
     garbage = rf.get("/", REMOTE_ADDR="192.0.2.1", HTTP_X_FORWARDED_FOR="not-an-ip")
     assert client_address(garbage) == "192.0.2.1"
+
+
+# -- 4. password guessing ---------------------------------------------------------------------------
+
+
+def basic(username: str, password: str) -> str:
+    import base64
+
+    return "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode()
+
+
+@pytest.fixture
+def basic_auth_on(settings):
+    """A host that turned on DRF's own Basic authentication (off in the test host, as in the demo)."""
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.SessionAuthentication", "rest_framework.authentication.BasicAuthentication"]}
+
+
+def test_a_failed_basic_login_burst_gets_429_even_for_the_right_password(db, api_client, basic_auth_on):
+    from tests.testapp.models import Customer
+
+    Customer.objects.create_user("admin@example.com", "right")
+    codes = [api_client.get(f"{API}profiles/me/", HTTP_AUTHORIZATION=basic("admin@example.com", f"wrong{i}")).status_code
+             for i in range(32)]  # fmt: skip
+    assert set(codes[:10]) <= {401, 403} and set(codes[10:]) == {429}, codes
+    locked = api_client.get(f"{API}profiles/me/", HTTP_AUTHORIZATION=basic("admin@example.com", "right"))
+    assert_json_error(locked, 429)
+    assert int(locked["Retry-After"]) > 0
+    # Another customer, from another address, is not locked out by it.
+    Customer.objects.create_user("ann@example.com", "pw")
+    other = api_client.get(f"{API}profiles/me/", HTTP_AUTHORIZATION=basic("ann@example.com", "pw"), REMOTE_ADDR="192.0.2.50")
+    assert other.status_code == 200, other.content
+
+
+def test_one_address_guessing_many_usernames_gets_429(db, api_client, basic_auth_on):
+    codes = [api_client.get(f"{API}profiles/me/", HTTP_AUTHORIZATION=basic(f"user{i}@example.com", "pw"),
+                            HTTP_X_FORWARDED_FOR=f"10.9.{i}.1").status_code for i in range(32)]  # fmt: skip
+    assert set(codes[:30]) <= {401, 403} and set(codes[30:]) == {429}, codes
+
+
+def test_a_locked_out_username_cannot_log_in_anywhere_until_the_window_ends(db, client):
+    from tests.testapp.models import Customer
+
+    Customer.objects.create_superuser("boss@example.com", "right")
+    for i in range(10):
+        client.post("/admin/login/", {"username": "boss@example.com", "password": f"wrong{i}"})
+    # The right password from another address: refused without being checked.
+    client.post("/admin/login/", {"username": "boss@example.com", "password": "right"}, REMOTE_ADDR="192.0.2.77")
+    assert "_auth_user_id" not in client.session
+    from django.core.cache import cache
+
+    cache.clear()  # the window ended
+    client.post("/admin/login/", {"username": "boss@example.com", "password": "right"})
+    assert "_auth_user_id" in client.session
+
+
+def test_nul_in_basic_credentials_is_a_client_error(db, api_client, basic_auth_on):
+    response = api_client.get(f"{API}profiles/me/", HTTP_AUTHORIZATION=basic("ann\x00@example.com", "pw"))
+    assert response.status_code in (401, 403) and response.json()["detail"]  # not a 500 from PostgreSQL

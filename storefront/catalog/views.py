@@ -3,12 +3,14 @@ template tags; the views only read the request and pick the template."""
 
 from __future__ import annotations
 
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
 
 from shopguide import selectors
 from shopguide.events import record_product_view, record_request_event
+from shopguide.login_guard import login_wait
 from storefront.catalog.forms import ImageSearchForm
 from storefront.catalog.models import Category, Product
 
@@ -62,3 +64,16 @@ def image_search(request):
 def account(request):
     profile = selectors.customer_profile(request.user)
     return render(request, "catalog/account.html", {"profile": profile})
+
+
+class LoginView(auth_views.LoginView):
+    """Django's login page, answering 429 while too many logins failed for the address or the
+    username (shopguide's ThrottledModelBackend refuses them without checking the password)."""
+
+    def post(self, request, *args, **kwargs):
+        wait = login_wait(request=request, username=request.POST.get("username"))
+        if wait is None:
+            return super().post(request, *args, **kwargs)
+        response = self.render_to_response(self.get_context_data(locked_for=wait), status=429)
+        response["Retry-After"] = str(wait)
+        return response
