@@ -94,6 +94,12 @@ DEFAULTS: dict[str, Any] = {
     # Largest image accepted, in bytes: uploads to image search, and product images checked by
     # shopguide.validators.validate_product_image.
     "MAX_UPLOAD_BYTES": 5 * 1024 * 1024,
+    # Most pixels (width x height) an image may decode to, checked from its header before decoding:
+    # a small file can hold a huge image (a 343 KB PNG of 9,400 x 9,400 pixels decodes to 350 MB).
+    # Decoding one upload at the limit takes up to about 8 bytes per pixel (RGBA pixels plus one
+    # working copy: 122 MB measured at 16 million, bench/image_uploads.py). JPEGs are decoded
+    # reduced (up to 8x per side), and the limit applies to the reduced size.
+    "MAX_IMAGE_PIXELS": 16_000_000,
 }
 
 # Values given as dotted paths and imported on first read.

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from shopguide.adapter import get_adapter
+from shopguide.conf import shopguide_settings
 
 IMAGE_LOAD_CHUNK = 512
 Progress = Callable[[float, str], None]
@@ -73,7 +74,7 @@ def read_product_images(products: list, *, size: int, channels: int) -> tuple[li
         else:
             positions.append(position)
             blobs.append(io.BytesIO(data))
-    prepared = prepare_images(blobs, size=size, channels=channels)
+    prepared = prepare_images(blobs, size=size, channels=channels, max_pixels=shopguide_settings.MAX_IMAGE_PIXELS)
     for index, message in prepared.errors.items():
         errors[positions[index]] = message
     ok = [positions[i] for i in prepared.ok_indices]

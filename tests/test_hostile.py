@@ -230,3 +230,30 @@ def test_a_locked_out_username_cannot_log_in_anywhere_until_the_window_ends(db, 
 def test_nul_in_basic_credentials_is_a_client_error(db, api_client, basic_auth_on):
     response = api_client.get(f"{API}profiles/me/", HTTP_AUTHORIZATION=basic("ann\x00@example.com", "pw"))
     assert response.status_code in (401, 403) and response.json()["detail"]  # not a 500 from PostgreSQL
+
+
+# -- 3. an image bomb -------------------------------------------------------------------------------
+
+
+def test_an_image_bomb_is_refused_from_its_header_and_a_big_jpeg_is_decoded_reduced(db, api_client):
+    import io
+    import time
+
+    from PIL import Image
+
+    from bench.image_uploads import blank_png
+
+    make_articles(3, with_images=False)
+    bomb = io.BytesIO(blank_png(9400, 9400))  # the probe's: ~340 KB, 88 million RGBA pixels
+    bomb.name = "bomb.png"
+    started = time.perf_counter()
+    response = api_client.post(f"{API}search/image/", {"image": bomb}, format="multipart")
+    body = assert_json_error(response, 400, "image")
+    assert "9,400 x 9,400 pixels" in body["image"][0] and "limit" in body["image"][0]
+    assert time.perf_counter() - started < 2  # refused from the header: decoding it takes ~5 s
+    # A 24-megapixel JPEG is over the pixel limit at full size, but JPEG decodes reduced (1/8 per side).
+    photo = io.BytesIO()
+    Image.linear_gradient("L").resize((6000, 4000)).convert("RGB").save(photo, "JPEG", quality=70)
+    photo.seek(0)
+    photo.name = "photo.jpg"
+    assert api_client.post(f"{API}search/image/", {"image": photo}, format="multipart").status_code == 200

@@ -32,7 +32,19 @@ class PreparedImages:
     errors: dict[int, str] = field(default_factory=dict)
 
 
-def prepare_images(sources: Sequence[ImageSource], *, size: int, channels: int) -> PreparedImages:
+class ImageTooLarge(ValueError):
+    """An image with more pixels than allowed, found from its header before it is decoded."""
+
+
+# Downscale by an integer factor right after decoding when the image is at least this many times
+# the output size (the same gap Pillow's resize(reducing_gap=3.0) uses), so the conversions that
+# follow (transparency onto white, RGB) work on a small image, not on the full decoded one.
+REDUCING_GAP = 3.0
+
+
+def prepare_images(
+    sources: Sequence[ImageSource], *, size: int, channels: int, max_pixels: int | None = None
+) -> PreparedImages:
     """Decode images and turn them into square, same-size uint8 arrays.
 
     Each image is EXIF-rotated, flattened onto white if it has transparency, converted to RGB
@@ -44,6 +56,11 @@ def prepare_images(sources: Sequence[ImageSource], *, size: int, channels: int) 
             or PIL images.
         size: side of the output square, in pixels.
         channels: 3 for RGB, 1 for greyscale.
+        max_pixels: the most pixels (width x height) an image may decode to; a larger one is
+            refused from its header, before decoding, so no upload can make this allocate more
+            than about ``8 * max_pixels`` bytes (RGBA pixels and one working copy). A JPEG is decoded reduced (up to
+            8x smaller per side, never below ``size``), and the limit applies to that reduced
+            size. None: only Pillow's own decompression-bomb limit.
 
     Returns:
         A :class:`PreparedImages`. One unreadable image (corrupt, truncated, not an image, a
@@ -65,8 +82,8 @@ def prepare_images(sources: Sequence[ImageSource], *, size: int, channels: int) 
             with warnings.catch_warnings():
                 # A warning-sized bomb is still far too big to decode for a thumbnail.
                 warnings.simplefilter("error", Image.DecompressionBombWarning)
-                image = _load(source, mode=mode, size=size)
-        except Image.DecompressionBombError as exc:
+                image = _load(source, mode=mode, size=size, max_pixels=max_pixels)
+        except (Image.DecompressionBombError, ImageTooLarge) as exc:
             result.errors[index] = f"image too large: {exc}"[:200]
             continue
         except Exception as exc:  # noqa: BLE001
@@ -82,15 +99,25 @@ def prepare_images(sources: Sequence[ImageSource], *, size: int, channels: int) 
     return result
 
 
-def _load(source: ImageSource, *, mode: str, size: int) -> Image.Image:
+def _load(source: ImageSource, *, mode: str, size: int, max_pixels: int | None = None) -> Image.Image:
     """Open, fully decode and square one image; raises on any problem."""
     if isinstance(source, Image.Image):
         return _to_square(source, mode=mode, size=size)
-    with Image.open(source) as image:
-        # For JPEGs, let the decoder downscale by up to 8x while decoding: much faster for big photos.
+    with Image.open(source) as image:  # reads the header only
+        # For JPEGs, let the decoder downscale by up to 8x while decoding: much faster for big
+        # photos, and image.size is then the reduced size that will be decoded.
         image.draft(mode, (size, size))
+        width, height = image.size
+        if max_pixels is not None and width * height > max_pixels:
+            raise ImageTooLarge(f"{width:,} x {height:,} pixels; the limit is {max_pixels:,} pixels")
         image.load()  # decode now, so truncated data fails inside the caller's try
+        factor = int(max(width, height) / (size * REDUCING_GAP))
+        if factor >= 2 and image.mode in _REDUCIBLE:
+            image = image.reduce(factor)  # keeps image.info (EXIF orientation)
         return _to_square(image, mode=mode, size=size)
+
+
+_REDUCIBLE = {"1", "L", "LA", "I", "F", "RGB", "RGBA", "RGBX", "CMYK", "YCbCr", "I;16"}
 
 
 def _to_square(image: Image.Image, *, mode: str, size: int) -> Image.Image:

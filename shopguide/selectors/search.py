@@ -89,13 +89,14 @@ def check_upload_size(size: int | None) -> None:
 
 def read_query_image(data: bytes, *, size: int, channels: int):
     """Decode an uploaded image for the CNN; raises InvalidImage with a message a customer can read
-    (too large, not an image, truncated, a decompression bomb)."""
+    (too large in bytes or in pixels, not an image, truncated, a decompression bomb). Pixels are
+    counted from the header, before decoding (SHOPGUIDE["MAX_IMAGE_PIXELS"])."""
     from shopguide.ml.images import prepare_images
 
     check_upload_size(len(data))
     if not data:
         raise InvalidImage("The uploaded file is empty.")
-    prepared = prepare_images([io.BytesIO(data)], size=size, channels=channels)
+    prepared = prepare_images([io.BytesIO(data)], size=size, channels=channels, max_pixels=shopguide_settings.MAX_IMAGE_PIXELS)
     if prepared.errors:
         raise InvalidImage(f"The upload cannot be used as an image: {prepared.errors[0]}.")
     return prepared.array
