@@ -83,3 +83,56 @@ def check_pgvector(app_configs=None, databases=None, **kwargs) -> list[checks.Ch
                 )
             )
     return errors
+
+
+@checks.register(checks.Tags.security)
+def check_hostile_client_settings(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    """The settings that keep hostile clients in check (issue 15): proxies, login and image limits,
+    and the authentication a shop runs the API with."""
+    from django.conf import settings
+
+    from shopguide.login_guard import parse_rate
+
+    messages: list[checks.CheckMessage] = []
+    try:
+        proxies, rates, pixels = (conf.shopguide_settings.TRUSTED_PROXIES, conf.shopguide_settings.FAILED_LOGIN_RATES,
+                                  conf.shopguide_settings.MAX_IMAGE_PIXELS)  # fmt: skip
+    except ImproperlyConfigured:
+        return []  # unknown keys: reported by E002
+    if not isinstance(proxies, int) or isinstance(proxies, bool) or proxies < 0:
+        messages.append(checks.Error(
+            f"SHOPGUIDE['TRUSTED_PROXIES'] must be a whole number >= 0, got {proxies!r}.",
+            hint="0 when clients reach the site directly; else how many reverse proxies of yours append to X-Forwarded-For.",
+            id="shopguide.E015"))  # fmt: skip
+    try:
+        unknown = set(rates or {}) - {"address", "username"}
+        if unknown:
+            raise ValueError(f"unknown key(s) {', '.join(sorted(unknown))}")
+        for rate in (rates or {}).values():
+            if rate is not None:
+                parse_rate(rate)
+    except (TypeError, ValueError, AttributeError) as exc:
+        messages.append(checks.Error(
+            f"SHOPGUIDE['FAILED_LOGIN_RATES'] is not valid: {exc}.",
+            hint='A dict with "address" and/or "username", each a rate like "10/hour" or None.', id="shopguide.E016"))  # fmt: skip
+    if pixels is not None and (not isinstance(pixels, int) or isinstance(pixels, bool) or pixels < 1):
+        messages.append(checks.Error(
+            f"SHOPGUIDE['MAX_IMAGE_PIXELS'] must be a whole number >= 1 or None, got {pixels!r}.",
+            hint="The default, 16_000_000, decodes images up to 4,000 x 4,000.", id="shopguide.E017"))  # fmt: skip
+    rest = getattr(settings, "REST_FRAMEWORK", {}) or {}
+    authentication = rest.get("DEFAULT_AUTHENTICATION_CLASSES")
+    if authentication is None or any(str(path).endswith("BasicAuthentication") for path in authentication):
+        messages.append(checks.Warning(
+            "The API accepts HTTP Basic authentication"
+            + (" (DRF's default, as REST_FRAMEWORK['DEFAULT_AUTHENTICATION_CLASSES'] is not set)" if authentication is None else "")
+            + ": every such request hashes a password.",
+            hint="Set REST_FRAMEWORK['DEFAULT_AUTHENTICATION_CLASSES'] to session (and token) authentication; "
+                 "shopguide's views guard Basic against password guessing, but not against its CPU cost.",
+            id="shopguide.W015"))  # fmt: skip
+    if "shopguide.auth.ThrottledModelBackend" not in getattr(settings, "AUTHENTICATION_BACKENDS", []):
+        messages.append(checks.Warning(
+            "Logins are not refused after repeated failures: AUTHENTICATION_BACKENDS does not include "
+            "shopguide.auth.ThrottledModelBackend.",
+            hint="Use 'shopguide.auth.ThrottledModelBackend' in place of 'django.contrib.auth.backends.ModelBackend'.",
+            id="shopguide.W016"))  # fmt: skip
+    return messages

@@ -49,3 +49,18 @@ def test_adapter_path_that_does_not_import_names_the_setting():
 @pytest.mark.django_db
 def test_pgvector_available_on_the_test_server():
     assert checks.check_pgvector(databases=["default"]) == []
+
+
+def test_hostile_client_settings_pass_on_the_test_host_and_each_mistake_is_named():
+    assert checks.check_hostile_client_settings() == []
+    bad = {"TRUSTED_PROXIES": -1, "FAILED_LOGIN_RATES": {"address": "ten/hour"}, "MAX_IMAGE_PIXELS": 0}
+    with override_settings(SHOPGUIDE=bad):
+        messages = checks.check_hostile_client_settings()
+    assert ids(messages) == ["shopguide.E015", "shopguide.E016", "shopguide.E017"] and all(m.hint for m in messages)
+
+
+def test_basic_authentication_and_an_unthrottled_login_backend_are_warned_about(settings):
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.BasicAuthentication"]}
+    settings.AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
+    assert ids(checks.check_hostile_client_settings()) == ["shopguide.W015", "shopguide.W016"]
