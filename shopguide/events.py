@@ -9,9 +9,12 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.auth.base_user import AbstractBaseUser
+from django.db import IntegrityError, transaction
 from django.db.models import Model
 from django.http import HttpRequest
 from django.utils import timezone
@@ -56,9 +59,13 @@ def record_event(
     widget: str = "",
     model_version: ModelVersion | int | None = None,
     weight: float | None = None,
+    dedupe_key: str | None = None,
 ) -> Interaction:
     """Store one event for a user or an anonymous visitor and return it.
 
+    ``dedupe_key`` (up to 64 characters) names an event that must be stored once, e.g. an order
+    line that a live receiver and a later history import both see: when an event with that key
+    is stored already, that event is returned and nothing is added.
     Raises ValueError when neither a user nor a visitor is given or the type is unknown.
     """
     if type not in InteractionType.values:
@@ -67,17 +74,28 @@ def record_event(
     if not authenticated and not visitor:
         raise ValueError("An event needs a logged-in user or an anonymous visitor id.")
     version_id = model_version.pk if isinstance(model_version, ModelVersion) else model_version
-    event = Interaction.objects.create(
-        user=user if authenticated else None,
-        visitor="" if authenticated else visitor,
-        product=product,
-        type=type,
-        ts=ts or timezone.now(),
-        query=query[:500],
-        widget=widget[:64],
-        model_version_id=version_id,
-        weight=DEFAULT_WEIGHTS[InteractionType(type)] if weight is None else weight,
-    )
+    if dedupe_key:
+        existing = Interaction.objects.filter(dedupe_key=dedupe_key[:64]).first()
+        if existing is not None:
+            return existing
+    try:
+        with transaction.atomic():  # a concurrent insert of the same key must not break the caller's transaction
+            event = Interaction.objects.create(
+                user=user if authenticated else None,
+                visitor="" if authenticated else visitor,
+                product=product,
+                type=type,
+                ts=ts or timezone.now(),
+                query=query[:500],
+                widget=widget[:64],
+                model_version_id=version_id,
+                weight=DEFAULT_WEIGHTS[InteractionType(type)] if weight is None else weight,
+                dedupe_key=dedupe_key[:64] if dedupe_key else None,
+            )
+    except IntegrityError:
+        if not dedupe_key:
+            raise
+        return Interaction.objects.get(dedupe_key=dedupe_key[:64])
     if product is not None and shopguide_settings.REFRESH_USERS_ON_EVENT:
         from shopguide.incremental import schedule_user_refresh, schedule_visitor_refresh
 
@@ -119,3 +137,64 @@ def merge_visitor_history(*, visitor: str, user: AbstractBaseUser) -> int:
 
             schedule_user_refresh(user.pk)  # their history grew: a new vector and list
     return moved
+
+
+@dataclass(frozen=True)
+class PastEvent:
+    """One event of a shop's own history, for ``store_past_events``. ``dedupe_key`` is required:
+    it is what makes importing the same history twice add nothing."""
+
+    type: str
+    ts: dt.datetime
+    dedupe_key: str
+    product_id: Any = None
+    user_id: Any = None
+    visitor: str = ""
+    query: str = ""
+
+
+def store_past_events(events: Iterable[PastEvent], *, batch_size: int = 2000) -> tuple[int, int]:
+    """Store a shop's past events in bulk (e.g. history kept by another app) and return
+    (stored, already present). An event whose ``dedupe_key`` is stored already is skipped, so
+    re-running an import adds nothing twice. No customer refresh is scheduled: retrain after.
+    Raises ValueError for an unknown type or an event with neither user nor visitor."""
+    stored = present = 0
+    batch: list[Interaction] = []
+
+    def flush() -> None:
+        nonlocal stored, present
+        keys = [row.dedupe_key for row in batch]
+        with transaction.atomic():
+            seen = set(Interaction.objects.filter(dedupe_key__in=keys).values_list("dedupe_key", flat=True))
+            fresh = []
+            for row in batch:
+                if row.dedupe_key not in seen:
+                    seen.add(row.dedupe_key)
+                    fresh.append(row)
+            Interaction.objects.bulk_create(fresh, ignore_conflicts=True)
+        stored += len(fresh)
+        present += len(batch) - len(fresh)
+        batch.clear()
+
+    for event in events:
+        if event.type not in InteractionType.values:
+            raise ValueError(f"Unknown event type {event.type!r}.")
+        if event.user_id is None and not event.visitor:
+            raise ValueError("A past event needs a user or a visitor id.")
+        batch.append(
+            Interaction(
+                user_id=event.user_id,
+                visitor="" if event.user_id is not None else event.visitor[:64],
+                product_id=event.product_id,
+                type=event.type,
+                ts=event.ts,
+                query=event.query[:500],
+                weight=DEFAULT_WEIGHTS[InteractionType(event.type)],
+                dedupe_key=event.dedupe_key[:64],
+            )
+        )
+        if len(batch) >= batch_size:
+            flush()
+    if batch:
+        flush()
+    return stored, present

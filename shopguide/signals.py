@@ -1,9 +1,15 @@
-"""Signal handlers (connected in apps.ready)."""
+"""shopguide's own signals, and its signal handlers (connected in apps.ready)."""
 
 from __future__ import annotations
 
 from django.contrib.auth.signals import user_logged_in
-from django.dispatch import receiver
+from django.dispatch import Signal, receiver
+
+# Sent once a model version serves (after training, a forced activation or a rollback), after the
+# activation committed: ``sender`` is ModelVersion, ``version`` the version now active. Receivers
+# run in the process that activated (a worker, or the admin's request); a receiver's error is
+# logged and never undoes the activation.
+version_activated = Signal()
 
 
 @receiver(user_logged_in, dispatch_uid="shopguide_merge_guest_history")
