@@ -1,0 +1,55 @@
+"""Training, versions and retraining from Oscar's dashboard, and `manage.py check` on the host."""
+
+from __future__ import annotations
+
+import io
+
+from django.core.management import call_command
+
+from shopguide.models import TrainingRun
+
+PAGE = "/dashboard/shopguide/"
+
+
+def test_the_installation_passes_manage_py_check(db):
+    out = io.StringIO()
+    call_command("check", stdout=out)
+    assert "no issues" in out.getvalue()
+
+
+def test_oscars_dashboard_menu_links_to_training(client, staff, customer):
+    client.force_login(staff)
+    dashboard = client.get("/dashboard/")
+    assert dashboard.status_code == 200
+    html = dashboard.content.decode()
+    assert "Recommendations" in html and f'href="{PAGE}"' in html
+    client.force_login(customer)
+    assert client.get(PAGE).status_code == 302  # not staff: to the login page
+
+
+def test_the_training_page_queues_a_run_and_reports_it(client, staff, django_capture_on_commit_callbacks):
+    client.force_login(staff)
+    page = client.get(PAGE)
+    assert page.status_code == 200 and "No training run yet." in page.content.decode()
+    assert "Retrain now" in page.content.decode()
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(PAGE, {"action": "retrain"}, follow=True)
+    run = TrainingRun.objects.get()
+    assert run.status == TrainingRun.Status.QUEUED and run.task_id and run.requested_by == staff
+    assert f"Training run {run.pk} queued" in response.content.decode()
+    assert f"<td>{run.pk}</td><td>queued</td>" in response.content.decode()  # the runs table
+
+    response = client.post(PAGE, {"action": "rollback"}, follow=True)
+    assert "no earlier version" in response.content.decode()
+    response = client.post(PAGE, {"action": "explode"}, follow=True)
+    assert response.status_code == 200 and "Unknown action" in response.content.decode()
+
+
+def test_staff_without_the_retrain_permission_cannot_retrain(client, staff):
+    from django.contrib.auth.models import Permission
+
+    staff.user_permissions.remove(Permission.objects.get(codename="retrain"))
+    client.force_login(staff)
+    assert "Retrain now" not in client.get(PAGE).content.decode()
+    response = client.post(PAGE, {"action": "retrain"}, follow=True)
+    assert "needs the" in response.content.decode() and not TrainingRun.objects.exists()
