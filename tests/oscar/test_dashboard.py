@@ -53,3 +53,17 @@ def test_staff_without_the_retrain_permission_cannot_retrain(client, staff):
     assert "Retrain now" not in client.get(PAGE).content.decode()
     response = client.post(PAGE, {"action": "retrain"}, follow=True)
     assert "needs the" in response.content.decode() and not TrainingRun.objects.exists()
+
+
+def test_the_oscar_hosts_start_up_does_not_import_torch():
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = ("import django, sys; django.setup(); from django.urls import get_resolver; get_resolver().url_patterns; "
+            "import shopguide.contrib.oscar.views, shopguide.contrib.oscar.history; print('torch' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parents[2], capture_output=True,
+                            text=True, timeout=120, env={**os.environ, "DJANGO_SETTINGS_MODULE": "tests.oscar.settings"})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "False"
