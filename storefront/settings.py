@@ -123,6 +123,7 @@ MEDIA_ROOT = VAR_DIR / "media"
 # -- shopguide ---------------------------------------------------------------------------------
 SHOPGUIDE_PRODUCT_MODEL = "catalog.Product"
 SHOPGUIDE = {
+    "CURRENCY": "EUR",
     # Sized so the first `make demo` trains everything in a few minutes on a 2-core CPU.
     "IMAGE_MODEL": {"epochs": 10},
     "TEXT_MODEL": {"epochs": 4},

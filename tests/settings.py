@@ -94,7 +94,9 @@ SHOPGUIDE = {
         "price": "cost",
         "in_stock": "available",
         "sku": "code",
+        "visible": "published",
     },
+    "CURRENCY": "EUR",
     "DEVICE": "cpu",
     # Tiny and fast: the tests check the plumbing, the benchmark checks quality.
     "IMAGE_MODEL": {"epochs": 2, "width": 8, "embedding_dim": 16, "batch_size": 32},
