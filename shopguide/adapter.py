@@ -267,11 +267,45 @@ class CatalogAdapter:
         except Exception:  # a bad name is reported by the system checks
             return False
 
+    def check_mapping(self) -> list[str]:
+        """What is wrong with PRODUCT_FIELDS names that exist but cannot be used as mapped, one
+        sentence each (for system checks, shopguide.E006): a many-relation or a reverse relation
+        (Oscar's ``categories``, ``images``, ``stockrecords``) where shopguide reads one value, a
+        relation where a plain value is needed (only ``category`` may be a foreign key), an image
+        that is not a file field, a price that is not a number, a stock or visibility flag that
+        is not a boolean. An adapter that overrides the methods reading a key should set that
+        key to None (or override this method)."""
+        from django.db.models import BooleanField, DecimalField, FileField, FloatField, IntegerField
+
+        numbers = (DecimalField, FloatField, IntegerField)
+        problems = []
+        for key, name in self._mapped_fields():
+            try:
+                field = self.model._meta.get_field(name)
+            except FieldDoesNotExist:
+                continue  # check_fields reports it
+            label = f"PRODUCT_FIELDS[{key!r}] = {name!r}"
+            if field.many_to_many or field.one_to_many or (field.is_relation and not field.concrete):
+                problems.append(f"{label} is a many-relation or a reverse relation: a product has several, shopguide reads one value.")
+            elif field.is_relation and key != "category":
+                problems.append(f"{label} is a relation; {key!r} needs a plain field of the product.")
+            elif key == "image" and not isinstance(field, FileField):
+                problems.append(f"{label} is not an ImageField or FileField.")
+            elif key == "price" and not isinstance(field, numbers):
+                problems.append(f"{label} is not a number field (DecimalField, FloatField, IntegerField).")
+            elif key in ("in_stock", "visible") and not isinstance(field, BooleanField):
+                problems.append(f"{label} is not a BooleanField.")
+        return problems
+
+    def _mapped_fields(self) -> list[tuple[str, str]]:
+        """(PRODUCT_FIELDS key, field name) for every field the mapping names."""
+        pairs = [(k, v) for k, v in self.fields.items() if k != "text" and v]
+        return pairs + [("text", name) for name in self.fields["text"]]
+
     def check_fields(self) -> list[str]:
         """Names in PRODUCT_FIELDS that are not fields of the product model (for system checks)."""
-        names = [v for k, v in self.fields.items() if k != "text" and v] + list(self.fields["text"])
         bad = []
-        for name in names:
+        for _, name in self._mapped_fields():
             try:
                 self.model._meta.get_field(name)
             except FieldDoesNotExist:

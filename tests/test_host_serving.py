@@ -130,3 +130,59 @@ def _settings() -> dict:
 def _item_schema(schema: dict) -> dict:
     components = schema["components"]["schemas"]
     return components["RecommendedItem"]
+
+
+# -- guests: a signed cookie, not a database session ---------------------------------------------------
+
+
+def test_guests_are_tracked_by_a_signed_cookie_without_a_session_row(shop, client):
+    from django.contrib.sessions.models import Session
+
+    from shopguide.events import VISITOR_COOKIE
+    from shopguide.models import Interaction
+
+    first = client.get("/articles/A-0001/")
+    cookie = first.cookies[VISITOR_COOKIE]
+    assert cookie["httponly"] and cookie["samesite"] == "Lax" and int(cookie["max-age"]) > 30 * 24 * 3600
+    for code in ("A-0007", "A-0010"):
+        response = client.get(f"/articles/{code}/")
+        assert VISITOR_COOKIE not in response.cookies  # set once, then only read
+    assert client.post(f"{API}events/", {"type": "cart", "product": "A-0013"}, content_type="application/json").status_code == 201
+    visitors = set(Interaction.objects.filter(user=None).values_list("visitor", flat=True))
+    assert len(visitors) == 1 and len(visitors.pop()) == 32
+    assert not Session.objects.exists()
+    body = client.get(f"{API}recommendations/", {"k": 5}).json()  # the guest's own history answers
+    assert body["source"] == "personal" and not {"A-0001", "A-0007", "A-0010", "A-0013"} & set(ids_of(body))
+    assert not Session.objects.exists()
+
+
+def test_a_forged_visitor_cookie_is_a_new_guest_not_an_error(db, client):
+    from shopguide.events import VISITOR_COOKIE
+    from shopguide.models import Interaction
+
+    make_articles(2, with_images=False)
+    client.get("/articles/A-0000/")
+    real = client.cookies[VISITOR_COOKIE].value
+    victim = Interaction.objects.get().visitor
+    client.cookies[VISITOR_COOKIE] = real.replace(victim, "f" * 32)  # the id changed, the signature kept
+    response = client.get("/articles/A-0001/")
+    assert response.status_code == 200 and response.cookies[VISITOR_COOKIE].value != real
+    assert Interaction.objects.filter(visitor=victim).count() == 1  # the forger did not join their history
+
+
+def test_without_the_middleware_guests_fall_back_to_the_session_and_check_warns(db, client, settings):
+    from django.contrib.sessions.models import Session
+    from django.core.management import call_command
+
+    from shopguide.events import VISITOR_SESSION_KEY
+    from shopguide.models import Interaction
+
+    make_articles(2, with_images=False)
+    settings.MIDDLEWARE = [m for m in settings.MIDDLEWARE if m != "shopguide.middleware.VisitorCookieMiddleware"]
+    client.get("/articles/A-0000/")
+    client.get("/articles/A-0001/")
+    assert Session.objects.count() == 1
+    assert set(Interaction.objects.values_list("visitor", flat=True)) == {client.session[VISITOR_SESSION_KEY]}
+    out = io.StringIO()
+    call_command("check", stdout=out, stderr=out)
+    assert "shopguide.W001" in out.getvalue() and "VisitorCookieMiddleware" in out.getvalue()
