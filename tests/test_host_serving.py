@@ -186,3 +186,19 @@ def test_without_the_middleware_guests_fall_back_to_the_session_and_check_warns(
     out = io.StringIO()
     call_command("check", stdout=out, stderr=out)
     assert "shopguide.W001" in out.getvalue() and "VisitorCookieMiddleware" in out.getvalue()
+
+
+# -- the schema, whatever the host's DEFAULT_SCHEMA_CLASS ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "schema_class", [None, "rest_framework.schemas.openapi.AutoSchema", "drf_spectacular.openapi.AutoSchema"]
+)
+def test_the_schema_works_whatever_the_hosts_default_schema_class(db, api_client, settings, schema_class):
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_SCHEMA_CLASS": schema_class}
+    response = api_client.get(f"{API}schema/", {"format": "json"})
+    assert response.status_code == 200, response.content[:500]
+    paths = set(response.json()["paths"])
+    assert f"{API}products/{{id}}/related/" in paths and f"{API}events/" in paths
+    assert not any(path.startswith("/api/stock/") for path in paths)  # the host's own view is the host's to describe
+    assert api_client.get(f"{API}docs/").status_code == 200
