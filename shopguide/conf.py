@@ -28,7 +28,12 @@ DEFAULTS: dict[str, Any] = {
         "price": "price",
         "in_stock": "in_stock",
         "sku": "sku",
+        # A boolean field: False hides the product from every list and from related/ (404).
+        "visible": None,
     },
+    # ISO 4217 code of the prices (API items carry it beside the price); None = not stated.
+    # An adapter's currency(product) may answer per product instead.
+    "CURRENCY": None,
     # Which models to train: any of "image", "text", "behaviour" (a model whose data is missing,
     # e.g. no images or no events yet, is skipped with a note on the run).
     "MODELS": ["image", "text", "behaviour"],

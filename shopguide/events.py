@@ -1,7 +1,15 @@
 """Recording customer events: from the server, the API, and imported history.
 
-Anonymous visitors get a random visitor id stored in their session (not the session key, which
-Django changes at login); when they log in, their history joins the account.
+Anonymous visitors get a random visitor id kept in a signed cookie (``shopguide_visitor``), set
+by ``shopguide.middleware.VisitorCookieMiddleware``: tracking a guest's page views writes no
+database session, so a shop's session table grows no faster with shopguide than without it (a
+session row per anonymous product view is what a session-keyed id costs). The cookie is signed
+with SECRET_KEY, so a guest cannot pose as another by guessing ids. When they log in, their
+history joins the account and the cookie is dropped (after logout they are a new guest).
+
+Without the middleware the id falls back to the session, as before (one database session per
+tracked guest; ``manage.py check`` warns, shopguide.W001). An id already in a guest's session is
+still read, so guests tracked before the middleware was added keep their history.
 """
 
 from __future__ import annotations
@@ -25,6 +33,15 @@ from shopguide.models import Interaction, InteractionType, ModelVersion, Shopper
 logger = logging.getLogger(__name__)
 
 VISITOR_SESSION_KEY = "shopguide_visitor"
+VISITOR_COOKIE = "shopguide_visitor"
+VISITOR_COOKIE_SALT = "shopguide.visitor"
+VISITOR_COOKIE_AGE = 365 * 24 * 3600  # seconds: a guest's history stays theirs for a year
+# Request attributes: the id found or made on this request; the middleware's mark that it will
+# write a new id as a cookie; an id to write, or a cookie to drop.
+_VISITOR_ATTR = "_shopguide_visitor"
+COOKIE_MIDDLEWARE_ATTR = "_shopguide_visitor_cookies"
+SET_COOKIE_ATTR = "_shopguide_set_visitor"
+DROP_COOKIE_ATTR = "_shopguide_drop_visitor"
 
 # Default weight of each event type for learning (a purchase says more than a view).
 DEFAULT_WEIGHTS = {
@@ -37,15 +54,54 @@ DEFAULT_WEIGHTS = {
 
 
 def visitor_id(request: HttpRequest, *, create: bool = True) -> str | None:
-    """The anonymous visitor id kept in the request's session (created on first use)."""
-    session = getattr(request, "session", None)
-    if session is None:
-        return None
-    value = session.get(VISITOR_SESSION_KEY)
+    """The request's anonymous visitor id: from its signed cookie, else from its session (ids
+    given before the cookie middleware was installed), else a new one when ``create``.
+
+    A new id goes out as a cookie when ``VisitorCookieMiddleware`` is installed, else into the
+    session. Returns None when there is none and ``create`` is false, or when neither the
+    middleware nor a session can keep a new one. Never writes a session just to read.
+    """
+    value = getattr(request, _VISITOR_ATTR, None)
+    if value:
+        return value
+    value = _from_cookie(request) or _from_session(request)
     if not value and create:
         value = uuid.uuid4().hex
-        session[VISITOR_SESSION_KEY] = value
+        if getattr(request, COOKIE_MIDDLEWARE_ATTR, False):
+            setattr(request, SET_COOKIE_ATTR, value)
+        elif getattr(request, "session", None) is not None:
+            request.session[VISITOR_SESSION_KEY] = value
+        else:
+            return None  # nowhere to keep it: the next request would be a stranger
+    if value:
+        setattr(request, _VISITOR_ATTR, value)
     return value
+
+
+def forget_visitor(request: HttpRequest) -> None:
+    """Stop treating the request's browser as its current guest (called at login, once the
+    guest's history joined the account): the cookie is dropped and the session key removed."""
+    setattr(request, _VISITOR_ATTR, None)
+    setattr(request, SET_COOKIE_ATTR, None)
+    if request.COOKIES.get(VISITOR_COOKIE):
+        setattr(request, DROP_COOKIE_ATTR, True)
+    session = getattr(request, "session", None)
+    if session is not None and VISITOR_SESSION_KEY in session:
+        del session[VISITOR_SESSION_KEY]
+
+
+def _from_cookie(request: HttpRequest) -> str | None:
+    cookies = getattr(request, "COOKIES", None) or {}
+    if VISITOR_COOKIE not in cookies:
+        return None
+    # A tampered, foreign or expired cookie is ignored (the guest gets a new id), never an error.
+    value = request.get_signed_cookie(VISITOR_COOKIE, default=None, salt=VISITOR_COOKIE_SALT, max_age=VISITOR_COOKIE_AGE)
+    return value if value and len(value) <= 64 else None
+
+
+def _from_session(request: HttpRequest) -> str | None:
+    session = getattr(request, "session", None)
+    return session.get(VISITOR_SESSION_KEY) if session is not None else None
 
 
 def record_event(

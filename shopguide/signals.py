@@ -14,12 +14,16 @@ version_activated = Signal()
 
 @receiver(user_logged_in, dispatch_uid="shopguide_merge_guest_history")
 def merge_guest_history_on_login(sender, request, user, **kwargs) -> None:
-    # The visitor id lives in the session data, which survives Django's key rotation at login.
-    from shopguide.events import VISITOR_SESSION_KEY, merge_visitor_history
+    # The visitor id is in a signed cookie (or, without the cookie middleware, in the session
+    # data, which survives Django's key rotation at login).
+    from shopguide.events import forget_visitor, merge_visitor_history, visitor_id
 
-    session = getattr(request, "session", None)
-    if session is not None and session.get(VISITOR_SESSION_KEY):
-        merge_visitor_history(visitor=session[VISITOR_SESSION_KEY], user=user)
+    if request is None:
+        return
+    visitor = visitor_id(request, create=False)
+    if visitor:
+        merge_visitor_history(visitor=visitor, user=user)
+        forget_visitor(request)
 
 
 def connect_catalog_signals() -> None:

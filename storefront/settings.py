@@ -66,6 +66,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "shopguide.middleware.VisitorCookieMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -123,6 +124,7 @@ MEDIA_ROOT = VAR_DIR / "media"
 # -- shopguide ---------------------------------------------------------------------------------
 SHOPGUIDE_PRODUCT_MODEL = "catalog.Product"
 SHOPGUIDE = {
+    "CURRENCY": "EUR",
     # Sized so the first `make demo` trains everything in a few minutes on a 2-core CPU.
     "IMAGE_MODEL": {"epochs": 10},
     "TEXT_MODEL": {"epochs": 4},
