@@ -124,6 +124,7 @@ else:
 
 # -- the README's "django-oscar" installation, as a shop would write it ---------------------------
 INSTALLED_APPS += ["rest_framework", "drf_spectacular", "shopguide", "shopguide.contrib.oscar"]
+MIDDLEWARE += ["shopguide.middleware.VisitorCookieMiddleware"]
 SHOPGUIDE_PRODUCT_MODEL = "catalogue.Product"
 SHOPGUIDE = {"OSCAR_RECOMMENDATIONS": 6}
 from shopguide.contrib.oscar.dashboard import DASHBOARD_NAVIGATION as SHOPGUIDE_NAVIGATION  # noqa: E402

@@ -33,14 +33,14 @@ def test_category_filter_includes_descendants_and_matches_children_through_their
     adapter = get_adapter()
     Product = adapter.model
     everything = Product.objects.all()
-    clothing = pks(adapter.in_category(everything, "Clothing"))
-    shirts = pks(adapter.in_category(everything, "shirts"))  # case-insensitive name
-    by_pk = pks(adapter.in_category(everything, str(catalogue.categories["Books"].pk)))
+    clothing = pks(adapter.category_filter(everything, "Clothing"))
+    shirts = pks(adapter.category_filter(everything, "shirts"))  # case-insensitive name
+    by_pk = pks(adapter.category_filter(everything, str(catalogue.categories["Books"].pk)))
     assert shirts < clothing and catalogue.standalone[1].pk in clothing  # product 1 is in Trousers
     assert catalogue.standalone[0].pk in shirts and catalogue.standalone[1].pk not in shirts
     assert {c.pk for c in catalogue.children} <= clothing  # the parent (100 % 4 == 0) is a shirt
     assert catalogue.standalone[2].pk in by_pk and catalogue.standalone[0].pk not in by_pk
-    assert not pks(adapter.in_category(everything, "No such category"))
+    assert not pks(adapter.category_filter(everything, "No such category"))
 
 
 def test_price_currency_and_stock_come_from_oscars_strategy(catalogue):

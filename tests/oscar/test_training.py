@@ -66,3 +66,13 @@ def test_home_page_partial_and_hybrid_search_in_oscars_template(client, trained)
     assert "Striped shirt" in response.content.decode()
     empty = client.get("/search/", {"q": ""})
     assert empty.status_code == 200 and not empty.context["page"].object_list
+
+
+def test_the_api_serves_oscars_visible_products_with_their_currency(client, trained):
+    related = client.get(f"/api/shopguide/products/{trained.standalone[0].pk}/related/", {"k": 5})
+    assert related.status_code == 200, related.content
+    items = related.json()["results"]
+    assert items and all(isinstance(item["id"], int) and item["currency"] == "EUR" for item in items)
+    assert not {item["id"] for item in items} & {trained.hidden.pk, *(c.pk for c in trained.children)}
+    for hidden in (trained.hidden, trained.children[0]):  # not public; a child is shown as its parent
+        assert client.get(f"/api/shopguide/products/{hidden.pk}/related/").status_code == 404

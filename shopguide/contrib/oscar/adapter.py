@@ -88,7 +88,7 @@ class OscarAdapter(CatalogAdapter):
             | Exists(records.filter(product__parent=OuterRef("pk"), product__is_public=True))
         )
 
-    def in_category(self, queryset: QuerySet, value: str) -> QuerySet:
+    def category_filter(self, queryset: QuerySet, value: str) -> QuerySet:
         """Products in a category or any of its descendants; the category is named by its
         primary key, slug or name (case-insensitive). A child matches through its parent."""
         match = Q(slug__iexact=value) | Q(name__iexact=value)
@@ -104,6 +104,9 @@ class OscarAdapter(CatalogAdapter):
         return queryset.filter(
             Exists(links.filter(product=OuterRef("pk"))) | Exists(links.filter(product=OuterRef("parent_id")))
         )
+
+    def in_category(self, queryset: QuerySet, value: str) -> QuerySet:
+        return self.category_filter(queryset, value)  # the hook's older name
 
     def same_category(self, queryset: QuerySet, product) -> QuerySet:
         """Products sharing one of ``product``'s most specific categories (all of them when it has none)."""
