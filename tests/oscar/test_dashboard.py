@@ -67,3 +67,21 @@ def test_the_oscar_hosts_start_up_does_not_import_torch():
                             text=True, timeout=120, env={**os.environ, "DJANGO_SETTINGS_MODULE": "tests.oscar.settings"})
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "False"
+
+
+def test_the_readme_installation_is_what_this_host_runs_and_fits_in_15_lines():
+    """The README's "django-oscar" settings and URLs, line by line, are the host's (only the
+    broker URL and the recommendations count differ: no broker runs here)."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    readme = (root / "README.md").read_text()
+    section = readme[readme.index("### django-oscar"):]
+    settings_block, urls_block = re.findall(r"```python\n(.*?)```", section, re.S)[:2]
+    lines = [line.split("  #")[0].strip() for block in (settings_block, urls_block) for line in block.splitlines() if line.strip()]
+    assert len(lines) <= 15
+    host = (root / "tests/oscar/settings.py").read_text() + (root / "tests/oscar/urls.py").read_text()
+    for line in lines:
+        if not line.startswith(("CELERY_BROKER_URL", "SHOPGUIDE = {")):
+            assert line in host, line
