@@ -85,3 +85,12 @@ def test_the_readme_installation_is_what_this_host_runs_and_fits_in_15_lines():
     for line in lines:
         if not line.startswith(("CELERY_BROKER_URL", "SHOPGUIDE = {")):
             assert line in host, line
+
+
+def test_check_names_a_product_model_that_is_not_oscars(settings):
+    from shopguide.contrib.oscar.checks import check_oscar_integration
+
+    assert check_oscar_integration() == []
+    settings.SHOPGUIDE_PRODUCT_MODEL = "auth.User"
+    errors = check_oscar_integration()
+    assert [e.id for e in errors] == ["shopguide.E052"] and "catalogue.Product" in errors[0].hint

@@ -202,7 +202,9 @@ class OscarAdapter(CatalogAdapter):
         return [self.model, self.ProductImage, self.StockRecord, self.ProductCategory, self.AttributeValue]
 
     def changed_product_ids(self, instance) -> list[Any]:
-        product_id = instance.pk if isinstance(instance, self.model) else getattr(instance, "product_id", None)
+        if isinstance(instance, self.model):
+            return [instance.parent_id or instance.pk]
+        product_id = getattr(instance, "product_id", None)  # an image, stock record, category link, attribute value
         if product_id is None:
             return []
         parent_id = self.model._default_manager.filter(pk=product_id).values_list("parent_id", flat=True).first()
