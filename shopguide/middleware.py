@@ -1,5 +1,9 @@
-"""A database outage answers 503 with Retry-After, not a 500 page; API errors are JSON.
+"""Middleware: guests' visitor cookie, a database outage as a 503, and API errors as JSON.
 
+``VisitorCookieMiddleware`` keeps each guest's visitor id in a signed cookie, so tracking guests
+writes no database session (see ``shopguide.events``). Add it anywhere in MIDDLEWARE.
+
+``DatabaseUnavailableMiddleware``: a database outage answers 503 with Retry-After, not a 500 page.
 Add ``"shopguide.middleware.DatabaseUnavailableMiddleware"`` to MIDDLEWARE (after
 SecurityMiddleware) for errors raised in views, and set ``handler500 =
 "shopguide.middleware.server_error"`` in your root URLconf for the rest (e.g. a session that
@@ -17,6 +21,7 @@ from __future__ import annotations
 import logging
 import sys
 
+from django.conf import settings
 from django.db import InterfaceError, OperationalError
 from django.http import HttpResponse, JsonResponse
 from django.urls import NoReverseMatch, reverse
@@ -24,6 +29,30 @@ from django.urls import NoReverseMatch, reverse
 logger = logging.getLogger(__name__)
 RETRY_AFTER_SECONDS = 5
 UNAVAILABLE_MESSAGE = "The shop's database is briefly unavailable; please try again in a few seconds."
+
+
+class VisitorCookieMiddleware:
+    """Writes the visitor id that ``shopguide.events.visitor_id`` made on this request as a
+    signed, HTTP-only, first-party cookie (a year; Secure when the session cookie is), and drops
+    it once the guest logged in (their history joined the account)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        from shopguide import events
+
+        setattr(request, events.COOKIE_MIDDLEWARE_ATTR, True)
+        response = self.get_response(request)
+        new = getattr(request, events.SET_COOKIE_ATTR, None)
+        if new:
+            response.set_signed_cookie(
+                events.VISITOR_COOKIE, new, salt=events.VISITOR_COOKIE_SALT, max_age=events.VISITOR_COOKIE_AGE,
+                httponly=True, samesite="Lax", secure=settings.SESSION_COOKIE_SECURE,
+            )  # fmt: skip
+        elif getattr(request, events.DROP_COOKIE_ATTR, False):
+            response.delete_cookie(events.VISITOR_COOKIE, samesite="Lax")
+        return response
 
 
 class DatabaseUnavailableMiddleware:

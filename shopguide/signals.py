@@ -1,19 +1,29 @@
-"""Signal handlers (connected in apps.ready)."""
+"""shopguide's own signals, and its signal handlers (connected in apps.ready)."""
 
 from __future__ import annotations
 
 from django.contrib.auth.signals import user_logged_in, user_login_failed
-from django.dispatch import receiver
+from django.dispatch import Signal, receiver
+
+# Sent once a model version serves (after training, a forced activation or a rollback), after the
+# activation committed: ``sender`` is ModelVersion, ``version`` the version now active. Receivers
+# run in the process that activated (a worker, or the admin's request); a receiver's error is
+# logged and never undoes the activation.
+version_activated = Signal()
 
 
 @receiver(user_logged_in, dispatch_uid="shopguide_merge_guest_history")
 def merge_guest_history_on_login(sender, request, user, **kwargs) -> None:
-    # The visitor id lives in the session data, which survives Django's key rotation at login.
-    from shopguide.events import VISITOR_SESSION_KEY, merge_visitor_history
+    # The visitor id is in a signed cookie (or, without the cookie middleware, in the session
+    # data, which survives Django's key rotation at login).
+    from shopguide.events import forget_visitor, merge_visitor_history, visitor_id
 
-    session = getattr(request, "session", None)
-    if session is not None and session.get(VISITOR_SESSION_KEY):
-        merge_visitor_history(visitor=session[VISITOR_SESSION_KEY], user=user)
+    if request is None:
+        return
+    visitor = visitor_id(request, create=False)
+    if visitor:
+        merge_visitor_history(visitor=visitor, user=user)
+        forget_visitor(request)
 
 
 @receiver(user_login_failed, dispatch_uid="shopguide_count_failed_login")

@@ -38,8 +38,18 @@ def activate_version(*, version: ModelVersion) -> ModelVersion:
         version.is_active = True
         version.activated_at = timezone.now()
         version.save(update_fields=["is_active", "activated_at"])
+        transaction.on_commit(lambda: _announce(version))
     logger.info("Activated model version %s", version.pk)
     return version
+
+
+def _announce(version: ModelVersion) -> None:
+    from shopguide.signals import version_activated
+
+    for receiver, result in version_activated.send_robust(sender=ModelVersion, version=version):
+        if isinstance(result, Exception):
+            logger.error("A version_activated receiver (%s) failed for %s: %r", receiver, version, result,
+                         exc_info=(type(result), result, result.__traceback__))
 
 
 def rollback() -> ModelVersion:

@@ -11,6 +11,9 @@ import pytest
 import tests.celery_app  # noqa: F401  (binds shopguide's shared tasks to the test app)
 
 ROOT = Path(__file__).resolve().parent.parent
+# The django-oscar suite (tests/oscar/) needs its own settings, so it runs in its own pytest
+# process: `pytest tests/oscar --ds=tests.oscar.settings` (make test runs both).
+collect_ignore = [] if os.environ.get("DJANGO_SETTINGS_MODULE") == "tests.oscar.settings" else ["oscar"]
 WORKER_READY_TIMEOUT = 60
 
 

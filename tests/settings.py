@@ -42,6 +42,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "shopguide.middleware.VisitorCookieMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
 ]
 ROOT_URLCONF = "tests.urls"
@@ -97,7 +98,9 @@ SHOPGUIDE = {
         "price": "cost",
         "in_stock": "available",
         "sku": "code",
+        "visible": "published",
     },
+    "CURRENCY": "EUR",
     "DEVICE": "cpu",
     # Tiny and fast: the tests check the plumbing, the benchmark checks quality.
     "IMAGE_MODEL": {"epochs": 2, "width": 8, "embedding_dim": 16, "batch_size": 32},
@@ -136,7 +139,8 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
 REST_FRAMEWORK = {
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # No DEFAULT_SCHEMA_CLASS: like many shops, the host keeps DRF's own (shopguide's views and
+    # schema endpoint bring drf-spectacular's themselves; tests/test_host_serving.py).
     # Sessions only: Basic authentication hashes a password on every request (see
     # shopguide.api.authentication); a shop that needs it for scripts adds that class here.
     "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],

@@ -64,3 +64,121 @@ def test_basic_authentication_and_an_unthrottled_login_backend_are_warned_about(
         "rest_framework.authentication.BasicAuthentication"]}
     settings.AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
     assert ids(checks.check_hostile_client_settings()) == ["shopguide.W015", "shopguide.W016"]
+# -- mapping mistakes that used to fail at first use ----------------------------------------------
+
+
+def host_settings_with(fields: dict) -> dict:
+    """The test host's SHOPGUIDE with some PRODUCT_FIELDS changed."""
+    from django.conf import settings
+
+    return {**settings.SHOPGUIDE, "PRODUCT_FIELDS": {**settings.SHOPGUIDE["PRODUCT_FIELDS"], **fields}}
+
+
+@pytest.mark.parametrize(
+    "fields, fragment",
+    [
+        ({"category": "shelves"}, "many-relation"),  # a many-to-many (Oscar: categories)
+        ({"image": "images"}, "many-relation"),  # a reverse foreign key (Oscar: images, stockrecords)
+        ({"in_stock": "articleshelf"}, "many-relation"),
+        ({"title": "summary", "image": "name"}, "not an ImageField"),
+        ({"price": "name"}, "not a number"),
+        ({"in_stock": "cost"}, "not a BooleanField"),
+        ({"visible": "name"}, "not a BooleanField"),
+    ],
+)
+def test_field_mappings_that_cannot_be_used_are_errors_with_a_hint(fields, fragment):
+    with override_settings(SHOPGUIDE=host_settings_with(fields)):
+        messages = checks.check_settings_and_adapter()
+    assert ids(messages) == ["shopguide.E006"], messages
+    assert fragment in messages[0].msg and "testapp.Article" in messages[0].msg
+    assert "override the adapter method" in messages[0].hint
+
+
+def test_a_relation_mapping_fails_at_manage_py_check_not_at_first_use(db):
+    from django.core.management import call_command
+    from django.core.management.base import SystemCheckError
+
+    with override_settings(SHOPGUIDE=host_settings_with({"category": "shelves"})):
+        with pytest.raises(SystemCheckError, match="shopguide.E006"):
+            call_command("check")
+
+
+@pytest.mark.parametrize(
+    "url, missing",
+    [
+        ("redis://127.0.0.1:6379/0", "redis"),
+        ("rediss://:secret@cache:6380/0", "redis"),
+        ("sqla+postgresql://u:pw@db/shop", "sqlalchemy"),
+        ("sqs://", "boto3"),
+    ],
+)
+def test_a_broker_url_whose_client_is_missing_is_an_error(url, missing, monkeypatch):
+    from celery import Celery, _state
+
+    real_find_spec = checks.importlib.util.find_spec
+    # The client library is absent: find_spec answers None for it (as on a machine without it).
+    monkeypatch.setattr(checks.importlib.util, "find_spec", lambda name, *a: None if name == missing else real_find_spec(name, *a))
+    app = Celery("host", set_as_current=False)
+    app.conf.broker_url = url
+    monkeypatch.setattr(_state._tls, "current_app", app)  # the host's app, as its settings load it
+    try:
+        messages = checks.check_celery()
+    finally:
+        app.close()
+    assert ids(messages) == ["shopguide.E008"] and missing in messages[0].msg and messages[0].hint
+    assert "secret" not in messages[0].msg and ":pw@" not in messages[0].msg  # no password in the output
+
+
+def test_the_test_hosts_broker_and_app_pass():
+    assert checks.check_celery() == []
+
+
+def test_a_sqlalchemy_broker_whose_database_driver_is_missing_is_an_error():
+    problem = checks._missing_broker_client("sqla+postgresql+nosuchdriver://u@db/x")
+    assert problem is None or "driver" in problem[0]  # an unknown driver name is SQLAlchemy's to refuse
+    problem = checks._missing_broker_client("sqla+mysql://u@db/x")  # MySQLdb is not installed here
+    assert problem and "mysql" in problem[0] and "driver" in problem[0]
+
+
+def test_no_celery_app_is_an_error(monkeypatch):
+    from celery import _state
+
+    monkeypatch.setattr(_state, "_get_active_apps", lambda: [])
+    messages = checks.check_celery()
+    assert "shopguide.E007" in ids(messages) and "celery_app" in messages[0].hint
+
+
+@pytest.mark.django_db
+def test_pgvector_too_old_is_an_error(monkeypatch):
+    from django.db import connection
+
+    class Cursor:
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def execute(self, sql, params=None):
+            pass
+
+        def fetchone(self):
+            return ("0.7.4",)
+
+    monkeypatch.setattr(connection, "cursor", lambda: Cursor())
+    messages = checks.check_pgvector(databases=["default"])
+    assert ids(messages) == ["shopguide.E009"] and "0.7.4" in messages[0].msg and messages[0].hint
+
+
+@pytest.mark.django_db
+def test_an_unreachable_database_is_a_warning_not_a_crash(monkeypatch):
+    from django.db import connections
+    from django.db.backends.postgresql.base import DatabaseWrapper
+
+    down = DatabaseWrapper({**connections["default"].settings_dict, "HOST": "127.0.0.1", "PORT": 1, "NAME": "nowhere"}, alias="down")
+    monkeypatch.setattr(checks, "connections", {"down": down})
+    try:
+        messages = checks.check_pgvector(databases=["down"])
+    finally:
+        down.close()
+    assert ids(messages) == ["shopguide.W002"] and "'down'" in messages[0].msg and messages[0].hint

@@ -28,6 +28,8 @@ out['home'] = c.get('/').status_code
 out['search'] = c.get('/search/', {'q': 'sneakers'}).status_code
 first = Product.objects.order_by('pk').first()
 out['api_product'] = c.get(f'/api/products/{first.pk}/').json()['sku'] == first.sku
+item = c.get(f'/api/shopguide/products/{first.pk}/related/').json()['results'][0]
+out['api_item_id'] = [type(item['id']).__name__, item['currency']]
 out['admin_login'] = c.login(username='admin', password='shopguide-demo')
 print(json.dumps(out))
 """
@@ -40,6 +42,7 @@ def test_first_run_sets_up_catalogue_history_and_model(demo_env, demo_ready):
     pages = json.loads(manage(demo_env, "shell", "-c", PAGE_CHECK).stdout.strip().splitlines()[-1])
     assert pages.pop("home") == 200 and pages.pop("search") == 200 and pages.pop("admin_login") is True
     assert pages.pop("api_product") is True  # the plain DRF endpoint (bench/serving.py's baseline)
+    assert pages.pop("api_item_id") == ["int", "EUR"]  # an integer key stays a JSON number
     for pk, widgets in pages.items():
         assert set(widgets) == {"looks_similar", "customers_also_bought"}
         for related in widgets.values():

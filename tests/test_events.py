@@ -1,7 +1,7 @@
 import pytest
 from django.test import Client
 
-from shopguide.events import VISITOR_SESSION_KEY, record_event
+from shopguide.events import VISITOR_COOKIE, record_event
 from shopguide.models import Interaction
 from tests.factories import make_articles
 from tests.testapp.models import Customer
@@ -63,16 +63,21 @@ def test_search_event_needs_no_product(api_client, articles):
 
 
 def test_product_page_records_a_view_and_history_joins_the_account_at_login(articles):
+    from django.contrib.sessions.models import Session
+
     client = Client()
     assert client.get(f"/articles/{articles[0].pk}/").status_code == 200
     assert client.get(f"/articles/{articles[1].pk}/").status_code == 200
-    visitor = client.session[VISITOR_SESSION_KEY]
+    visitor = Interaction.objects.get(product=articles[0]).visitor
     assert Interaction.objects.filter(visitor=visitor, user=None).count() == 2
+    assert not Session.objects.exists()  # guests are tracked by a signed cookie, not a session row
 
-    customer = Customer.objects.create_user("bob@example.com", "pw")
-    assert client.login(email="bob@example.com", password="pw")
+    customer = Customer.objects.create_user("bob@example.com", "pw", is_staff=True)
+    response = client.post("/admin/login/", {"username": "bob@example.com", "password": "pw"})  # a real login view
+    assert response.status_code == 302
     assert Interaction.objects.filter(user=customer, visitor="").count() == 2
     assert not Interaction.objects.filter(user=None).exists()
+    assert client.cookies[VISITOR_COOKIE].value == ""  # dropped: after logout they are a new guest
 
 
 def test_record_event_refuses_an_event_without_actor(articles):

@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import copy
 
-from django.db.models import Model
+from django.db.models import IntegerField, Model
+from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from rest_framework import serializers
 
 from shopguide.adapter import get_adapter
@@ -30,6 +31,37 @@ def product_ids(value: str, *, what: str) -> list:
         except (DjangoValidationError, ValueError, TypeError):
             raise serializers.ValidationError(f"{part!r} is not a product id.") from None
     return ids
+
+
+def integer_product_key() -> bool:
+    """True when the product model's primary key is an integer (through a parent link too)."""
+    field = get_adapter().model._meta.pk
+    while getattr(field, "target_field", None) is not None and field.target_field is not field:
+        field = field.target_field  # a multi-table child's pk is its parent's
+    return isinstance(field, IntegerField)  # AutoField and BigAutoField are IntegerFields
+
+
+def json_pk(pk):
+    """A product key as JSON keeps its type: a number for an integer key (``"id": 188``), else
+    its string form (a UUID, a code)."""
+    if pk is None or (isinstance(pk, int) and not isinstance(pk, bool)):
+        return pk
+    return str(pk)
+
+
+class ProductIdField(serializers.Field):
+    """A product's primary key, output as ``json_pk`` gives it; the OpenAPI schema says integer
+    or string after the host's product model (see ProductIdFieldExtension)."""
+
+    def to_representation(self, value):
+        return json_pk(value)
+
+
+class ProductIdFieldExtension(OpenApiSerializerFieldExtension):
+    target_class = ProductIdField
+
+    def map_serializer_field(self, auto_schema, direction):
+        return {"type": "integer"} if integer_product_key() else {"type": "string"}
 
 
 def _limit_field(**kwargs) -> serializers.IntegerField:
@@ -174,13 +206,14 @@ class ImageSearchSerializer(QuerySerializer):
 
 
 class RecommendedItemSerializer(serializers.Serializer):
-    id = serializers.CharField(help_text="Primary key of the product.")
+    id = ProductIdField(help_text="Primary key of the product: a number for an integer key, else a string.")
     sku = serializers.CharField()
     title = serializers.CharField()
     url = serializers.CharField(allow_null=True)
     image = serializers.CharField(allow_null=True)
     category = serializers.CharField(allow_null=True)
-    price = serializers.FloatField(allow_null=True)
+    price = serializers.FloatField(allow_null=True, help_text="The price, in `currency`.")
+    currency = serializers.CharField(allow_null=True, help_text="ISO 4217 code of the price (e.g. EUR); null when the shop does not say.")
     score = serializers.FloatField()
     reason = serializers.CharField(help_text="Why this item: looks like X, bought together with Y, popular in C, ...")
 
@@ -195,13 +228,14 @@ def item_representation(item: ScoredProduct) -> dict:
 def product_representation(product: Model) -> dict:
     adapter = get_adapter()
     return {
-        "id": str(product.pk),
+        "id": json_pk(product.pk),
         "sku": adapter.sku(product),
         "title": adapter.title(product),
         "url": adapter.url(product),
         "image": adapter.image_url(product),
         "category": adapter.category(product),
         "price": adapter.price(product),
+        "currency": adapter.currency(product),
     }
 
 
@@ -263,7 +297,7 @@ class EventSerializer(serializers.Serializer):
 class RecordedEventSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     type = serializers.CharField()
-    product = serializers.CharField(allow_null=True, source="product_id")
+    product = ProductIdField(allow_null=True, source="product_id")
     ts = serializers.DateTimeField()
 
 
@@ -273,7 +307,7 @@ class SearchResultsSerializer(RecommendationsSerializer):
 
 
 class ProductBriefSerializer(serializers.Serializer):
-    id = serializers.CharField()
+    id = ProductIdField()
     sku = serializers.CharField()
     title = serializers.CharField()
     url = serializers.CharField(allow_null=True)

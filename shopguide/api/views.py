@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib.auth import get_user_model
 from django.utils.http import urlencode
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse
 from rest_framework import status
 from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
 from rest_framework.parsers import FormParser, MultiPartParser
@@ -15,7 +15,7 @@ from rest_framework.response import Response
 
 from shopguide import selectors
 from shopguide.adapter import get_adapter
-from shopguide.api.base import ShopguideAPIView
+from shopguide.api.base import ShopguideAPIView, extend_schema  # drf-spectacular's schema, whatever the host's default
 from shopguide.api.serializers import (
     EventSerializer,
     ImageSearchSerializer,

@@ -13,7 +13,9 @@ from shopguide.adapter import get_adapter
 
 @dataclass(frozen=True)
 class ProductFilters:
-    """Which products a list may show. The default shows every in-stock product.
+    """Which products a list may show. The default shows every visible in-stock product.
+
+    Visibility (``adapter.visible``) is not a filter a caller may lift: every list applies it.
 
     ``category`` is matched the way the adapter understands it (the default adapter: a category
     object's primary key, slug or name, or the value of a plain category field).
@@ -27,10 +29,11 @@ class ProductFilters:
 
     def apply(self, queryset: QuerySet) -> QuerySet:
         adapter = get_adapter()
+        queryset = adapter.visible(queryset)
         if self.in_stock:
             queryset = adapter.available(queryset)
         if self.category not in (None, ""):
-            queryset = adapter.in_category(queryset, self.category)
+            queryset = adapter.category_filter(queryset, self.category)
         if self.min_price is not None or self.max_price is not None:
             queryset = adapter.in_price_range(queryset, self.min_price, self.max_price)
         if self.exclude_ids:

@@ -46,8 +46,9 @@ def related_products_of(
     pk: Any, *, k: int = 8, filters: ProductFilters = DEFAULT_FILTERS, space: str | None = None
 ) -> Recommendations | None:
     """``related_products`` of the product with primary key ``pk`` (as given, e.g. from a URL),
-    or None when there is no such product. A stored list answers with the product itself read
-    along with its items: one query fewer than reading the product first."""
+    or None when there is no such product or the adapter does not let customers see it
+    (``visible``). A stored list answers with the product itself read along with its items: one
+    query fewer than reading the product first."""
     pk = get_adapter().parse_pk(pk)
     if pk is None:
         return None
@@ -55,7 +56,7 @@ def related_products_of(
     served = _from_stored(stored, pk, None, k=k, filters=filters, space=space) if stored is not None else None
     if served is not None:
         return served
-    product = get_adapter().get_by_pk(pk)
+    product = get_adapter().get_by_pk(pk, visible=True)
     if product is None:
         return None
     return _searched_live(product, k=k, filters=filters, space=space, version=None)

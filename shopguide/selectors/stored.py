@@ -108,8 +108,8 @@ def _version(version_id: int | None) -> tuple[str, list]:
 
 def read_products(ids: list[Any], *, filters: ProductFilters, also: list[Any] = ()) -> tuple[dict, set]:
     """The product rows of ``ids`` and ``also`` in one query: (pk -> product, pks of ``ids`` that
-    pass ``filters``). ``also`` are products read unfiltered and never shown (e.g. the product a
-    related list belongs to)."""
+    pass ``filters``). ``also`` are products read only if visible (``adapter.visible``), never
+    shown and not otherwise filtered (e.g. the product a related list belongs to)."""
     adapter = get_adapter()
     if not also:  # the plain filtered read (cheaper to build than the OR below)
         by_pk = {product.pk: product for product in filters.apply(adapter.get_queryset()).filter(pk__in=list(ids)).order_by()}
@@ -118,7 +118,7 @@ def read_products(ids: list[Any], *, filters: ProductFilters, also: list[Any] = 
     # rows pass with a subquery. A product in both is only read, never shown unfiltered.
     base = adapter.get_queryset().order_by()
     extra = set(also)
-    rows = filters.apply(base).filter(pk__in=[pk for pk in ids if pk not in extra]) | base.filter(pk__in=list(extra))
+    rows = filters.apply(base).filter(pk__in=[pk for pk in ids if pk not in extra]) | adapter.visible(base).filter(pk__in=list(extra))
     by_pk = {product.pk: product for product in rows}
     return by_pk, set(by_pk) - extra
 

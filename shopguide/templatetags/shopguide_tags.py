@@ -106,6 +106,7 @@ def _render(context, widget: str, result, *, title: str, template_name: str | No
             "url": adapter.url(item.product),
             "image": adapter.image_url(item.product),
             "price": adapter.price(item.product),
+            "currency": adapter.currency(item.product),
             "score": item.score,
             "reason": item.reason,
         }

@@ -43,6 +43,7 @@ class Article(models.Model):
     summary = models.TextField(blank=True)
     cost = models.DecimalField(max_digits=9, decimal_places=2, default=0)
     available = models.BooleanField(default=True)
+    published = models.BooleanField(default=True)  # False: hidden from customers (PRODUCT_FIELDS["visible"])
     shelves = models.ManyToManyField(Shelf, through="ArticleShelf", related_name="articles")
 
     def __str__(self) -> str:
