@@ -31,9 +31,12 @@ demo: install system-deps
 test: install system-deps
 	$(PY) -m pytest
 
-# Schemathesis against the OpenAPI schema with many more generated requests than `make test`.
+# Schemathesis against the OpenAPI schema with many more generated requests than `make test`:
+# in-process through WSGI, then from outside (its command line against the demo shop under
+# gunicorn with the production settings, anonymous and logged in; tests/test_fuzz_live.py).
 fuzz: install
-	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-300} $(PY) -m pytest -m fuzz -p no:cacheprovider tests/test_fuzz.py
+	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-300} FUZZ_LIVE=1 FUZZ_LIVE_EXAMPLES=$${FUZZ_LIVE_EXAMPLES:-300} \
+	  $(PY) -m pytest -m fuzz -p no:cacheprovider tests/test_fuzz.py tests/test_fuzz_live.py
 
 bench: install system-deps
 	$(PY) -m bench.image_similarity

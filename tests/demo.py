@@ -134,7 +134,7 @@ class GunicornServer:
     it. ``access_log``: a file with one line per request, "METHOD PATH STATUS"."""
 
     def __init__(self, env, log_path: Path, *, workers: int = 2, access_log: Path | None = None,
-                 ready_path: str = "/api/shopguide/trending/") -> None:  # fmt: skip
+                 ready_path: str = "/api/shopguide/trending/", extra_args: tuple[str, ...] = ()) -> None:  # fmt: skip
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
@@ -142,7 +142,7 @@ class GunicornServer:
         with log_path.open("wb") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "gunicorn", "storefront.wsgi", "-w", str(workers), "-b", f"127.0.0.1:{self.port}",
-                 "--timeout", "60", *access],
+                 "--timeout", "60", *access, *extra_args],
                 cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
             )  # fmt: skip
         try:
