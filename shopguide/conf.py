@@ -93,6 +93,10 @@ DEFAULTS: dict[str, Any] = {
     # X-Forwarded-For. 0: the socket address is the client's and the header is ignored (a client
     # can write anything there); N: the address the N-th proxy from the server saw.
     "TRUSTED_PROXIES": 0,
+    # Alias (in CACHES) of the cache that counts requests for THROTTLE_RATES and failed logins for
+    # FAILED_LOGIN_RATES. It must be shared by all the web processes (Redis, Memcached, the
+    # database, files): a per-process cache (LocMemCache) multiplies every limit by their number.
+    "THROTTLE_CACHE": "default",
     # Failed logins allowed per client address and per username tried, in DRF's rate form, before
     # logins are refused for the rest of the window (429 from the API). None lifts one.
     "FAILED_LOGIN_RATES": {"address": "30/hour", "username": "10/hour"},

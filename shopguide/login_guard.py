@@ -1,10 +1,10 @@
 """Failed logins, counted per client address and per username: password guessing gets nowhere.
 
 Every failed ``django.contrib.auth.authenticate()`` (a login form, the admin's, the API's Basic
-authentication) sends ``user_login_failed``; ``note_login_failure`` counts it in Django's cache
-against the client's address and against the username tried, in fixed windows, with the limits
-of ``SHOPGUIDE["FAILED_LOGIN_RATES"]``. Once either count is full, ``login_wait`` says how long
-to wait and:
+authentication) sends ``user_login_failed``; ``note_login_failure`` counts it against the
+client's address and against the username tried, in fixed windows, with the limits of
+``SHOPGUIDE["FAILED_LOGIN_RATES"]``, in the cache ``SHOPGUIDE["THROTTLE_CACHE"]`` (one all web
+processes share). Once either count is full, ``login_wait`` says how long to wait and:
 
 - ``shopguide.auth.ThrottledModelBackend`` (in place of Django's ModelBackend) refuses every
   login for that address or username without checking (or hashing) the password;
@@ -20,7 +20,7 @@ from __future__ import annotations
 import hashlib
 import time
 
-from django.core.cache import cache
+from django.core.cache import caches
 from django.http import HttpRequest
 
 from shopguide.clients import client_key
@@ -41,6 +41,7 @@ def login_wait(*, request: HttpRequest | None, username: str | None) -> int | No
     """Seconds until a login for ``username`` from ``request``'s client may be tried again, or
     None when it may be tried now."""
     now = time.time()
+    cache = caches[shopguide_settings.THROTTLE_CACHE]
     waits = []
     for key, limit, period in _counters(request=request, username=username, now=now):
         if (cache.get(key) or 0) >= limit:
@@ -50,6 +51,7 @@ def login_wait(*, request: HttpRequest | None, username: str | None) -> int | No
 
 def note_login_failure(*, request: HttpRequest | None, username: str | None) -> None:
     """Count one failed login against the client's address and the username tried."""
+    cache = caches[shopguide_settings.THROTTLE_CACHE]
     for key, _, period in _counters(request=request, username=username, now=time.time()):
         if not cache.add(key, 1, timeout=period + 1):
             try:

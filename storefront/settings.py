@@ -127,10 +127,23 @@ STATIC_ROOT = VAR_DIR / "static"
 MEDIA_URL = "media/"
 MEDIA_ROOT = VAR_DIR / "media"
 
+# Rankings are cached per process; the throttle and failed-login counts in files all gunicorn
+# workers share (a per-process count would multiply every limit by the number of workers).
+# A shop with Redis or Memcached points "counters" there.
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "counters": {
+        "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+        "LOCATION": VAR_DIR / "cache" / "counters",
+        "OPTIONS": {"MAX_ENTRIES": 100_000},
+    },
+}
+
 # -- shopguide ---------------------------------------------------------------------------------
 SHOPGUIDE_PRODUCT_MODEL = "catalog.Product"
 SHOPGUIDE = {
     # Which X-Forwarded-For entry is the client's (see DJANGO_TRUSTED_PROXIES above).
+    "THROTTLE_CACHE": "counters",
     "TRUSTED_PROXIES": int(os.environ.get("DJANGO_TRUSTED_PROXIES", "1" if os.environ.get("DJANGO_BEHIND_PROXY") == "1" else "0")),
     "CURRENCY": "EUR",
     # Sized so the first `make demo` trains everything in a few minutes on a 2-core CPU.

@@ -1,6 +1,7 @@
 """The demo shop in subprocesses, shared by the test modules that need it (fixtures in conftest):
 its own database on the test PostgreSQL server, set up once per session by `rundemo --setup-only`
-with a small catalogue, and `manage.py` runs or a real server against it."""
+with a small catalogue, and `manage.py` runs or a real server (runserver, or gunicorn with the
+production settings) against it."""
 
 from __future__ import annotations
 
@@ -119,3 +120,56 @@ class DemoServer:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+
+
+def production_environment(env: dict[str, str], **overrides: str) -> dict[str, str]:
+    """``env`` with the demo's production settings, as a shop runs them (DEBUG off, a real secret
+    key), on plain HTTP on loopback (no TLS to redirect to)."""
+    return {**env, "DJANGO_DEBUG": "0", "DJANGO_SECRET_KEY": "live-test-" + "k" * 50, "DJANGO_HTTPS": "0",
+            "DJANGO_ALLOWED_HOSTS": "127.0.0.1", **overrides}  # fmt: skip
+
+
+class GunicornServer:
+    """The demo shop under gunicorn (sync workers) on a free port, as a real process; stop() ends
+    it. ``access_log``: a file with one line per request, "METHOD PATH STATUS"."""
+
+    def __init__(self, env, log_path: Path, *, workers: int = 2, access_log: Path | None = None,
+                 ready_path: str = "/api/shopguide/trending/", extra_args: tuple[str, ...] = ()) -> None:  # fmt: skip
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = log_path
+        access = ["--access-logfile", str(access_log), "--access-logformat", "%(m)s %(U)s %(s)s"] if access_log else []
+        with log_path.open("wb") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "gunicorn", "storefront.wsgi", "-w", str(workers), "-b", f"127.0.0.1:{self.port}",
+                 "--timeout", "60", *access, *extra_args],
+                cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+            )  # fmt: skip
+        try:
+            wait_until_answering(self.url + ready_path)
+        except AssertionError:
+            self.stop()
+            raise AssertionError(f"gunicorn did not answer:\n{self.log()[-3000:]}") from None
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def wait_until_answering(url: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(url, timeout=20)
+            return
+        except (urllib.error.URLError, OSError):
+            time.sleep(0.2)
+    raise AssertionError(f"{url} did not answer within {timeout:.0f}s")

@@ -21,7 +21,7 @@ from shopguide.models import TrainingRun
 from shopguide.training import request_training, run_training
 from storefront import embedded_db
 from tests.factories import make_articles
-from tests.demo import ROOT, free_port
+from tests.demo import ROOT, GunicornServer, free_port, production_environment
 
 RECOVERY_SECONDS = 10  # a loaded 2-core CI machine needs a few seconds more than a quiet one
 
@@ -31,43 +31,22 @@ def shop_on_its_own_postgres(tmp_path):
     """The demo shop under gunicorn on a PostgreSQL of its own (so it can be restarted)."""
     server = embedded_db.start(tmp_path / "pgdata", database="faultshop")
     url = server.database_url("faultshop")
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "storefront.settings", "DATABASE_URL": url,
-           "SHOPGUIDE_VAR_DIR": str(tmp_path / "var"), "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
-           # Production settings, as a shop runs them (plain HTTP on loopback).
-           "DJANGO_DEBUG": "0", "DJANGO_SECRET_KEY": "fault-test-" + "k" * 50, "DJANGO_HTTPS": "0"}  # fmt: skip
+    env = production_environment({**os.environ, "DJANGO_SETTINGS_MODULE": "storefront.settings", "DATABASE_URL": url,
+                                  "SHOPGUIDE_VAR_DIR": str(tmp_path / "var")})  # fmt: skip
     catalog = tmp_path / "catalog.jsonl"
     catalog.write_text("".join(
         json.dumps({"sku": f"F-{i}", "title": f"Fault test jacket {i}", "description": "Warm.", "category": "Coats",
                     "price": 10 + i, "in_stock": True}) + "\n" for i in range(8)))  # fmt: skip
-    for args in (["migrate", "-v", "0"], ["load_catalog", str(catalog), "-v", "0"]):
-        subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, check=True, capture_output=True, timeout=300)
-    port = free_port()
-    gunicorn = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "storefront.wsgi", "-w", "2", "-b", f"127.0.0.1:{port}", "--timeout", "30"],
-        cwd=ROOT, env=env, stdout=(tmp_path / "gunicorn.log").open("wb"), stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_answering(f"{base}/api/shopguide/trending/")
-        yield base, tmp_path / "pgdata", url
-    finally:  # never leave a server or a database behind, whatever failed
-        gunicorn.terminate()
-        try:
-            gunicorn.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            gunicorn.kill()
+    gunicorn = None
+    try:  # never leave a server or a database behind, whatever failed
+        for args in (["migrate", "-v", "0"], ["load_catalog", str(catalog), "-v", "0"]):
+            subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, check=True, capture_output=True, timeout=300)
+        gunicorn = GunicornServer(env, tmp_path / "gunicorn.log")
+        yield gunicorn.url, tmp_path / "pgdata", url
+    finally:
+        if gunicorn is not None:
+            gunicorn.stop()
         embedded_db.stop(tmp_path / "pgdata")
-
-
-def wait_until_answering(url: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(url, timeout=20)
-            return
-        except (urllib.error.URLError, OSError):
-            time.sleep(0.2)
-    pytest.fail(f"{url} did not answer within {timeout:.0f}s")
 
 
 def status_of(url: str, data: bytes | None = None) -> int | str:

@@ -7,6 +7,7 @@ Rates come from SHOPGUIDE["THROTTLE_RATES"], so a shop needs no DRF throttle set
 
 from __future__ import annotations
 
+from django.core.cache import caches
 from rest_framework.throttling import SimpleRateThrottle
 
 from shopguide.clients import client_key
@@ -17,6 +18,10 @@ class ShopguideRateThrottle(SimpleRateThrottle):
     """Limits one endpoint family (``scope``) per authenticated user, else per client address."""
 
     scope = ""
+
+    @property
+    def cache(self):
+        return caches[shopguide_settings.THROTTLE_CACHE]
 
     def get_rate(self) -> str | None:
         return shopguide_settings.THROTTLE_RATES.get(self.scope)

@@ -40,13 +40,16 @@ ERRORS = {
     403: OpenApiResponse(OpenApiTypes.OBJECT, description="Not allowed (`detail` says why)."),
     404: OpenApiResponse(OpenApiTypes.OBJECT, description="No such product or customer (`detail`)."),
     415: OpenApiResponse(OpenApiTypes.OBJECT, description="Unsupported content type (`detail`)."),
+    # Answered by the web server in front of Django (gunicorn: a request line over 4,094 bytes):
+    # any operation can get it, however its parameters are limited.
+    414: OpenApiResponse(description="URI too long for the web server."),
     429: OpenApiResponse(OpenApiTypes.OBJECT, description="Throttled: `detail` says when to retry."),
 }
 
 
 def responses(ok: dict, *error_codes: int) -> dict:
-    """The success responses plus the documented error responses of an endpoint."""
-    return {**ok, **{code: ERRORS[code] for code in error_codes}}
+    """The success responses plus the documented error responses of an endpoint (414: all)."""
+    return {**ok, **{code: ERRORS[code] for code in (*error_codes, 414)}}
 
 
 def get_user_or_404(username: str):
