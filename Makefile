@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test install system-deps bench fuzz clean-demo
+.PHONY: demo test test-install install system-deps bench fuzz clean-demo
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -29,7 +29,11 @@ demo: install system-deps
 	$(PY) manage.py rundemo
 
 test: install system-deps
-	$(PY) -m pytest
+	$(PY) -m pytest -m "not install"
+
+# The built wheel into a fresh virtualenv, then check/migrate/requests in a minimal host (2-5 min).
+test-install: install
+	$(PY) -m pytest -m install tests/test_install.py
 
 # Schemathesis against the OpenAPI schema with many more generated requests than `make test`.
 fuzz: install
