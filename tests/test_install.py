@@ -199,7 +199,10 @@ def assert_serves(python: str, project: Path, env: dict) -> None:
         assert [item["id"] for item in body["results"]] == [2]  # an integer key is a JSON number
         assert body["results"][0]["price"] == 24.0 and body["results"][0]["currency"] == "EUR"
         with urllib.request.urlopen(base + "schema/?format=json", timeout=30) as response:
-            assert "/api/shopguide/products/{id}/related/" in json.loads(response.read())["paths"]
+            schema = json.loads(response.read())
+        assert "/api/shopguide/products/{id}/related/" in schema["paths"]
+        item = schema["components"]["schemas"]["RecommendedItem"]["properties"]
+        assert item["id"]["type"] == "integer" and "currency" in item  # the schema says what comes back
     finally:
         server.terminate()
         server.wait(timeout=20)
