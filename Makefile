@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test install system-deps bench fuzz clean-demo
+.PHONY: demo test test-install install system-deps bench fuzz clean-demo
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -31,8 +31,12 @@ demo: install system-deps
 # Two pytest processes (the django-oscar host, tests/oscar/, needs its own Django settings); the
 # second runs even when the first fails, and either failing fails the target.
 test: install system-deps
-	status=0; $(PY) -m pytest || status=$$?; \
+	status=0; $(PY) -m pytest -m "not install" || status=$$?; \
 	$(PY) -m pytest tests/oscar --ds=tests.oscar.settings || status=$$?; exit $$status
+
+# The built wheel into a fresh virtualenv, then check/migrate/requests in a minimal host (2-5 min).
+test-install: install
+	$(PY) -m pytest -m install tests/test_install.py
 
 # Schemathesis against the OpenAPI schema with many more generated requests than `make test`:
 # in-process through WSGI, then from outside (its command line against the demo shop under

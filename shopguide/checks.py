@@ -105,7 +105,8 @@ def check_celery(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
 
     # Shared tasks bind to any app created so far (not only to the thread-local current app, so
     # this holds in runserver's and gunicorn's threads too); Celery's own fallback app is none.
-    apps = [app for app in _state._get_active_apps() if app is not _state.default_app]
+    # (A project's app may become Celery's default app too; the fallback is the one named "default".)
+    apps = [app for app in _state._get_active_apps() if not (app is _state.default_app and app.main == "default")]
     messages: list[checks.CheckMessage] = []
     if not apps:
         messages.append(

@@ -82,7 +82,10 @@ def store_product_lists(version: ModelVersion, product_pk: Any) -> int:
     from shopguide.selectors.related import rank_related, related_search
 
     depth = shopguide_settings.LIST_DEPTH
-    everything = ProductFilters(in_stock=False)  # stored lists hold every product; serving filters
+    # In stock or not (serving filters stock), but visible only (ProductFilters always applies
+    # adapter.visible): a hidden product would only take a place. (The bulk build at activation
+    # stores every product; serving drops hidden ones from either.)
+    everything = ProductFilters(in_stock=False)
     # One walk per space serves every kind of list: a space's own list is its walk's neighbours,
     # the fused list ranks all walks' neighbours by their weighted similarities.
     names = list(version.dimensions)

@@ -67,7 +67,7 @@ def test_related_products_look_alike_and_skip_self_and_out_of_stock(trained, api
     assert body["model_version"] == active_version().pk
     ids = [item["id"] for item in body["results"]]
     assert len(ids) == 6 and "A-0000" not in ids and "A-0003" not in ids
-    assert set(body["results"][0]) == {"id", "sku", "title", "url", "image", "category", "price", "score", "reason"}
+    assert set(body["results"][0]) == {"id", "sku", "title", "url", "image", "category", "price", "currency", "score", "reason"}
     scores = [item["score"] for item in body["results"]]
     assert scores == sorted(scores, reverse=True)
     # Article i is on shelf i % 3; a trained model should find mostly same-pattern neighbours.

@@ -81,7 +81,7 @@ def _from_stored(
 ) -> Recommendations | None:
     """The stored list's first k products that pass ``filters``; None when fewer than k pass and
     the list may not hold every candidate (a live search under the filters finds more), or when
-    ``product`` was not given and is gone. Without ``product``, it is read with the items."""
+    ``product`` was not given and is gone or hidden. Without ``product``, it is read with the items."""
     candidates = [pk for pk in stored.product_ids if pk != product_pk]
     by_pk, shown = read_listed(candidates, k=k, filters=filters, also=[] if product is not None else [product_pk])
     product = product if product is not None else by_pk.get(product_pk)

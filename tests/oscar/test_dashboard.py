@@ -77,7 +77,7 @@ def test_the_readme_installation_is_what_this_host_runs_and_fits_in_15_lines():
 
     root = Path(__file__).resolve().parents[2]
     readme = (root / "README.md").read_text()
-    section = readme[readme.index("### django-oscar"):]
+    section = readme[readme.index("## django-oscar"):]
     settings_block, urls_block = re.findall(r"```python\n(.*?)```", section, re.S)[:2]
     lines = [line.split("  #")[0].strip() for block in (settings_block, urls_block) for line in block.splitlines() if line.strip()]
     assert len(lines) <= 15

@@ -32,6 +32,7 @@ class Customer(AbstractBaseUser, PermissionsMixin):
 
 class Shelf(models.Model):
     label = models.CharField(max_length=100, unique=True)
+    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.CASCADE, related_name="children")
 
     def __str__(self) -> str:
         return self.label
@@ -66,3 +67,13 @@ class ArticleImage(models.Model):
 
     class Meta:
         ordering = ["position", "pk"]
+
+
+class Offer(models.Model):
+    """A price and stock for an article (a shop may have several per article, e.g. per supplier):
+    tests/testapp/offers_adapter.py reads prices, currencies and stock from here."""
+
+    article = models.ForeignKey(Article, on_delete=models.CASCADE, related_name="offers")
+    price = models.DecimalField(max_digits=9, decimal_places=2)
+    currency = models.CharField(max_length=3, default="EUR")
+    num_in_stock = models.PositiveIntegerField(default=0)
