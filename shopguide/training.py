@@ -114,10 +114,10 @@ def train_models(run: TrainingRun) -> ModelVersion | None:
     progress = RunProgress(run)
     version = None
     with _failing(run, lambda: version), Heartbeat(run.pk):
-        image_cfg = image_space.config(run.options.get("image_model"))
-        catalog = take_catalog_snapshot(
-            image_size=image_cfg.image_size, channels=image_cfg.channels, progress=progress.callback("snapshot")
+        image_size, channels = image_space.snapshot_format(
+            run.options.get("image_model"), n_products=get_adapter().get_queryset().count()
         )
+        catalog = take_catalog_snapshot(image_size=image_size, channels=channels, progress=progress.callback("snapshot"))
         events = take_event_snapshot(catalog)
         timings = {"snapshot": progress.finish_stage("snapshot")}
         version = ModelVersion.objects.create(n_products=catalog.n_products, n_interactions=events.n_events)

