@@ -82,6 +82,7 @@ def evaluate(
     n_items: int,
     k: int = 10,
     batch_size: int = 256,
+    per_user: bool = False,
 ) -> dict[str, float]:
     """Full-ranking HR@k, NDCG@k, MRR@k and coverage@k of a recommender.
 
@@ -97,6 +98,8 @@ def evaluate(
         n_items: catalogue size; item ids are 0..n_items-1.
         k: list length.
         batch_size: users scored per call to ``recommender.scores``.
+        per_user: also return ``"per_user": {"hr", "ndcg", "mrr"}``, float64 arrays with one
+            value per evaluated user (targets >= 0, in order), for intervals and paired tests.
 
     Returns:
         ``{"hr@k", "ndcg@k", "mrr@k", "coverage@k": float, "users": int}``; coverage is the
@@ -118,6 +121,7 @@ def evaluate(
         raise ValueError("targets must be item ids in [0, n_items) or -1")
     users = np.flatnonzero(targets >= 0)
     hits = ndcg = mrr = 0.0
+    each = {"hr": np.zeros(len(users)), "ndcg": np.zeros(len(users)), "mrr": np.zeros(len(users))}
     shown = np.zeros(n_items, dtype=bool)
     batch_size = max(1, min(batch_size, _CHUNK_CELLS // n_items))
     for start in range(0, len(users), batch_size):
@@ -137,19 +141,24 @@ def evaluate(
         ranks = (scores > target_score).sum(1) + ((scores == target_score) & (ids < target[:, None])).sum(1)
         ranks = np.where(np.isneginf(target_score[:, 0]), n_items, ranks)  # a seen target is a miss
         hit = ranks < k
+        rows = slice(start, start + len(batch))
+        each["hr"][rows], each["ndcg"][rows], each["mrr"][rows] = hit, hit / np.log2(ranks + 2.0), hit / (ranks + 1.0)
         hits += hit.sum()
         ndcg += (hit / np.log2(ranks + 2.0)).sum()
         mrr += (hit / (ranks + 1.0)).sum()
         top = np.argsort(-scores, axis=1, kind="stable")[:, :k]
         shown[top[np.isfinite(np.take_along_axis(scores, top, axis=1))]] = True
     n = max(len(users), 1)
-    return {
+    out = {
         f"hr@{k}": float(hits / n),
         f"ndcg@{k}": float(ndcg / n),
         f"mrr@{k}": float(mrr / n),
         f"coverage@{k}": float(shown.sum() / n_items) if len(users) else 0.0,
         "users": int(len(users)),
     }
+    if per_user:
+        out["per_user"] = each
+    return out
 
 
 # --------------------------------------------------------------------------- baselines

@@ -494,7 +494,10 @@ class ImageEncoder:
             result.valid_losses.append(loss)
             message += f" held-out {loss:.4f}"
         logger.debug(message)
-        stop = stopper.update(epoch, loss)
+        # Never before half the epochs: a net trained from scratch on a few hundred images has a
+        # noisy held-out loss in its first epochs (0.15 P@8 when stopped at epoch 4 of 20 on
+        # bench.small_shop's 300 products).
+        stop = stopper.update(epoch, loss, min_epochs=self.config.epochs // 2)
         if progress is not None:
             progress(1.0 if stop else (epoch + 1) / self.config.epochs, message + (" (early stop)" if stop else ""))
         return stop
@@ -635,7 +638,7 @@ class _EarlyStopping:
         self.patience, self.model = patience, model
         self.best_loss, self.best_epoch, self.best_state, self.bad_epochs = math.inf, 0, None, 0
 
-    def update(self, epoch: int, loss: float | None) -> bool:
+    def update(self, epoch: int, loss: float | None, *, min_epochs: int = 0) -> bool:
         if loss is None:
             self.best_epoch = epoch + 1
             return False
@@ -644,7 +647,7 @@ class _EarlyStopping:
             self.best_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
             return False
         self.bad_epochs += 1
-        return self.patience > 0 and self.bad_epochs >= self.patience
+        return self.patience > 0 and self.bad_epochs >= self.patience and epoch + 1 >= min_epochs
 
     def restore(self, result: FitResult) -> None:
         if self.best_state is not None:

@@ -74,7 +74,7 @@ def choose_image_encoder(
     labels = np.asarray(labels)
     train, valid, test = (np.flatnonzero(split == part) for part in (TRAIN, VALID, TEST))
     supervised = len(np.unique(labels[labels >= 0])) >= 2
-    k = max(1, min(k, len(images) - 1))
+    k = clamp_k(k, len(images))
     trained: dict[str, tuple[ImageEncoder, np.ndarray, dict]] = {}
     report: dict[str, Any] = {"metric": "precision" if supervised else "augmented_copy_hit", "k": k, "candidates": {}}
     for position, (name, config) in enumerate(candidates.items()):
@@ -87,7 +87,7 @@ def choose_image_encoder(
         )
         vectors = encoder.embed(sized)
         scores = {
-            part: estimate(_scores(vectors, labels, rows, k, supervised, encoder, sized))
+            part: estimate(held_out_scores(vectors, labels, rows, k=k, supervised=supervised, encoder=encoder, images=sized))
             for part, rows in (("valid", valid), ("test", test))
         }
         scores["training"] = {
@@ -101,7 +101,7 @@ def choose_image_encoder(
     if supervised:
         pixels = images.reshape(len(images), -1).astype(np.float32)
         pixels -= pixels.mean(axis=1, keepdims=True)
-        report["raw_pixels"] = {"test": estimate(_scores(pixels, labels, test, k, True, None, None))}
+        report["raw_pixels"] = {"test": estimate(held_out_scores(pixels, labels, test, k=k, supervised=True))}
     chosen, why = _pick(report["candidates"])
     report["chosen"], report["why"] = chosen, why
     encoder, vectors, _ = trained[chosen]
@@ -116,17 +116,27 @@ def _pick(candidates: dict[str, dict]) -> tuple[str, str]:
     if not scored:
         return names[0], f"no held-out images to compare on: {names[0]} by preference"
     best = max(scored)[2]
-    others = ", ".join(f"{n} {candidates[n]['valid']['value']:.3f}" for n in names if n != best)
+    others = ", ".join(f"{n} {candidates[n]['valid']['value'] or 0:.3f}" for n in names if n != best)
     return best, f"{best} scored {candidates[best]['valid']['value']:.3f} on {candidates[best]['valid']['n']} validation images ({others})"
 
 
-def _scores(vectors, labels, rows, k, supervised, encoder, sized) -> np.ndarray:
+def held_out_scores(
+    vectors: np.ndarray, labels: np.ndarray, rows: np.ndarray, *, k: int, supervised: bool,
+    encoder: ImageEncoder | None = None, images: np.ndarray | None = None,
+) -> np.ndarray:
+    """One score per held-out image in ``rows``: precision@k of same-category neighbours among all
+    ``vectors`` (labelled rows only) or, without categories, the augmented-copy hit (needs the
+    ``encoder`` and its ``images``)."""
     if len(rows) == 0:
         return np.empty(0)
     if supervised:
         labelled = rows[labels[rows] >= 0]
         return precision_per_query(vectors, labels, labelled, k=k) if len(labelled) else np.empty(0)
-    return augmented_copy_hits(encoder, sized, vectors, rows, k=k)
+    return augmented_copy_hits(encoder, images, vectors, rows, k=k)
+
+
+def clamp_k(k: int, n_images: int) -> int:
+    return max(1, min(k, n_images - 1))
 
 
 def augmented_copy_hits(encoder: ImageEncoder | None, images: np.ndarray, vectors: np.ndarray, rows: np.ndarray, *, k: int) -> np.ndarray:

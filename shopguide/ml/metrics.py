@@ -169,10 +169,13 @@ def bootstrap_interval(
 
 
 def estimate(values: np.ndarray, *, seed: int = 0, digits: int = 4) -> dict[str, float | int]:
-    """``{"value", "low", "high", "n"}``: the mean of per-query ``values`` with its bootstrap interval."""
+    """``{"value", "low", "high", "n"}``: the mean of per-query ``values`` with its bootstrap interval
+    (``None`` for value and bounds when there are no values: JSON has no NaN)."""
     values = np.asarray(values, dtype=np.float64)
+    if len(values) == 0:
+        return {"value": None, "low": None, "high": None, "n": 0}
     low, high = bootstrap_interval(values, seed=seed)
-    mean = float(values.mean()) if len(values) else float("nan")
+    mean = float(values.mean())
     return {"value": round(mean, digits), "low": round(low, digits), "high": round(high, digits), "n": int(len(values))}
 
 
@@ -192,4 +195,6 @@ def paired_difference(candidate: np.ndarray, reference: np.ndarray, *, seed: int
 
 def format_estimate(figure: dict, *, digits: int = 3) -> str:
     """'0.871 [0.824, 0.912] n=96' for an :func:`estimate` dict."""
+    if not figure.get("n"):
+        return "– (no held-out data)"
     return f"{figure['value']:.{digits}f} [{figure['low']:.{digits}f}, {figure['high']:.{digits}f}] n={figure['n']}"

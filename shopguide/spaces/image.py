@@ -49,6 +49,12 @@ def split(snapshot: CatalogSnapshot) -> np.ndarray:
     return split_by_key(keys, valid=VALID_FRACTION, test=TEST_FRACTION, salt=SPLIT_SALT)
 
 
+def resize_array(images: np.ndarray, *, size: int) -> np.ndarray:
+    from shopguide.ml.images import resize_array as resize
+
+    return resize(images, size=size)
+
+
 def train(snapshot: CatalogSnapshot, *, version: ModelVersion, overrides: dict, progress) -> dict[str, Any]:
     """Train the candidate encoders, keep the best on held-out images, save it with ``version``.
     Returns the space's metrics (every figure on held-out TEST images, with its interval)."""
@@ -72,6 +78,8 @@ def train(snapshot: CatalogSnapshot, *, version: ModelVersion, overrides: dict, 
     all_vectors[snapshot.image_rows] = choice.vectors
     report = choice.report
     chosen = report["candidates"][choice.chosen]
+    sized = resize_array(snapshot.images, size=cfg.image_size)
+    scores = _scores(choice.encoder, sized, choice.vectors, snapshot)
     held_out = {"model": chosen["test"]}
     if "raw_pixels" in report:
         held_out["raw_pixels"] = report["raw_pixels"]["test"]
@@ -88,7 +96,29 @@ def train(snapshot: CatalogSnapshot, *, version: ModelVersion, overrides: dict, 
         },
         "dimensions": cfg.embedding_dim,
         "_vectors": all_vectors,
+        "_held_out_scores": scores,
     }
+
+
+def _scores(encoder, sized: np.ndarray, vectors: np.ndarray, snapshot: CatalogSnapshot) -> np.ndarray:
+    from shopguide.ml.holdout import TEST
+    from shopguide.ml.image_selection import clamp_k, held_out_scores
+
+    labels = snapshot.category_labels()[snapshot.image_rows]
+    supervised = len(np.unique(labels[labels >= 0])) >= 2
+    rows = np.flatnonzero(split(snapshot) == TEST)
+    k = clamp_k(EVAL_K, len(vectors))
+    return held_out_scores(vectors, labels, rows, k=k, supervised=supervised, encoder=encoder, images=sized)
+
+
+def version_scores(version: ModelVersion, snapshot: CatalogSnapshot, events=None) -> np.ndarray | None:
+    """Held-out scores of ``version``'s image model on this snapshot's TEST images (the gate
+    compares them with the new model's, query by query). None when it cannot read these images."""
+    encoder = load(version)
+    if encoder.config.channels != snapshot.images.shape[3] or len(snapshot.image_rows) < 2:
+        return None
+    sized = resize_array(snapshot.images, size=encoder.config.image_size)
+    return _scores(encoder, sized, encoder.embed(sized), snapshot)
 
 
 def load(version: ModelVersion):

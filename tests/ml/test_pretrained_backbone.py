@@ -124,8 +124,8 @@ def test_scratch_training_stops_early_on_held_out_loss_and_keeps_the_best_epoch(
     result = ImageEncoder(config, device="cpu").fit(*shapes_train, valid=shapes_test)
     assert len(result.valid_losses) == len(result.losses)
     assert result.best_epoch == int(np.argmin(result.valid_losses)) + 1
-    if len(result.losses) < config.epochs:  # stopped early: exactly `patience` epochs without a better loss
-        assert len(result.losses) - result.best_epoch == config.patience
+    if len(result.losses) < config.epochs:  # stopped early: `patience` epochs without a better loss
+        assert len(result.losses) - result.best_epoch >= config.patience and len(result.losses) >= config.epochs // 2
 
 
 def test_held_out_split_is_stable_per_key_and_near_its_fractions():
