@@ -270,6 +270,33 @@ class MarkovRecommender:
         return out
 
 
+def compare_with_baselines(per_user: dict[str, np.ndarray], *, baselines: Sequence[str], min_users: int) -> dict:
+    """Does the best baseline beat the LSTM on the same held-out users beyond the interval?
+
+    Args:
+        per_user: model name -> per-user NDCG@k (same users, same order); must hold "lstm".
+        baselines: the names in ``per_user`` to compare with.
+        min_users: fewer users than this: "not enough data to judge", the LSTM stays.
+
+    Returns:
+        ``{"baseline", "difference" (LSTM - best baseline, estimate dict), "serve", "why"}``;
+        ``serve`` is the baseline's name when it is better beyond the interval, else "lstm".
+    """
+    from .metrics import format_estimate, paired_difference
+
+    best = max(baselines, key=lambda name: float(np.mean(per_user[name])) if len(per_user[name]) else 0.0)
+    difference = paired_difference(per_user["lstm"], per_user[best])
+    n = difference["n"]
+    if n < min_users:
+        serve = "lstm"
+        why = f"{n} held-out users are too few to compare the LSTM with {best} (minimum {min_users}): not enough data to judge"
+    elif difference["high"] < 0:
+        serve, why = best, f"{best} beats the LSTM on held-out last events: NDCG@10 LSTM - {best} {format_estimate(difference)}"
+    else:
+        serve, why = "lstm", f"the LSTM is not worse than {best} beyond the interval: NDCG@10 LSTM - {best} {format_estimate(difference)}"
+    return {"baseline": best, "difference": difference, "serve": serve, "why": why}
+
+
 # --------------------------------------------------------------------------- helpers
 
 

@@ -65,23 +65,10 @@ def evaluation_report(model, split, *, n_items: int, per_user: dict | None = Non
 
 
 def baseline_check(per_user: dict[str, np.ndarray], *, min_users: int) -> dict[str, Any]:
-    """Does the best baseline beat the LSTM on held-out last events by more than the noise?
+    """Does the best baseline beat the LSTM on held-out last events beyond the interval?"""
+    from shopguide.ml.evaluation import compare_with_baselines
 
-    Returns ``{"baseline", "difference" (LSTM - baseline NDCG@10, with interval), "serve", "why"}``;
-    ``serve`` is the baseline's name when its NDCG@10 is higher beyond the interval, else "lstm".
-    """
-    from shopguide.ml.metrics import format_estimate, paired_difference
-
-    best = max(BASELINES, key=lambda name: float(np.mean(per_user[name])) if len(per_user[name]) else 0.0)
-    difference = paired_difference(per_user["lstm"], per_user[best])
-    n = difference["n"]
-    if n < min_users:
-        serve, why = "lstm", f"{n} held-out users are too few to compare the LSTM with {best} (minimum {min_users}): not enough data to judge"
-    elif difference["high"] < 0:
-        serve, why = best, f"{best} beats the LSTM on held-out last events: NDCG@10 difference {format_estimate(difference)}"
-    else:
-        serve, why = "lstm", f"the LSTM is not worse than {best} beyond the interval: NDCG@10 difference {format_estimate(difference)}"
-    return {"baseline": best, "difference": difference, "serve": serve, "why": why}
+    return compare_with_baselines(per_user, baselines=BASELINES, min_users=min_users)
 
 
 def train(
