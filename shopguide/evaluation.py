@@ -36,3 +36,32 @@ def evaluate_version(version: ModelVersion | None = None) -> dict[str, Any]:
         raise NothingToEvaluate("No shopper has 3 or more distinct products in their history yet.")
     results = behaviour_space.evaluation_report(behaviour_space.load(version), split, n_items=len(item_ids))
     return {"version": version.pk, "users": users, "n_items": len(item_ids), "results": results}
+
+
+def held_out_rows(metrics: dict[str, Any]) -> list[tuple[str, str, Any, str, Any]]:
+    """(space · model, figure, value, "[low, high]", n) for every held-out figure of a version,
+    then a line per sentence that explains a choice (backbone, baseline, gate)."""
+
+    def row(label: str, figure: str, est: dict | None):
+        if not est:
+            return None
+        return (label, figure, est.get("value"), f"[{est.get('low')}, {est.get('high')}]", est.get("n"))
+
+    rows = []
+    image = metrics.get("image") or {}
+    for name, est in (image.get("held_out") or {}).items():
+        label = f"image · {image.get('backbone', 'model')}" if name == "model" else f"image · {name.replace('_', ' ')}"
+        rows.append(row(label, image.get("metric", ""), est))
+    text = metrics.get("text") or {}
+    for figure, est in (text.get("held_out") or {}).items():
+        rows.append(row("text", figure, est))
+    behaviour = metrics.get("behaviour") or {}
+    for model, values in (behaviour.get("evaluation") or {}).items():
+        rows.append(row(f"behaviour · {model}", "NDCG@10", values.get("ndcg@10_ci")))
+        rows.append(row(f"behaviour · {model}", "HR@10", values.get("hr@10_ci")))
+    for name, judged in ((metrics.get("gate") or {}).get("spaces") or {}).items():
+        rows.append(row(f"gate · {name}", "new - active (paired)", judged.get("difference")))
+    notes = [("image backbone", image.get("choice", {}).get("why")),
+             ("personal recommendations", (behaviour.get("baseline_check") or {}).get("why"))]
+    rows += [(label, why, "", "", "") for label, why in notes if why]
+    return [r for r in rows if r]

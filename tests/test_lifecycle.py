@@ -107,10 +107,40 @@ def test_gate_refuses_a_worse_version_unless_forced(db):
     crippled = {"lr": 1e-7, "piece_lr": 1e-7}
     worse = train_in_process(text_model=crippled)
     assert active_version() == good.version
-    assert "kept" in worse.message and "text known-item MRR@10" in worse.message
+    assert "kept" in worse.message and "text MRR@10" in worse.message
     assert worse.version.status == "ready" and not worse.version.is_active
+    gate = worse.version.metrics["gate"]
+    assert gate["decision"] == "held back" and gate["against"] == good.version.pk
+    text = gate["spaces"]["text"]
+    # Both versions were scored on the same held-out queries of the new snapshot.
+    assert text["verdict"] == "worse" and text["new"]["n"] == text["active"]["n"] == text["difference"]["n"] >= 30
+    assert text["difference"]["high"] < 0
     forced = train_in_process(text_model=crippled, force=True)
     assert active_version() == forced.version
+
+
+def test_gate_activates_a_clearly_better_version(db):
+    make_articles(30)
+    crippled = train_in_process(text_model={"lr": 1e-7, "piece_lr": 1e-7})
+    better = train_in_process()
+    assert active_version() == better.version, better.message
+    text = better.version.metrics["gate"]["spaces"]["text"]
+    assert text["verdict"] == "better" and text["difference"]["low"] > 0
+    assert better.version.metrics["gate"]["against"] == crippled.version.pk
+    assert "activated" in better.message and "better beyond the interval" in better.message
+
+
+def test_gate_says_not_enough_data_on_a_tiny_shop_and_follows_the_policy(db, settings):
+    make_articles(12)
+    first = train_in_process()
+    second = train_in_process(text_model={"lr": 1e-7, "piece_lr": 1e-7})
+    assert "not enough data to judge" in second.message
+    assert all(s["verdict"] in ("not enough data", "not compared") for s in second.version.metrics["gate"]["spaces"].values())
+    assert active_version() == second.version  # the default policy: "activate"
+    settings.SHOPGUIDE = {**settings.SHOPGUIDE, "GATE_SMALL_SAMPLE_POLICY": "keep"}
+    third = train_in_process()
+    assert active_version() == second.version and "GATE_SMALL_SAMPLE_POLICY='keep'" in third.message
+    assert first.version.metrics["gate"]["why"] == "no version was serving"
 
 
 def test_cancelled_run_stops_and_leaves_serving_alone(db):

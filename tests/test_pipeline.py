@@ -40,7 +40,9 @@ def test_training_writes_vectors_builds_the_index_and_activates(trained):
     assert "behaviour" in version.metrics["skipped"]
     assert version.artifacts["image"].endswith(f"v{version.pk}/image.pt")
     metrics = version.metrics["image"]
-    assert metrics["held_out"] == 3 and 0 <= metrics["precision_at_10"]["cnn"] <= 1
+    assert metrics["backbone"] == "scratch" and metrics["metric"] == "precision@8"
+    held_out = metrics["held_out"]["model"]
+    assert 0 < held_out["n"] < 30 and held_out["low"] <= held_out["value"] <= held_out["high"]
     assert run.percent == 100 and set(run.timings) >= {"snapshot", "train", "total"}
     with connection.cursor() as cursor:
         for space in ("image", "text"):

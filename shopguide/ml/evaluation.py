@@ -82,6 +82,7 @@ def evaluate(
     n_items: int,
     k: int = 10,
     batch_size: int = 256,
+    per_user: bool = False,
 ) -> dict[str, float]:
     """Full-ranking HR@k, NDCG@k, MRR@k and coverage@k of a recommender.
 
@@ -97,6 +98,8 @@ def evaluate(
         n_items: catalogue size; item ids are 0..n_items-1.
         k: list length.
         batch_size: users scored per call to ``recommender.scores``.
+        per_user: also return ``"per_user": {"hr", "ndcg", "mrr"}``, float64 arrays with one
+            value per evaluated user (targets >= 0, in order), for intervals and paired tests.
 
     Returns:
         ``{"hr@k", "ndcg@k", "mrr@k", "coverage@k": float, "users": int}``; coverage is the
@@ -118,6 +121,7 @@ def evaluate(
         raise ValueError("targets must be item ids in [0, n_items) or -1")
     users = np.flatnonzero(targets >= 0)
     hits = ndcg = mrr = 0.0
+    each = {"hr": np.zeros(len(users)), "ndcg": np.zeros(len(users)), "mrr": np.zeros(len(users))}
     shown = np.zeros(n_items, dtype=bool)
     batch_size = max(1, min(batch_size, _CHUNK_CELLS // n_items))
     for start in range(0, len(users), batch_size):
@@ -137,19 +141,24 @@ def evaluate(
         ranks = (scores > target_score).sum(1) + ((scores == target_score) & (ids < target[:, None])).sum(1)
         ranks = np.where(np.isneginf(target_score[:, 0]), n_items, ranks)  # a seen target is a miss
         hit = ranks < k
+        rows = slice(start, start + len(batch))
+        each["hr"][rows], each["ndcg"][rows], each["mrr"][rows] = hit, hit / np.log2(ranks + 2.0), hit / (ranks + 1.0)
         hits += hit.sum()
         ndcg += (hit / np.log2(ranks + 2.0)).sum()
         mrr += (hit / (ranks + 1.0)).sum()
         top = np.argsort(-scores, axis=1, kind="stable")[:, :k]
         shown[top[np.isfinite(np.take_along_axis(scores, top, axis=1))]] = True
     n = max(len(users), 1)
-    return {
+    out = {
         f"hr@{k}": float(hits / n),
         f"ndcg@{k}": float(ndcg / n),
         f"mrr@{k}": float(mrr / n),
         f"coverage@{k}": float(shown.sum() / n_items) if len(users) else 0.0,
         "users": int(len(users)),
     }
+    if per_user:
+        out["per_user"] = each
+    return out
 
 
 # --------------------------------------------------------------------------- baselines
@@ -259,6 +268,33 @@ class MarkovRecommender:
                 lo, hi = self.indptr[history[-1]], self.indptr[history[-1] + 1]
                 out[row, self.next_items[lo:hi]] += self.next_counts[lo:hi]
         return out
+
+
+def compare_with_baselines(per_user: dict[str, np.ndarray], *, baselines: Sequence[str], min_users: int) -> dict:
+    """Does the best baseline beat the LSTM on the same held-out users beyond the interval?
+
+    Args:
+        per_user: model name -> per-user NDCG@k (same users, same order); must hold "lstm".
+        baselines: the names in ``per_user`` to compare with.
+        min_users: fewer users than this: "not enough data to judge", the LSTM stays.
+
+    Returns:
+        ``{"baseline", "difference" (LSTM - best baseline, estimate dict), "serve", "why"}``;
+        ``serve`` is the baseline's name when it is better beyond the interval, else "lstm".
+    """
+    from .metrics import format_estimate, paired_difference
+
+    best = max(baselines, key=lambda name: float(np.mean(per_user[name])) if len(per_user[name]) else 0.0)
+    difference = paired_difference(per_user["lstm"], per_user[best])
+    n = difference["n"]
+    if n < min_users:
+        serve = "lstm"
+        why = f"{n} held-out users are too few to compare the LSTM with {best} (minimum {min_users}): not enough data to judge"
+    elif difference["high"] < 0:
+        serve, why = best, f"{best} beats the LSTM on held-out last events: NDCG@10 LSTM - {best} {format_estimate(difference)}"
+    else:
+        serve, why = "lstm", f"the LSTM is not worse than {best} beyond the interval: NDCG@10 LSTM - {best} {format_estimate(difference)}"
+    return {"baseline": best, "difference": difference, "serve": serve, "why": why}
 
 
 # --------------------------------------------------------------------------- helpers

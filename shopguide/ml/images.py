@@ -150,3 +150,17 @@ def _describe(exc: Exception) -> str:
     if isinstance(exc, Image.DecompressionBombWarning):
         return f"image too large: {exc}"[:200]
     return f"unreadable image ({type(exc).__name__}: {exc})"[:200]
+
+
+def resize_array(images: np.ndarray, *, size: int) -> np.ndarray:
+    """Resize prepared uint8 (N, S, S, C) squares to (N, size, size, C) with Lanczos, as
+    :func:`prepare_images` would have made them (one snapshot then feeds encoders of two sizes)."""
+    if images.shape[1] == size:
+        return images
+    mode = "RGB" if images.shape[3] == 3 else "L"
+    out = np.empty((len(images), size, size, images.shape[3]), dtype=np.uint8)
+    for i, image in enumerate(images):
+        pil = Image.fromarray(image if mode == "RGB" else image[:, :, 0], mode)
+        resized = np.asarray(pil.resize((size, size), Image.Resampling.LANCZOS, reducing_gap=3.0), dtype=np.uint8)
+        out[i] = resized if mode == "RGB" else resized[:, :, None]
+    return out

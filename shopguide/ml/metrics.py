@@ -112,3 +112,89 @@ def precision_at_k_same_label(
         neighbour_labels = index_labels[neighbours]
     hits = neighbour_labels == labels[known][:, None]
     return float(hits.mean())
+
+
+# --------------------------------------------------------------------------- per-query scores and intervals
+#
+# Every figure that decides something (the gate, a model choice, fusion weights) is a mean over
+# held-out queries or users; it is reported as {"value", "low", "high", "n"}: the mean, a
+# percentile-bootstrap 95% interval over the queries, and how many queries there were.
+
+BOOTSTRAP_SAMPLES = 1000
+CONFIDENCE = 0.95
+
+
+def precision_per_query(vectors: np.ndarray, labels: np.ndarray, queries: np.ndarray, *, k: int) -> np.ndarray:
+    """Share of same-label items among each query row's k cosine-nearest other rows.
+
+    Args:
+        vectors: (N, D) every item (the catalogue searched).
+        labels: int (N,) labels; negative = unknown (such neighbours count as misses).
+        queries: int (Q,) rows asked about (e.g. held-out images); a row is never its own neighbour.
+        k: neighbours per query (at most N - 1).
+
+    Returns:
+        float64 (Q,) precision@k of each query.
+
+    Raises:
+        ValueError: k < 1 or N - 1 < k.
+    """
+    labels = np.asarray(labels)
+    queries = np.asarray(queries, dtype=np.int64)
+    if k < 1 or len(vectors) - 1 < k:
+        raise ValueError(f"precision@{k} needs k >= 1 and more than k items, got {len(vectors)}")
+    if len(queries) == 0:
+        return np.empty(0)
+    x = _l2_normalise(vectors)
+    sims = x[queries] @ x.T  # (Q, N)
+    sims[np.arange(len(queries)), queries] = -np.inf  # never your own neighbour
+    top = np.argpartition(-sims, k - 1, axis=1)[:, :k]
+    return (labels[top] == labels[queries][:, None]).mean(axis=1)
+
+
+def bootstrap_interval(
+    values: np.ndarray, *, samples: int = BOOTSTRAP_SAMPLES, confidence: float = CONFIDENCE, seed: int = 0
+) -> tuple[float, float]:
+    """Percentile-bootstrap interval of the mean of ``values`` (resampling the queries).
+
+    Returns (low, high); (nan, nan) for no values. Deterministic for a given seed.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    if len(values) == 0:
+        return float("nan"), float("nan")
+    rng = np.random.default_rng(seed)
+    means = values[rng.integers(0, len(values), size=(samples, len(values)))].mean(axis=1)
+    tail = (1 - confidence) / 2
+    return float(np.quantile(means, tail)), float(np.quantile(means, 1 - tail))
+
+
+def estimate(values: np.ndarray, *, seed: int = 0, digits: int = 4) -> dict[str, float | int]:
+    """``{"value", "low", "high", "n"}``: the mean of per-query ``values`` with its bootstrap interval
+    (``None`` for value and bounds when there are no values: JSON has no NaN)."""
+    values = np.asarray(values, dtype=np.float64)
+    if len(values) == 0:
+        return {"value": None, "low": None, "high": None, "n": 0}
+    low, high = bootstrap_interval(values, seed=seed)
+    mean = float(values.mean())
+    return {"value": round(mean, digits), "low": round(low, digits), "high": round(high, digits), "n": int(len(values))}
+
+
+def paired_difference(candidate: np.ndarray, reference: np.ndarray, *, seed: int = 0) -> dict[str, float | int]:
+    """Mean of ``candidate - reference`` over the same queries, with its bootstrap interval.
+
+    A difference whose interval excludes 0 is larger than the noise of this sample.
+
+    Raises:
+        ValueError: the two arrays score different numbers of queries.
+    """
+    candidate, reference = np.asarray(candidate, np.float64), np.asarray(reference, np.float64)
+    if candidate.shape != reference.shape:
+        raise ValueError(f"paired scores need the same queries: {candidate.shape} vs {reference.shape}")
+    return estimate(candidate - reference, seed=seed)
+
+
+def format_estimate(figure: dict, *, digits: int = 3) -> str:
+    """'0.871 [0.824, 0.912] n=96' for an :func:`estimate` dict."""
+    if not figure.get("n"):
+        return "– (no held-out data)"
+    return f"{figure['value']:.{digits}f} [{figure['low']:.{digits}f}, {figure['high']:.{digits}f}] n={figure['n']}"

@@ -31,9 +31,18 @@ def config(overrides: dict[str, Any] | None = None):
     return SequenceModelConfig(**{**shopguide_settings.BEHAVIOUR_MODEL, **(overrides or {})})
 
 
-def evaluation_report(model, split, *, n_items: int) -> dict[str, dict[str, float]]:
-    """The DESIGN.md protocol for the LSTM and the baselines, on the same split, in one go."""
+BASELINES = ("popularity", "item_knn", "markov")
+
+
+def evaluation_report(model, split, *, n_items: int, per_user: dict | None = None) -> dict[str, dict[str, Any]]:
+    """The DESIGN.md protocol for the LSTM and the baselines, on the same held-out last events.
+
+    Each model's entry has HR/NDCG/MRR/coverage@10 and ``"ndcg@10_ci"`` / ``"hr@10_ci"``: the
+    mean with its bootstrap interval over users and the number of users. ``per_user``, when
+    given, receives each model's per-user NDCG@10 array (for paired comparisons).
+    """
     from shopguide.ml.evaluation import ItemKNNRecommender, MarkovRecommender, PopularityRecommender, evaluate
+    from shopguide.ml.metrics import estimate
 
     report = {}
     histories, targets = split.train_plus_valid, split.test_targets
@@ -44,10 +53,22 @@ def evaluation_report(model, split, *, n_items: int) -> dict[str, dict[str, floa
         ("markov", MarkovRecommender().fit(split.train, n_items)),
     ):
         started = time.monotonic()
-        metrics = evaluate(recommender, histories, targets, n_items=n_items, k=10)
+        metrics = evaluate(recommender, histories, targets, n_items=n_items, k=10, per_user=True)
+        each = metrics.pop("per_user")
         metrics["seconds"] = round(time.monotonic() - started, 2)
-        report[name] = {key: round(value, 4) if isinstance(value, float) else value for key, value in metrics.items()}
+        entry = {key: round(value, 4) if isinstance(value, float) else value for key, value in metrics.items()}
+        entry["ndcg@10_ci"], entry["hr@10_ci"] = estimate(each["ndcg"]), estimate(each["hr"])
+        report[name] = entry
+        if per_user is not None:
+            per_user[name] = each["ndcg"]
     return report
+
+
+def baseline_check(per_user: dict[str, np.ndarray], *, min_users: int) -> dict[str, Any]:
+    """Does the best baseline beat the LSTM on held-out last events beyond the interval?"""
+    from shopguide.ml.evaluation import compare_with_baselines
+
+    return compare_with_baselines(per_user, baselines=BASELINES, min_users=min_users)
 
 
 def train(
@@ -80,7 +101,12 @@ def train(
     save_artifact(version, NAME, model)
     # Row i of the model is product_ids[i]: evaluation of this version on later data needs it.
     save_json_artifact(version, ITEMS_ARTIFACT, list(catalog.product_ids))
-    report = evaluation_report(model, split, n_items=catalog.n_products) if (split.test_targets >= 0).any() else {}
+    per_user: dict[str, np.ndarray] = {}
+    report = {}
+    check = None
+    if (split.test_targets >= 0).any():
+        report = evaluation_report(model, split, n_items=catalog.n_products, per_user=per_user)
+        check = baseline_check(per_user, min_users=shopguide_settings.GATE_MIN_SAMPLES)
 
     item_vectors = model.item_vectors()
     write_product_vectors(version=version, space=NAME, product_ids=catalog.product_ids, vectors=item_vectors)
@@ -89,6 +115,8 @@ def train(
     write_user_vectors(version=version, user_ids=[events.actors[i][1] for i in user_rows], vectors=users)
     return {
         "evaluation": report,
+        "baseline_check": check,
+        "_held_out_scores": per_user.get("lstm"),
         "training": {
             "losses": [round(x, 4) for x in fit.losses],
             "seconds": round(fit.seconds, 2),
@@ -103,6 +131,28 @@ def train(
         "_vectors": item_vectors,
         "_user_vectors": (user_rows, users),
     }
+
+
+def version_scores(version: ModelVersion, catalog: CatalogSnapshot, events: EventSnapshot) -> np.ndarray | None:
+    """Per-user NDCG@10 of ``version``'s LSTM on this snapshot's held-out last events, users in
+    the order of the new model's evaluation. Products the older model never met are left out of
+    histories; a target it never met is a miss (it could not have recommended it)."""
+    from shopguide.ml.evaluation import evaluate, leave_last_out
+
+    if not events.sequences:
+        return None
+    model, rows = load(version), item_ids(version)
+    row_of = {str(pk): i for i, pk in enumerate(rows)}
+    mapped = np.array([row_of.get(str(pk), -1) for pk in catalog.product_ids], dtype=np.int64)
+    split = leave_last_out(events.sequences)
+    users = np.flatnonzero(split.test_targets >= 0)
+    histories = [mapped[h][mapped[h] >= 0] for h in split.train_plus_valid]
+    targets = np.where(split.test_targets >= 0, mapped[np.maximum(split.test_targets, 0)], -1)
+    out = np.zeros(len(users))
+    known = targets[users] >= 0
+    if known.any():
+        out[known] = evaluate(model, histories, targets, n_items=len(rows), k=10, per_user=True)["per_user"]["ndcg"]
+    return out
 
 
 def item_ids(version: ModelVersion) -> list[Any]:

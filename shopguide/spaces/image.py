@@ -1,8 +1,9 @@
-"""The image space: a CNN trained on the shop's product images (supervised by category)."""
+"""The image space: an image encoder trained on the shop's product images (supervised by category,
+contrastive without categories). The backbone, scratch CNN or pretrained EfficientNet-Lite0, is
+chosen per shop on held-out images (SHOPGUIDE["IMAGE_MODEL"]["backbone"] = "auto")."""
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from typing import Any
 
 import numpy as np
@@ -14,83 +15,110 @@ from shopguide.spaces.artifacts import load_artifact, save_artifact
 
 NAME = "image"
 METRIC = "cosine"
-HOLDOUT_FRACTION = 0.1
-EVAL_K = 10
+# Held out by a stable hash of the product id, so the same products stay held out across
+# versions: VALID stops training early and chooses the backbone, TEST only reports and gates.
+VALID_FRACTION = 0.15
+TEST_FRACTION = 0.15
+SPLIT_SALT = "image"
+EVAL_K = 8  # the widgets show 8 products
 
 
-def config(overrides: dict[str, Any] | None = None):
-    from shopguide.ml.image_encoder import ImageEncoderConfig
+def candidates(overrides: dict[str, Any] | None = None, *, n_images: int = 0):
+    """(name -> ImageEncoderConfig, notes) for SHOPGUIDE["IMAGE_MODEL"] with a run's overrides."""
+    from shopguide.ml.image_selection import candidate_configs
+    from shopguide.ml.packages import missing_pretrained_packages
 
-    return ImageEncoderConfig(**{**shopguide_settings.IMAGE_MODEL, **(overrides or {})})
+    base, overrides = shopguide_settings.IMAGE_MODEL, overrides or {}
+    settings = {**base, **overrides}
+    if "pretrained" in overrides:  # a run's overrides refine the pretrained candidate's settings
+        settings["pretrained"] = {**(base.get("pretrained") or {}), **(overrides["pretrained"] or {})}
+    return candidate_configs(settings, n_images=n_images, pretrained_available=not missing_pretrained_packages())
 
 
-def training_mask(labels: np.ndarray, *, seed: int) -> np.ndarray:
-    """True for images trained on; a held-out tenth of the labelled ones is kept for evaluation."""
-    rng = np.random.default_rng(seed)
-    mask = np.ones(len(labels), dtype=bool)
-    labelled = np.flatnonzero(labels >= 0)
-    n_holdout = int(len(labelled) * HOLDOUT_FRACTION)
-    if n_holdout >= 1 and len(labelled) - n_holdout >= 2:
-        mask[rng.choice(labelled, size=n_holdout, replace=False)] = False
-    return mask
+def snapshot_format(overrides: dict[str, Any] | None = None, *, n_products: int) -> tuple[int, int]:
+    """(image side, channels) the catalogue snapshot decodes images to: the largest candidate's."""
+    configs, _ = candidates(overrides, n_images=n_products)
+    return max(c.image_size for c in configs.values()), max(c.channels for c in configs.values())
+
+
+def split(snapshot: CatalogSnapshot) -> np.ndarray:
+    """TRAIN / VALID / TEST (shopguide.ml.holdout) of each product with an image."""
+    from shopguide.ml.holdout import split_by_key
+
+    keys = [snapshot.product_ids[row] for row in snapshot.image_rows]
+    return split_by_key(keys, valid=VALID_FRACTION, test=TEST_FRACTION, salt=SPLIT_SALT)
+
+
+def resize_array(images: np.ndarray, *, size: int) -> np.ndarray:
+    from shopguide.ml.images import resize_array as resize
+
+    return resize(images, size=size)
 
 
 def train(snapshot: CatalogSnapshot, *, version: ModelVersion, overrides: dict, progress) -> dict[str, Any]:
-    """Train the CNN, save it with ``version`` and evaluate it. Returns the space's metrics."""
-    from shopguide.ml.image_encoder import ImageEncoder
+    """Train the candidate encoders, keep the best on held-out images, save it with ``version``.
+    Returns the space's metrics (every figure on held-out TEST images, with its interval)."""
+    from shopguide.ml.image_selection import choose_image_encoder
 
     if len(snapshot.image_rows) < 2:
         raise TrainingRefused(
             f"Only {len(snapshot.image_rows)} of {snapshot.n_products} products have a readable image; "
             "the image model needs at least 2."
         )
-    cfg = config(overrides)
-    encoder = ImageEncoder(cfg, device=shopguide_settings.DEVICE)
+    configs, notes = candidates(overrides, n_images=len(snapshot.image_rows))
     labels = snapshot.category_labels()[snapshot.image_rows]
-    mask = training_mask(labels, seed=cfg.seed)
-    fit = encoder.fit(snapshot.images[mask], labels[mask], progress=progress)
-    save_artifact(version, NAME, encoder)
-    vectors = encoder.embed(snapshot.images, batch_size=shopguide_settings.EMBED_BATCH_SIZE)
+    choice = choose_image_encoder(
+        snapshot.images, labels, split(snapshot), candidates=configs, k=EVAL_K,
+        device=shopguide_settings.DEVICE, progress=progress,
+    )
+    save_artifact(version, NAME, choice.encoder)
     # Vectors of every product (zeros where a product has no image) for the later stages.
+    cfg = choice.encoder.config
     all_vectors = np.zeros((snapshot.n_products, cfg.embedding_dim), np.float32)
-    all_vectors[snapshot.image_rows] = vectors
+    all_vectors[snapshot.image_rows] = choice.vectors
+    report = choice.report
+    chosen = report["candidates"][choice.chosen]
+    sized = resize_array(snapshot.images, size=cfg.image_size)
+    scores = _scores(choice.encoder, sized, choice.vectors, snapshot)
+    held_out = {"model": chosen["test"]}
+    if "raw_pixels" in report:
+        held_out["raw_pixels"] = report["raw_pixels"]["test"]
     return {
-        **evaluate(snapshot.images, vectors, labels, held_out=np.flatnonzero(~mask & (labels >= 0))),
+        "backbone": choice.chosen,
+        "held_out": held_out,
+        "metric": f"{report['metric']}@{report['k']}",
+        "choice": {"why": report["why"], "notes": notes, "candidates": {
+            name: {"valid": c["valid"], "test": c["test"]} for name, c in report["candidates"].items()
+        }},
         "training": {
-            "mode": fit.mode,
-            "losses": [round(x, 4) for x in fit.losses],
-            "seconds": round(fit.seconds, 2),
-            "images_per_second": round(fit.samples_per_second, 1),
-            "device": str(encoder.device),
-            "config": asdict(cfg),
+            **chosen["training"],
+            "device": str(choice.encoder.device),
         },
         "dimensions": cfg.embedding_dim,
         "_vectors": all_vectors,
+        "_held_out_scores": scores,
     }
 
 
-def evaluate(images: np.ndarray, vectors: np.ndarray, labels: np.ndarray, *, held_out: np.ndarray) -> dict[str, Any]:
-    """Precision@10 of same-category neighbours for held-out images, beside raw pixels."""
-    k = min(EVAL_K, len(labels) - 1)
-    if len(held_out) == 0 or k < 1:
-        return {"note": "no held-out labelled images to evaluate"}
-    pixels = images.reshape(len(images), -1).astype(np.float32)
-    pixels -= pixels.mean(axis=1, keepdims=True)
-    precision = {
-        name: round(held_out_precision(space, labels, held_out, k), 4)
-        for name, space in (("cnn", vectors), ("raw_pixels", pixels))
-    }
-    return {f"precision_at_{k}": precision, "held_out": int(len(held_out))}
+def _scores(encoder, sized: np.ndarray, vectors: np.ndarray, snapshot: CatalogSnapshot) -> np.ndarray:
+    from shopguide.ml.holdout import TEST
+    from shopguide.ml.image_selection import clamp_k, held_out_scores
+
+    labels = snapshot.category_labels()[snapshot.image_rows]
+    supervised = len(np.unique(labels[labels >= 0])) >= 2
+    rows = np.flatnonzero(split(snapshot) == TEST)
+    k = clamp_k(EVAL_K, len(vectors))
+    return held_out_scores(vectors, labels, rows, k=k, supervised=supervised, encoder=encoder, images=sized)
 
 
-def held_out_precision(space: np.ndarray, labels: np.ndarray, held_out: np.ndarray, k: int) -> float:
-    """Share of same-label items among each held-out item's k nearest others (cosine)."""
-    norms = np.linalg.norm(space, axis=1, keepdims=True)
-    normed = space / np.maximum(norms, 1e-12)
-    sims = normed[held_out] @ normed.T  # (h, n)
-    sims[np.arange(len(held_out)), held_out] = -np.inf  # never your own neighbour
-    top = np.argpartition(-sims, k - 1, axis=1)[:, :k]
-    return float((labels[top] == labels[held_out][:, None]).mean())
+def version_scores(version: ModelVersion, snapshot: CatalogSnapshot, events=None) -> np.ndarray | None:
+    """Held-out scores of ``version``'s image model on this snapshot's TEST images (the gate
+    compares them with the new model's, query by query). None when it cannot read these images."""
+    encoder = load(version)
+    if encoder.config.channels != snapshot.images.shape[3] or len(snapshot.image_rows) < 2:
+        return None
+    sized = resize_array(snapshot.images, size=encoder.config.image_size)
+    return _scores(encoder, sized, encoder.embed(sized), snapshot)
 
 
 def load(version: ModelVersion):
@@ -98,7 +126,7 @@ def load(version: ModelVersion):
 
 
 def embed_products(version: ModelVersion, products: list) -> tuple[list[Any], np.ndarray, dict[Any, str]]:
-    """Vectors for ``products`` with this version's CNN: (product ids, (M, D) vectors, errors by pk)."""
+    """Vectors for ``products`` with this version's encoder: (product ids, (M, D) vectors, errors by pk)."""
     encoder = load(version)
     cfg = encoder.config
     ok, pixels, errors = read_product_images(products, size=cfg.image_size, channels=cfg.channels)

@@ -3,7 +3,6 @@ contrastively on query-like texts made from the catalogue and on real search →
 
 from __future__ import annotations
 
-import random
 from dataclasses import asdict
 from typing import Any
 
@@ -16,9 +15,12 @@ from shopguide.spaces.artifacts import load_artifact, save_artifact, use_query_t
 
 NAME = "text"
 METRIC = "cosine"
-EVAL_QUERIES = 300
+EVAL_QUERIES = 300  # generated held-out queries (one per product, for up to this many products)
 EVAL_K = 10
 MAX_LOGGED_PAIRS = 200_000
+# Logged search -> product pairs held out from training (by a stable hash of query and product),
+# to score the model on real searches it never saw.
+LOGGED_TEST_FRACTION = 0.2
 
 
 def config(overrides: dict[str, Any] | None = None):
@@ -39,23 +41,65 @@ def logged_pairs(snapshot: CatalogSnapshot) -> list[tuple[str, int]]:
     return [(query, position[pk]) for query, pk in rows if pk in position]
 
 
+def split_logged_pairs(pairs: list[tuple[str, int]], snapshot: CatalogSnapshot) -> tuple[list, list]:
+    """(pairs to train on, held-out pairs): a pair's side is fixed by its query and product."""
+    from shopguide.ml.holdout import TEST, split_by_key
+
+    keys = [f"{query}\x00{snapshot.product_ids[position]}" for query, position in pairs]
+    side = split_by_key(keys, valid=0.0, test=LOGGED_TEST_FRACTION, salt="text-logged")
+    return [p for p, s in zip(pairs, side) if s != TEST], [p for p, s in zip(pairs, side) if s == TEST]
+
+
+def held_out_queries(snapshot: CatalogSnapshot, pairs: list[tuple[str, int]] | None = None) -> dict[str, list]:
+    """The queries no text model trains on: held-out logged searches and generated probes."""
+    from shopguide.ml.text_probes import probe_queries
+
+    _, logged = split_logged_pairs(logged_pairs(snapshot) if pairs is None else pairs, snapshot)
+    return {"logged": logged, "generated": probe_queries(snapshot.documents, limit=EVAL_QUERIES)}
+
+
+def held_out_scores(encoder, snapshot: CatalogSnapshot, queries: dict[str, list], vectors: np.ndarray | None = None) -> np.ndarray:
+    """Reciprocal rank (0 beyond EVAL_K) of the intended product for each held-out query."""
+    pairs = queries["logged"] + queries["generated"]
+    if not pairs:
+        return np.empty(0)
+    vectors = encoder.embed(snapshot.documents) if vectors is None else vectors
+    scores = encoder.embed([q for q, _ in pairs]) @ vectors.T  # (Q, N)
+    targets = np.array([t for _, t in pairs])
+    target_scores = scores[np.arange(len(pairs)), targets]
+    ranks = (scores > target_scores[:, None]).sum(axis=1) + 1
+    return np.where(ranks <= EVAL_K, 1.0 / ranks, 0.0)
+
+
 def train(snapshot: CatalogSnapshot, *, version: ModelVersion, overrides: dict, progress) -> dict[str, Any]:
-    """Train the text encoder, save it with ``version``; returns metrics and the product vectors."""
+    """Train the text encoder, save it with ``version``; returns metrics (on held-out queries,
+    with intervals) and the product vectors."""
+    from shopguide.ml.metrics import estimate
     from shopguide.ml.text_encoder import TextEncoder
 
     cfg = config(overrides)
     encoder = TextEncoder(cfg, device=shopguide_settings.DEVICE)
-    pairs = logged_pairs(snapshot)
+    all_pairs = logged_pairs(snapshot)
+    pairs, _ = split_logged_pairs(all_pairs, snapshot)
     fit = encoder.fit(snapshot.documents, pairs=pairs or None, progress=progress)
     save_artifact(version, NAME, encoder)
     vectors = encoder.embed(snapshot.documents)
+    queries = held_out_queries(snapshot, all_pairs)
+    scores = held_out_scores(encoder, snapshot, queries, vectors)
+    n_logged = len(queries["logged"])
     return {
-        "known_item": evaluate(encoder, snapshot.documents, vectors, seed=cfg.seed),
+        "held_out": {
+            "mrr@10": estimate(scores),
+            "mrr@10 logged searches": estimate(scores[:n_logged]),
+            "mrr@10 generated queries": estimate(scores[n_logged:]),
+        },
+        "_held_out_scores": scores,
         "training": {
             "losses": [round(x, 4) for x in fit.losses],
             "seconds": round(fit.seconds, 2),
             "texts_per_second": round(fit.texts_per_second, 1),
             "logged_pairs": len(pairs),
+            "logged_pairs_held_out": n_logged,
             "device": str(encoder.device),
             "config": asdict(cfg),
         },
@@ -64,18 +108,9 @@ def train(snapshot: CatalogSnapshot, *, version: ModelVersion, overrides: dict, 
     }
 
 
-def evaluate(encoder, documents: list[str], vectors: np.ndarray, *, seed: int) -> dict[str, float]:
-    """MRR@10 of the intended product for query-like texts (fragments, typos) of random products."""
-    from shopguide.ml.text_encoder import sample_query
-
-    rng = random.Random(seed + 1)
-    targets = rng.sample(range(len(documents)), min(EVAL_QUERIES, len(documents)))
-    queries = [sample_query(documents[t], rng, encoder.config) or documents[t] for t in targets]
-    scores = encoder.embed(queries) @ vectors.T  # (Q, N)
-    target_scores = scores[np.arange(len(targets)), targets]
-    ranks = (scores > target_scores[:, None]).sum(axis=1) + 1
-    reciprocal = np.where(ranks <= EVAL_K, 1.0 / ranks, 0.0)
-    return {"mrr_at_10": round(float(reciprocal.mean()), 4), "queries": len(targets)}
+def version_scores(version: ModelVersion, snapshot: CatalogSnapshot, events=None) -> np.ndarray:
+    """Held-out scores of ``version``'s text model on this snapshot's held-out queries."""
+    return held_out_scores(load(version), snapshot, held_out_queries(snapshot))
 
 
 def load(version: ModelVersion):

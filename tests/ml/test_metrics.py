@@ -80,3 +80,42 @@ def test_precision_rejects_bad_input():
         precision_at_k_same_label(CLUSTERS, np.array([0, 0, 1, 1]), k=4)
     with pytest.raises(ValueError):
         precision_at_k_same_label(CLUSTERS, np.array([0, 0, 1, 1]), k=1, index_embeddings=CLUSTERS)
+
+
+# --------------------------------------------------------------------------- intervals
+
+
+def test_precision_per_query_matches_the_leave_self_out_mean():
+    from shopguide.ml.metrics import precision_per_query
+
+    rng = np.random.default_rng(0)
+    vectors, labels = rng.normal(size=(60, 8)), rng.integers(0, 3, 60)
+    per_query = precision_per_query(vectors, labels, np.arange(60), k=5)
+    assert per_query.shape == (60,)
+    assert per_query.mean() == pytest.approx(precision_at_k_same_label(vectors, labels, k=5))
+
+
+def test_bootstrap_interval_covers_the_mean_and_narrows_with_more_queries():
+    from shopguide.ml.metrics import estimate
+
+    rng = np.random.default_rng(1)
+    small, large = estimate(rng.random(20) < 0.6), estimate(rng.random(2000) < 0.6)
+    for figure in (small, large):
+        assert figure["low"] <= figure["value"] <= figure["high"]
+    assert small["n"] == 20 and large["n"] == 2000
+    assert large["high"] - large["low"] < (small["high"] - small["low"]) / 4
+    assert 0.55 < large["value"] < 0.65 and large["low"] < 0.6 < large["high"]
+
+
+def test_paired_difference_separates_a_real_drop_from_noise():
+    from shopguide.ml.metrics import paired_difference
+
+    rng = np.random.default_rng(2)
+    reference = (rng.random(300) < 0.7).astype(float)
+    worse = reference * (rng.random(300) < 0.6)  # loses ~40% of its hits
+    noise = np.where(rng.random(300) < 0.05, 1 - reference, reference)  # flips 5% either way
+    assert paired_difference(worse, reference)["high"] < 0
+    drift = paired_difference(noise, reference)
+    assert drift["low"] < 0 < drift["high"] or abs(drift["value"]) < 0.03
+    with pytest.raises(ValueError):
+        paired_difference(reference[:10], reference)

@@ -18,13 +18,13 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--sync", action="store_true", help="train in this process, without a worker")
         parser.add_argument("--no-wait", action="store_true", help="queue the run and return at once")
-        parser.add_argument("--epochs", type=int, help="override the image model's epochs")
+        parser.add_argument("--epochs", type=int, help="override the image models' epochs (both backbones)")
         parser.add_argument("--timeout", type=float, default=None, help="give up waiting after N seconds")
         parser.add_argument("--force", action="store_true", help="activate even if it evaluates worse than the active version")
 
     def handle(self, *args, sync: bool, no_wait: bool, epochs: int | None, timeout: float | None, force: bool,
                verbosity: int, **opts):
-        options = {"image_model": {"epochs": epochs}} if epochs else {}
+        options = {"image_model": {"epochs": epochs, "pretrained": {"epochs": epochs}}} if epochs else {}
         if force:
             options["force"] = True
         if sync:
@@ -54,9 +54,13 @@ class Command(BaseCommand):
             metrics = run.version.metrics if run.version else {}
             self.stdout.write(self.style.SUCCESS(f"Run {run.pk} succeeded: {run.message}."))
             image = metrics.get("image", {})
-            for key, value in image.items():
-                if key.startswith("precision_at"):
-                    self.stdout.write(f"  image {key}: CNN {value.get('cnn')} (raw pixels {value.get('raw_pixels')})")
+            for name, figure in image.get("held_out", {}).items():
+                self.stdout.write(
+                    f"  image {image['metric']} on held-out images, {name}: {figure['value']} "
+                    f"[{figure['low']}, {figure['high']}] n={figure['n']}"
+                )
+            if image.get("choice"):
+                self.stdout.write(f"  image backbone: {image['choice']['why']}")
             for warning in run.warnings[:10]:
                 self.stdout.write(f"  skipped {warning}")
             if len(run.warnings) > 10:
