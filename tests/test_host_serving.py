@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 
 import pytest
+from django.contrib.auth.models import Permission
 from django.template import Context, Template
 from django.test import override_settings
 
@@ -70,6 +71,7 @@ def test_a_hidden_product_is_never_listed_and_its_related_list_is_404(shop, api_
     assert by_image["source"] == "image-search" and len(by_image["results"]) == 29 and hidden not in ids_of(by_image)
 
     staff = Customer.objects.create_user("staff@example.com", is_staff=True)
+    staff.user_permissions.add(Permission.objects.get(content_type__app_label="shopguide", codename="view_customer"))
     api_client.force_authenticate(staff)
     assert ShopperList.objects.filter(product_ids__contains=[hidden]).exists()
     for customer in customers:
