@@ -29,9 +29,9 @@ from shopguide.api.serializers import (
     TrendingQuerySerializer,
 )
 from shopguide.conf import shopguide_settings
-from shopguide.selectors.profiles import VIEW_CUSTOMER_PERMISSION, may_view_customer
 from shopguide.api.throttling import EventsThrottle, ImageSearchThrottle, SearchThrottle
 from shopguide.events import record_request_event, visitor_id
+from shopguide.selectors.profiles import VIEW_CUSTOMER_PERMISSION, may_view_customer
 
 
 ERRORS = {
