@@ -66,3 +66,12 @@ def test_missing_pretrained_backbone_packages_give_a_warning_and_the_scratch_cnn
     assert list(configs) == ["scratch"] and "not installed" in notes[0]
     settings.SHOPGUIDE = {**settings.SHOPGUIDE, "IMAGE_MODEL": {"backbone": "scratch"}}
     assert checks.check_image_backbone() == []
+
+
+def test_bad_backbone_and_gate_policy_are_reported(settings):
+    settings.SHOPGUIDE = {**settings.SHOPGUIDE, "IMAGE_MODEL": {"backbone": "resnet"}, "GATE_SMALL_SAMPLE_POLICY": "maybe"}
+    messages = checks.check_model_choice_settings()
+    assert ids(messages) == ["shopguide.E041", "shopguide.E042"]
+    assert "'resnet'" in messages[0].msg and "'maybe'" in messages[1].msg and all(m.hint for m in messages)
+    settings.SHOPGUIDE = {**settings.SHOPGUIDE, "IMAGE_MODEL": {}, "GATE_SMALL_SAMPLE_POLICY": "keep"}
+    assert checks.check_model_choice_settings() == []
