@@ -90,7 +90,7 @@ def main() -> None:
         print(f"{name:<12}{values['hr@10']:>9.4f}{values['ndcg@10']:>9.4f}  [{ci['low']:.4f}, {ci['high']:.4f}] n={ci['n']:<6}"
               f"{values['mrr@10']:>9.4f}{values['coverage@10']:>9.4f}")
     if behaviour.get("baseline_check"):
-        print(f"served: {behaviour['baseline_check']['serve']} ({behaviour['baseline_check']['why']})")
+        print(f"held-out verdict: {behaviour['baseline_check']['why']}")
     training = behaviour["training"]
     print(f"\nwhole run {seconds:.0f} s (timings {run.timings}); LSTM training {training['seconds']:.0f} s, "
           f"{training['sequences_per_second']:.0f} sequences/s on {training['device']}, best epoch {training['best_epoch']}")

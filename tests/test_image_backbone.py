@@ -22,7 +22,7 @@ def image_model(settings, **values):
     settings.SHOPGUIDE = {**settings.SHOPGUIDE, "IMAGE_MODEL": {**settings.SHOPGUIDE["IMAGE_MODEL"], **values}}
 
 
-@pytest.mark.skipif(bool(missing_pretrained_packages()), reason="the pretrained extra is not installed")
+@pytest.mark.skipif(bool(missing_pretrained_packages()), reason="the pretrained backbone's packages are not installed")
 def test_auto_backbone_trains_both_and_serves_the_one_chosen_on_held_out_images(db, settings):
     image_model(settings, backbone="auto", pretrained=TINY_PRETRAINED)
     make_articles(24)

