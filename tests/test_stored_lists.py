@@ -69,9 +69,12 @@ def test_stored_related_list_answers_as_the_live_search_in_one_statement(shop, s
         served = related_products(product=product, k=5, space=space)
     assert served.source == (space or "related") and served.version == version.pk and len(served.items) == 5
     live = fused_neighbour_ids(version, product.pk, k=5, filters=ProductFilters(), space=space)
-    # The same ranking: the same scores, best first (near-ties may swap two products).
+    # The same ranking: the same scores, best first. Products tied with the fifth may stand in
+    # for each other (the test host's tiny image CNN gives near-equal image vectors: a known
+    # weakness of the scratch CNN, issue 12), any product scored lower may not.
     assert [item.score for item in served.items] == pytest.approx([score for _, score, _ in live], abs=1e-3)
-    assert len(set(ids(served)) & {pk for pk, _, _ in live}) >= 4
+    every = fused_neighbour_ids(version, product.pk, k=Article.objects.count(), filters=ProductFilters(), space=space)
+    assert set(ids(served)) <= {pk for pk, score, _ in every if score >= live[-1][1] - 1e-3}
 
 
 def test_related_of_a_product_id_reads_the_product_with_its_list(shop, django_assert_num_queries):
