@@ -261,7 +261,7 @@ class CatalogAdapter:
         field = self.fields.get("image")
         return getattr(product, field, None) if field else None
 
-    def _is_relation(self, name: str) -> bool:  # (a many-relation is reported by check_fields)
+    def _is_relation(self, name: str) -> bool:  # (a many-relation is reported by check_mapping)
         try:
             return self.model._meta.get_field(name).is_relation
         except Exception:  # a bad name is reported by the system checks
