@@ -111,7 +111,7 @@ MEDIA_ROOT = os.environ["SHOPGUIDE_OSCAR_TEST_MEDIA"]
 MEDIA_URL = "/media/"
 
 # -- database: its own, on the embedded server the main suite uses -------------------------------
-TEST_DB = "shopguide_oscar_tests"
+TEST_DB = os.environ.get("SHOPGUIDE_OSCAR_DB", "shopguide_oscar_tests")  # bench.oscar_history uses its own
 if os.environ.get("TEST_DATABASE_URL"):
     import dj_database_url
 

@@ -13,7 +13,7 @@ PAGE = "/dashboard/shopguide/"
 
 def test_the_installation_passes_manage_py_check(db):
     out = io.StringIO()
-    call_command("check", stdout=out)
+    call_command("check", "--database", "default", stdout=out)  # pgvector too
     assert "no issues" in out.getvalue()
 
 

@@ -66,6 +66,8 @@ def test_home_page_partial_and_hybrid_search_in_oscars_template(client, trained)
     assert "Striped shirt" in response.content.decode()
     empty = client.get("/search/", {"q": ""})
     assert empty.status_code == 200 and not empty.context["page"].object_list
+    odd = client.get("/search/", {"q": "shirt\x00" + "x" * 5000, "page": "nope"})  # bad input: still a page
+    assert odd.status_code == 200
 
 
 def test_the_api_serves_oscars_visible_products_with_their_currency(client, trained):

@@ -156,6 +156,10 @@ class _LiveFilter:
 
     def __init__(self) -> None:
         self.skipped = 0
+        # Only Oscar rows from after the first event recorded live (no dedupe key) can have a
+        # live twin: older history, usually nearly all of it, is not checked row by row.
+        first_live = Interaction.objects.filter(dedupe_key__isnull=True).order_by("ts").values_list("ts", flat=True).first()
+        self.since = first_live - LIVE_WINDOW if first_live is not None else None
 
     def __call__(self, events: Iterator[PastEvent]) -> Iterator[PastEvent]:
         batch: list[PastEvent] = []
@@ -167,7 +171,8 @@ class _LiveFilter:
         yield from self._fresh(batch)
 
     def _fresh(self, batch: list[PastEvent]) -> Iterator[PastEvent]:
-        keyed = [e for e in batch if e.type != InteractionType.PURCHASE and e.user_id is not None]
+        keyed = [e for e in batch if e.type != InteractionType.PURCHASE and e.user_id is not None
+                 and self.since is not None and e.ts >= self.since]
         if not keyed:
             yield from batch
             return

@@ -42,7 +42,8 @@ class SearchView(View):
 
         from shopguide.selectors import search_products
 
-        query = " ".join(request.GET.get("q", "").split())
+        # NUL cannot be stored or searched by PostgreSQL (Oscar's analytics store the query too).
+        query = " ".join(request.GET.get("q", "").replace("\x00", " ").split())
         user_search.send(sender=self, session=request.session, user=request.user, query=query)
         products = [item.product for item in search_products(query=query, k=shopguide_settings.MAX_LIMIT)] if query else []
         paginator = Paginator([SearchResult(p) for p in products], getattr(settings, "OSCAR_PRODUCTS_PER_PAGE", 20))
