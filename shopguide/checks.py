@@ -101,26 +101,25 @@ def check_celery(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
     they go to Celery's fallback app (amqp://localhost) and are lost; with a broker client
     missing the worker dies at start and the web process can only log that it could not queue.
     """
-    from celery import _state  # (the apps created so far, as shared tasks find them, are only there)
+    from shopguide.apps import loaded_celery_apps
 
-    # Shared tasks bind to any app created so far (not only to the thread-local current app, so
-    # this holds in runserver's and gunicorn's threads too); Celery's own fallback app is none.
-    # (A project's app may become Celery's default app too; the fallback is the one named "default".)
-    apps = [app for app in _state._get_active_apps() if not (app is _state.default_app and app.main == "default")]
+    apps = loaded_celery_apps()
     messages: list[checks.CheckMessage] = []
     if not apps:
         messages.append(
             checks.Error(
                 "No Celery app is loaded with Django: shopguide's training and refresh tasks would "
                 "go to Celery's fallback app (amqp://localhost) and be lost.",
-                hint="Create proj/celery.py (app = Celery('proj'); app.config_from_object("
-                "'django.conf:settings', namespace='CELERY'); app.autodiscover_tasks()) and import it "
-                "in proj/__init__.py: from .celery import app as celery_app.",
+                hint="Keep 'shopguide' in INSTALLED_APPS (it loads its own app, shopguide.celery, when "
+                "the project has none), or create the standard proj/celery.py and import it in "
+                "proj/__init__.py: from .celery import app as celery_app.",
                 id="shopguide.E007",
             )
         )
         urls = getattr(settings, "CELERY_BROKER_URL", None)
     else:
+        from celery import _state
+
         current = _state.get_current_app()
         urls = (current if current in apps else apps[0]).conf.broker_url
     for url in _broker_urls(urls):

@@ -51,7 +51,8 @@ def api_client():
 
 @pytest.fixture
 def celery_worker_process(transactional_db, tmp_path):
-    """A real Celery worker process (solo pool) on the real broker, consuming the test queues."""
+    """A real Celery worker process (solo pool) on the real broker, consuming the test queues; it runs
+    shopguide's own app (`celery -A shopguide`), as a shop without a Celery app of its own does."""
     yield from _worker(tmp_path, ["--pool", "solo"])
 
 
@@ -69,7 +70,7 @@ def _worker(tmp_path, pool_args):
     queues = f"{shopguide_settings.QUEUE},{shopguide_settings.GPU_QUEUE}"
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "tests.celery_app", "worker", "-Q", queues, *pool_args,
+            [sys.executable, "-m", "celery", "-A", "shopguide", "worker", "-Q", queues, *pool_args,
              "--without-gossip", "--without-mingle", "--loglevel", "info"],
             cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
         )

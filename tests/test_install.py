@@ -72,16 +72,6 @@ class Product(models.Model):
         return f"/products/{self.pk}/"
 """
 
-CELERY = """
-import os
-from celery import Celery
-
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "host.settings")
-app = Celery("host")
-app.config_from_object("django.conf:settings", namespace="CELERY")
-app.autodiscover_tasks()
-"""
-
 URLS = """
 from django.urls import include, path
 
@@ -163,8 +153,7 @@ def make_host_project(project: Path) -> Path:
     settings = SETTINGS.replace("README_LINES", readme)
     files = {
         "manage.py": "import sys\nfrom django.core.management import execute_from_command_line\nexecute_from_command_line(sys.argv)\n",
-        "host/__init__.py": "from .celery import app as celery_app\n",
-        "host/celery.py": CELERY,
+        "host/__init__.py": "",  # no Celery app of the shop's own: shopguide brings one
         "host/settings.py": settings,
         "host/urls.py": URLS,
         "catalog/__init__.py": "",
