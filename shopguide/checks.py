@@ -301,22 +301,21 @@ def check_hostile_client_settings(app_configs=None, **kwargs) -> list[checks.Che
         messages.append(checks.Error(
             f"SHOPGUIDE['MAX_IMAGE_PIXELS'] must be a whole number >= 1 or None, got {pixels!r}.",
             hint="The default, 16_000_000, decodes images up to 4,000 x 4,000.", id="shopguide.E017"))  # fmt: skip
-    rest = getattr(settings, "REST_FRAMEWORK", {}) or {}
-    authentication = rest.get("DEFAULT_AUTHENTICATION_CLASSES")
-    if authentication is None or any(str(path).endswith("BasicAuthentication") for path in authentication):
+    # Basic only counts where the host asks for it: without DEFAULT_AUTHENTICATION_CLASSES,
+    # shopguide's views use sessions only (DRF's default would add Basic).
+    authentication = (getattr(settings, "REST_FRAMEWORK", {}) or {}).get("DEFAULT_AUTHENTICATION_CLASSES") or []
+    if any(str(path).endswith("BasicAuthentication") for path in authentication):
         messages.append(checks.Warning(
-            "The API accepts HTTP Basic authentication"
-            + (" (DRF's default, as REST_FRAMEWORK['DEFAULT_AUTHENTICATION_CLASSES'] is not set)" if authentication is None else "")
-            + ": every such request hashes a password.",
+            "The API accepts HTTP Basic authentication: every such request hashes a password.",
             hint="Set REST_FRAMEWORK['DEFAULT_AUTHENTICATION_CLASSES'] to session (and token) authentication; "
                  "shopguide's views guard Basic against password guessing, but not against its CPU cost.",
             id="shopguide.W015"))  # fmt: skip
-    if "shopguide.auth.ThrottledModelBackend" not in getattr(settings, "AUTHENTICATION_BACKENDS", []):
-        messages.append(checks.Warning(
-            "Logins are not refused after repeated failures: AUTHENTICATION_BACKENDS does not include "
-            "shopguide.auth.ThrottledModelBackend.",
-            hint="Use 'shopguide.auth.ThrottledModelBackend' in place of 'django.contrib.auth.backends.ModelBackend'.",
-            id="shopguide.W016"))  # fmt: skip
+        if "shopguide.auth.ThrottledModelBackend" not in getattr(settings, "AUTHENTICATION_BACKENDS", []):
+            messages.append(checks.Warning(
+                "Logins are not refused after repeated failures: AUTHENTICATION_BACKENDS does not include "
+                "shopguide.auth.ThrottledModelBackend.",
+                hint="Use 'shopguide.auth.ThrottledModelBackend' in place of 'django.contrib.auth.backends.ModelBackend'.",
+                id="shopguide.W016"))  # fmt: skip
     return messages
 
 

@@ -216,3 +216,12 @@ def test_bad_backbone_and_gate_policy_are_reported(settings):
     assert "'resnet'" in messages[0].msg and "'maybe'" in messages[1].msg and all(m.hint for m in messages)
     settings.SHOPGUIDE = {**settings.SHOPGUIDE, "IMAGE_MODEL": {}, "GATE_SMALL_SAMPLE_POLICY": "keep"}
     assert checks.check_model_choice_settings() == []
+
+
+def test_a_host_that_never_chose_api_authentication_gets_sessions_only_and_no_warning(settings, api_client):
+    from shopguide.api.base import ShopguideAPIView
+
+    settings.REST_FRAMEWORK = {}  # DRF's default would be sessions plus Basic
+    assert checks.check_hostile_client_settings() == []
+    authenticators = ShopguideAPIView().get_authenticators()
+    assert [type(a).__name__ for a in authenticators] == ["SessionAuthentication"]

@@ -13,10 +13,17 @@ the test host enable only sessions). Where Basic is on, this class
 
 from __future__ import annotations
 
+from django.conf import settings
 from drf_spectacular.authentication import BasicScheme
 from rest_framework import authentication, exceptions
 
 from shopguide.login_guard import login_wait
+
+
+def host_sets_authentication() -> bool:
+    """Whether the host set REST_FRAMEWORK["DEFAULT_AUTHENTICATION_CLASSES"] itself (shopguide's
+    views use sessions only when it did not; DRF's own default adds Basic)."""
+    return (getattr(settings, "REST_FRAMEWORK", None) or {}).get("DEFAULT_AUTHENTICATION_CLASSES") is not None
 
 
 class BasicAuthentication(authentication.BasicAuthentication):

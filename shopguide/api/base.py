@@ -15,12 +15,13 @@ from __future__ import annotations
 from drf_spectacular import utils
 from drf_spectacular.generators import EndpointEnumerator, SchemaGenerator
 from drf_spectacular.openapi import AutoSchema
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.renderers import JSONRenderer
 from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
-from shopguide.api.authentication import guarded
+from shopguide.api.authentication import guarded, host_sets_authentication
 from shopguide.api.errors import exception_handler
 from shopguide.api.parsers import JSONParser
 
@@ -30,7 +31,8 @@ class ShopguideAPIView(APIView):
     renderer_classes = [JSONRenderer]
     schema = AutoSchema()
     # None: the host's REST_FRAMEWORK["DEFAULT_AUTHENTICATION_CLASSES"], read when a request comes
-    # (DRF reads it once, when the view class is defined).
+    # (DRF reads it once, when the view class is defined). A host that never set it gets sessions
+    # only, not DRF's default of sessions plus Basic: Basic hashes a password on every request.
     authentication_classes = None
 
     def get_exception_handler(self):
@@ -39,7 +41,7 @@ class ShopguideAPIView(APIView):
     def get_authenticators(self):
         classes = self.authentication_classes
         if classes is None:
-            classes = api_settings.DEFAULT_AUTHENTICATION_CLASSES
+            classes = api_settings.DEFAULT_AUTHENTICATION_CLASSES if host_sets_authentication() else [SessionAuthentication]
         return guarded([authenticator() for authenticator in classes])
 
 

@@ -64,14 +64,15 @@ class TrainingView(View):
     template_name = "shopguide/oscar/dashboard/training.html"
 
     def get(self, request: HttpRequest) -> HttpResponse:
-        from shopguide.training import fail_stale_runs, headline_metrics
+        from shopguide.evaluation import held_out_rows
+        from shopguide.training import fail_stale_runs
 
         fail_stale_runs()
         runs = list(TrainingRun.objects.order_by("-created_at")[:RUNS_SHOWN])
         versions = list(ModelVersion.objects.order_by("-created_at"))
         return render(request, self.template_name, {
             "runs": runs,
-            "versions": [(v, headline_metrics(v.metrics or {})) for v in versions],
+            "versions": [(v, held_out_rows(v.metrics or {})) for v in versions],
             "active": next((v for v in versions if v.is_active), None),
             "in_progress": any(r.status in (TrainingRun.Status.QUEUED, TrainingRun.Status.RUNNING) for r in runs),
             "can_retrain": request.user.has_perm(RETRAIN_PERMISSION),
