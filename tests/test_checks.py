@@ -218,7 +218,7 @@ def test_bad_backbone_and_gate_policy_are_reported(settings):
     assert checks.check_model_choice_settings() == []
 
 
-def test_a_host_that_never_chose_api_authentication_gets_sessions_only_and_no_warning(settings, api_client):
+def test_a_host_that_never_chose_api_authentication_gets_sessions_only_and_no_warning(settings):
     from shopguide.api.base import ShopguideAPIView
 
     settings.REST_FRAMEWORK = {}  # DRF's default would be sessions plus Basic
