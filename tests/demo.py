@@ -81,7 +81,26 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-class DemoServer:
+class ServerProcess:
+    """A server subprocess of a test: its log, and a stop that never leaves it running."""
+
+    process: subprocess.Popen
+    log_path: Path
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+class DemoServer(ServerProcess):
     """`manage.py runserver` on a free port, as a real process; stop() ends it."""
 
     def __init__(self, env, log_path: Path) -> None:
@@ -109,18 +128,6 @@ class DemoServer:
                 raise AssertionError(f"the demo server did not answer:\n{self.log()[-3000:]}")
             time.sleep(0.2)
 
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-
 
 def production_environment(env: dict[str, str], **overrides: str) -> dict[str, str]:
     """``env`` with the demo's production settings, as a shop runs them (DEBUG off, a real secret
@@ -129,7 +136,7 @@ def production_environment(env: dict[str, str], **overrides: str) -> dict[str, s
             "DJANGO_ALLOWED_HOSTS": "127.0.0.1", **overrides}  # fmt: skip
 
 
-class GunicornServer:
+class GunicornServer(ServerProcess):
     """The demo shop under gunicorn (sync workers) on a free port, as a real process; stop() ends
     it. ``access_log``: a file with one line per request, "METHOD PATH STATUS"."""
 
@@ -150,18 +157,6 @@ class GunicornServer:
         except AssertionError:
             self.stop()
             raise AssertionError(f"gunicorn did not answer:\n{self.log()[-3000:]}") from None
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
 
 
 def wait_until_answering(url: str, timeout: float = 60) -> None:
