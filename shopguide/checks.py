@@ -301,9 +301,11 @@ def check_hostile_client_settings(app_configs=None, **kwargs) -> list[checks.Che
         messages.append(checks.Error(
             f"SHOPGUIDE['MAX_IMAGE_PIXELS'] must be a whole number >= 1 or None, got {pixels!r}.",
             hint="The default, 16_000_000, decodes images up to 4,000 x 4,000.", id="shopguide.E017"))  # fmt: skip
+    from shopguide.api.authentication import host_authentication_classes
+
     # Basic only counts where the host asks for it: without DEFAULT_AUTHENTICATION_CLASSES,
     # shopguide's views use sessions only (DRF's default would add Basic).
-    authentication = (getattr(settings, "REST_FRAMEWORK", {}) or {}).get("DEFAULT_AUTHENTICATION_CLASSES") or []
+    authentication = host_authentication_classes() or []
     if any(str(path).endswith("BasicAuthentication") for path in authentication):
         messages.append(checks.Warning(
             "The API accepts HTTP Basic authentication: every such request hashes a password.",

@@ -20,10 +20,10 @@ from rest_framework import authentication, exceptions
 from shopguide.login_guard import login_wait
 
 
-def host_sets_authentication() -> bool:
-    """Whether the host set REST_FRAMEWORK["DEFAULT_AUTHENTICATION_CLASSES"] itself (shopguide's
-    views use sessions only when it did not; DRF's own default adds Basic)."""
-    return (getattr(settings, "REST_FRAMEWORK", None) or {}).get("DEFAULT_AUTHENTICATION_CLASSES") is not None
+def host_authentication_classes() -> list | None:
+    """REST_FRAMEWORK["DEFAULT_AUTHENTICATION_CLASSES"] as the host set it, or None when it did not
+    (shopguide's views then use sessions only; DRF's own default adds Basic)."""
+    return (getattr(settings, "REST_FRAMEWORK", None) or {}).get("DEFAULT_AUTHENTICATION_CLASSES")
 
 
 class BasicAuthentication(authentication.BasicAuthentication):

@@ -21,7 +21,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
-from shopguide.api.authentication import guarded, host_sets_authentication
+from shopguide.api.authentication import guarded, host_authentication_classes
 from shopguide.api.errors import exception_handler
 from shopguide.api.parsers import JSONParser
 
@@ -41,7 +41,7 @@ class ShopguideAPIView(APIView):
     def get_authenticators(self):
         classes = self.authentication_classes
         if classes is None:
-            classes = api_settings.DEFAULT_AUTHENTICATION_CLASSES if host_sets_authentication() else [SessionAuthentication]
+            classes = api_settings.DEFAULT_AUTHENTICATION_CLASSES if host_authentication_classes() is not None else [SessionAuthentication]
         return guarded([authenticator() for authenticator in classes])
 
 
