@@ -2,7 +2,8 @@
 
 Each space gives a cosine similarity between two products; the related score is a weighted sum.
 The weights are tuned on held-out co-interactions: pairs of products the same shopper met one
-after the other, which the models did not train on. Pure numpy.
+after the other, which the models did not train on, by k-fold cross-validation so that the fused
+figure reported is out-of-fold. Pure numpy.
 """
 
 from __future__ import annotations
@@ -63,22 +64,43 @@ def pair_hit_rate(
 # Shrinkage toward equal weights: with P pairs to choose on, the chosen weights count
 # P / (P + SHRINK_PAIRS) and equal weights the rest, so 20 pairs cannot crown one space alone.
 SHRINK_PAIRS = 200
-CHOOSE_FRACTION = 2 / 3
+FOLDS = 5
+
+
+def choose_weights(
+    normalised: Mapping[str, np.ndarray], pairs: np.ndarray, *, k: int, step: float, shrink_pairs: int = SHRINK_PAIRS
+) -> dict[str, float]:
+    """The grid point with the best hit rate on ``pairs``, shrunk toward equal weights
+    (:data:`SHRINK_PAIRS`). ``normalised``: name -> unit-norm vectors; ``pairs`` non-empty."""
+    names = sorted(normalised)
+    equal = {name: 1.0 / len(names) for name in names}
+    best, best_rate = equal, -1.0
+    for weights in weight_grid(names, step):
+        rate = pair_hit_rate(normalised, weights, pairs, k=k)
+        if rate > best_rate:
+            best, best_rate = weights, rate
+    share = len(pairs) / (len(pairs) + shrink_pairs)
+    return {name: round(share * best[name] + (1 - share) * equal[name], 4) for name in names}
 
 
 def tune_weights(
     spaces: Mapping[str, np.ndarray], pairs: np.ndarray, *, k: int = 10, step: float = 0.25, max_pairs: int = 2000,
-    seed: int = 0,
+    seed: int = 0, folds: int = FOLDS, shrink_pairs: int = SHRINK_PAIRS,
 ) -> tuple[dict[str, float], dict]:
-    """Weights of the spaces, chosen on held-out pairs and reported on other held-out pairs.
+    """Weights of the spaces, chosen by k-fold cross-validation on held-out pairs.
 
-    The pairs (co-interactions no model trained on) are split at random: 2/3 choose the grid point
-    with the best hit rate, which is then shrunk toward equal weights (:data:`SHRINK_PAIRS`); the
-    other 1/3 report the hit rate of each single space and of the chosen fusion, with bootstrap
-    intervals. So the reported fused figure was not tuned on.
+    The pairs (co-interactions no model trained on) are dealt at random into ``folds`` folds
+    (fewer when there are fewer pairs). For each fold, weights are chosen on the other folds
+    (:func:`choose_weights`: best grid point, shrunk toward equal weights by how few pairs chose
+    it) and scored on that fold, so every pair's fused hit comes from weights that never saw it:
+    the reported fused figure is out-of-fold, over all pairs, with a bootstrap interval. The
+    weights served are chosen the same way on all pairs (more pairs, less shrinkage). Single
+    spaces choose nothing, so each is reported on all pairs too.
 
-    Returns (weights, report): report ``{"fused", "<space>_only": estimate dicts, "pairs_chosen_on",
-    "pairs_reported_on", "shrinkage"}``; empty with no pairs or one space (equal weights then).
+    Returns (weights, report): report ``{"fused", "<space>_only": estimate dicts, "folds",
+    "pairs_chosen_on" (pairs the served weights were chosen on), "pairs_reported_on" (pairs the
+    out-of-fold figures cover), "shrinkage" (of the served weights), "fold_weights"}``; empty with
+    no pairs or one space (equal weights then).
     """
     from .metrics import estimate
 
@@ -90,18 +112,22 @@ def tune_weights(
         pairs = pairs[rng.choice(len(pairs), max_pairs, replace=False)]
     if len(pairs) == 0 or len(names) == 1:
         return equal, {}
-    order = rng.permutation(len(pairs))
-    cut = int(round(len(pairs) * CHOOSE_FRACTION))
-    choose, report_on = pairs[order[:cut]], pairs[order[cut:]]
-    best, best_rate = equal, -1.0
-    for weights in weight_grid(names, step):
-        rate = pair_hit_rate(normalised, weights, choose, k=k)
-        if rate > best_rate:
-            best, best_rate = weights, rate
-    share = len(choose) / (len(choose) + SHRINK_PAIRS)
-    chosen = {name: round(share * best[name] + (1 - share) * equal[name], 4) for name in names}
-    report: dict = {"pairs_chosen_on": int(len(choose)), "pairs_reported_on": int(len(report_on)), "shrinkage": round(1 - share, 3)}
+    folds = max(1, min(folds, len(pairs)))
+    fold_of = rng.permutation(len(pairs)) % folds
+    fused = np.zeros(len(pairs))
+    fold_weights = []
+    for fold in range(folds):
+        held, rest = fold_of == fold, fold_of != fold
+        # One fold alone (a single pair): nothing else to choose on, so equal weights score it.
+        weights = choose_weights(normalised, pairs[rest], k=k, step=step, shrink_pairs=shrink_pairs) if rest.any() else equal
+        fused[held] = pair_hits(normalised, weights, pairs[held], k=k)
+        fold_weights.append(weights)
+    chosen = choose_weights(normalised, pairs, k=k, step=step, shrink_pairs=shrink_pairs)
+    report: dict = {
+        "folds": folds, "pairs_chosen_on": int(len(pairs)), "pairs_reported_on": int(len(pairs)),
+        "shrinkage": round(shrink_pairs / (len(pairs) + shrink_pairs), 3), "fold_weights": fold_weights,
+    }
     for name in names:
-        report[f"{name}_only"] = estimate(pair_hits(normalised, {name: 1.0}, report_on, k=k))
-    report["fused"] = estimate(pair_hits(normalised, chosen, report_on, k=k))
+        report[f"{name}_only"] = estimate(pair_hits(normalised, {name: 1.0}, pairs, k=k))
+    report["fused"] = estimate(fused)
     return chosen, report
