@@ -280,6 +280,9 @@ class ImageEncoder:
         self._pretrained_weights = pretrained_weights
         self.model = self._new_model()
         self.metrics: dict[str, object] = {}
+        # (D,) mean embedding of the training images, subtracted before the final normalisation
+        # (scratch CNN only, see fit); None: embeddings are the network's own.
+        self.center: torch.Tensor | None = None
 
     def _new_model(self) -> nn.Module:
         cfg = self.config
@@ -352,6 +355,14 @@ class ImageEncoder:
         result.seconds = time.perf_counter() - started
         result.samples_per_second = len(result.losses) * len(data) / max(result.seconds, 1e-9)
         self.model.eval()
+        self.center = None
+        if cfg.backbone != "efficientnet_lite0":
+            # A CNN trained from scratch on a few hundred images tends to put every image in one
+            # narrow cone (pairwise cosines of 0.998+): the shared direction says nothing about any
+            # one product and drowns the differences that do. Removing the catalogue's mean
+            # direction, stored with the model so every later query is centred the same way,
+            # spreads the vectors over the sphere; nearest neighbours then follow the differences.
+            self.center = torch.from_numpy(self.embed(images).mean(axis=0))
         self.metrics = asdict(result)
         return result
 
@@ -561,8 +572,11 @@ class ImageEncoder:
         for start in range(0, len(data), batch_size):
             with autocast_context(self.device):
                 chunks.append(self.model(self._to_device(data[start : start + batch_size])).float().cpu())
+        vectors = torch.cat(chunks)
+        if self.center is not None:
+            vectors = vectors - self.center
         # Re-normalise in fp32: under bf16 autocast the norms can drift from 1 in the 3rd digit.
-        return F.normalize(torch.cat(chunks), dim=1).numpy()
+        return F.normalize(vectors, dim=1).numpy()
 
     # ---------------------------------------------------------------- persistence
 
@@ -574,6 +588,8 @@ class ImageEncoder:
             "state_dict": {k: v.detach().cpu() for k, v in self.model.state_dict().items()},
             "metrics": self.metrics,
         }
+        if self.center is not None:
+            checkpoint["center"] = self.center.detach().cpu()
         torch.save(checkpoint, path)
 
     @classmethod
@@ -591,6 +607,7 @@ class ImageEncoder:
         encoder.model.load_state_dict(checkpoint["state_dict"])
         encoder.model.eval()
         encoder.metrics = dict(checkpoint.get("metrics", {}))
+        encoder.center = checkpoint.get("center")  # absent in checkpoints written before centring
         return encoder
 
     # ---------------------------------------------------------------- helpers

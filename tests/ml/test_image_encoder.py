@@ -123,6 +123,26 @@ def test_checkpoint_round_trip(tmp_path, small_config, shapes_train):
     np.testing.assert_array_equal(ImageEncoder.load(buffer, device="cpu").embed(images), encoder.embed(images))
 
 
+def test_scratch_embeddings_are_centred_on_the_catalogue_mean_and_the_centre_is_saved(tmp_path, small_config, shapes_train):
+    images, labels = shapes_train
+    encoder = ImageEncoder(dataclasses.replace(small_config, epochs=1), device="cpu")
+    encoder.fit(images, labels)
+    centred = encoder.embed(images)
+    center, encoder.center = encoder.center, None
+    raw = encoder.embed(images)
+    encoder.center = center
+
+    def mean_cosine(vectors):
+        sims = vectors @ vectors.T
+        return (sims.sum() - len(vectors)) / (len(vectors) * (len(vectors) - 1))
+
+    # After one epoch the raw vectors share one direction; centred ones do not.
+    assert mean_cosine(raw) > 0.5 and abs(mean_cosine(centred)) < 0.1
+    np.testing.assert_allclose(np.linalg.norm(centred, axis=1), 1.0, rtol=1e-5)
+    encoder.save(tmp_path / "image.pt")
+    torch.testing.assert_close(torch.load(tmp_path / "image.pt", weights_only=True)["center"], center)
+
+
 def test_load_rejects_other_checkpoints(tmp_path):
     path = tmp_path / "other.pt"
     torch.save({"state_dict": {}}, path)
