@@ -147,7 +147,7 @@ def behaviour_section(sequences, n_items: int, content: np.ndarray, device: str)
         print(f"{name:<14}{format_estimate(estimate(result['per_user']['ndcg'])):<34}"
               f"{format_estimate(estimate(result['per_user']['hr'])):<34}")
     check = compare_with_baselines(per_user, baselines=("popularity", "item_knn", "markov"), min_users=30)
-    print(f"prefers: {check['prefer']} ({check['why']}; serving still reads the LSTM)")
+    print(f"serves personal recommendations: {check['prefer']} ({check['why']})")
     return model
 
 

@@ -61,7 +61,12 @@ def held_out_rows(metrics: dict[str, Any]) -> list[tuple[str, str, Any, str, Any
         rows.append(row(f"behaviour · {model}", "HR@10", values.get("hr@10_ci")))
     for name, judged in ((metrics.get("gate") or {}).get("spaces") or {}).items():
         rows.append(row(f"gate · {name}", "new - active (paired)", judged.get("difference")))
-    notes = [("image backbone", image.get("choice", {}).get("why")),
-             ("LSTM vs baselines (the LSTM serves)", (behaviour.get("baseline_check") or {}).get("why"))]
+    notes = [("image backbone", image.get("choice", {}).get("why"))]
+    if behaviour.get("serving"):  # which recommender serves, and why (never worse than a baseline)
+        notes.append(("personal recommendations", behaviour["serving"].get("why")))
+    else:  # versions trained before baselines could serve
+        notes.append(("LSTM vs baselines (the LSTM serves)", (behaviour.get("baseline_check") or {}).get("why")))
+    for name, why in ((metrics.get("related") or {}).get("baselines") or {}).items():
+        notes.append((f"related products · {name}", why))
     rows += [(label, why, "", "", "") for label, why in notes if why]
     return [r for r in rows if r]

@@ -178,6 +178,8 @@ def build_shopper_lists(version: ModelVersion) -> int:
     ShopperList.objects.filter(version=version).delete()
     if not events.sequences:
         return 0
+    if behaviour_space.served_by(version) != "lstm":  # a baseline beat the LSTM on held-out data: it serves
+        return _write_shopper_lists(version, _baseline_lists(version, events, model_rows), model_rows, as_of)
     vectors = behaviour_space.load(version).user_vectors(events.sequences, events.event_types)
     product_ids, spaces = load_space_matrices(version, [behaviour_space.NAME])
     items = spaces[behaviour_space.NAME]
@@ -194,6 +196,25 @@ def build_shopper_lists(version: ModelVersion) -> int:
         if len(history) and len(found):
             because = [(str(product_ids[history[i]]), types[i]) for i in closest_of(items[found], items[history])]
         lists.append((actor, found, found_scores, because))
+    return _write_shopper_lists(version, lists, product_ids, as_of)
+
+
+def _baseline_lists(version: ModelVersion, events, model_rows: list[Any]) -> list:
+    """Every shopper's list from the baseline the version serves, in the shape
+    ``build_shopper_lists`` writes: (actor, item rows, scores, per item (history product, event type))."""
+    from shopguide.ml.sequence_model import EVENT_TYPES
+    from shopguide.spaces import behaviour as behaviour_space
+
+    baseline = behaviour_space.load_baseline(version)
+    lists = []
+    for actor, sequence, types in zip(events.actors, events.sequences, events.event_types):
+        found, scores, because = baseline.recommend(sequence, depth=shopguide_settings.LIST_DEPTH)
+        lists.append((actor, found, scores, [(str(model_rows[sequence[b]]), EVENT_TYPES[types[b]]) if b >= 0 else ("", "")
+                                             for b in because]))  # fmt: skip
+    return lists
+
+
+def _write_shopper_lists(version: ModelVersion, lists: list, product_ids: list[Any], as_of: dict) -> int:
     titles = product_titles({pk for *_, because in lists for pk, _ in because if pk})
     table = ShopperList._meta.db_table
     with transaction.atomic(), connection.cursor() as cursor:
@@ -222,9 +243,15 @@ def store_shopper_list(
     from shopguide.selectors.filters import ProductFilters
     from shopguide.selectors.personal import explained_neighbours
 
-    found = explained_neighbours(
-        version, vector, list(history), k=shopguide_settings.LIST_DEPTH, filters=ProductFilters(in_stock=False)
-    )  # fmt: skip
+    from shopguide.selectors.personal import baseline_neighbours
+    from shopguide.spaces.behaviour import served_by
+
+    if served_by(version) != "lstm":  # the baseline serving in the LSTM's place (``vector`` unused)
+        found = baseline_neighbours(version, list(history), depth=shopguide_settings.LIST_DEPTH)
+    else:
+        found = explained_neighbours(
+            version, vector, list(history), k=shopguide_settings.LIST_DEPTH, filters=ProductFilters(in_stock=False)
+        )  # fmt: skip
     because = [("", "") if pk is None else (str(pk), history[pk]) for _, pk in found]
     actor = Q(user_id=user_id) if user_id is not None else Q(visitor=visitor, user__isnull=True)
     fields = {"as_of": as_of, "product_ids": [str(n.product_id) for n, _ in found], "scores": [n.score for n, _ in found],

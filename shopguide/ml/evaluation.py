@@ -280,9 +280,8 @@ def compare_with_baselines(per_user: dict[str, np.ndarray], *, baselines: Sequen
 
     Returns:
         ``{"baseline", "difference" (LSTM - best baseline, estimate dict), "prefer", "why"}``;
-        ``prefer`` is the baseline's name when it is better beyond the interval, else "lstm".
-        (Serving still reads the LSTM: switching personal recommendations to the preferred
-        baseline is not built yet; the admin and the benches show the verdict.)
+        ``prefer`` is the baseline's name when it is better beyond the interval, else "lstm";
+        a version then serves personal recommendations from it (:mod:`shopguide.ml.baselines`).
     """
     from .metrics import format_estimate, paired_difference
 

@@ -78,11 +78,14 @@ def recommended_for(
     # A fallback names no model version: clicks on it must not count for a model.
     result = Recommendations(version=None, source="trending", fallback=True)
     if version is not None and "behaviour" in version.dimensions and history:
-        vector = shopper_vector(version, user, history, live=bool(cart_ids) or user is None)
-        if vector is not None:
+        from shopguide.spaces.behaviour import served_by
+
+        if served_by(version) != "lstm":  # a baseline beat the LSTM on held-out data: it serves
+            result.items = _baseline_with_reasons(version, history, k=k, filters=filters)
+        elif (vector := shopper_vector(version, user, history, live=bool(cart_ids) or user is None)) is not None:
             result.items = _nearest_with_reasons(version, vector, history, k=k, filters=filters)
-            if result.items:
-                result.source, result.fallback, result.version = "personal", False, version.pk
+        if result.items:
+            result.source, result.fallback, result.version = "personal", False, version.pk
     return _topped_up(result, history, k=k, filters=filters)
 
 
@@ -181,3 +184,38 @@ def _nearest_with_reasons(
         reason = because_reason(kind_of[because], adapter.title(by_pk[because])) if because in by_pk else NO_REASON
         items.append(ScoredProduct(by_pk[n.product_id], round(n.score, 4), reason))
     return items
+
+
+def baseline_neighbours(version: ModelVersion, seen: list[Any], *, depth: int) -> list[tuple[Neighbour, Any]]:
+    """Like :func:`explained_neighbours`, from the baseline ``version`` serves in the LSTM's place
+    (``spaces.behaviour.served_by``): its ``depth`` best products for a shopper who met ``seen``
+    (oldest first), none of them, each with the product of ``seen`` that explains it (or None).
+    Unfiltered: the caller filters (serving) or stores them all (stored lists)."""
+    from shopguide.spaces import behaviour as behaviour_space
+
+    rows = _item_rows(version.artifacts[behaviour_space.ITEMS_ARTIFACT])
+    known = [pk for pk in seen if str(pk) in rows]
+    history = np.array([rows[str(pk)] for pk in known], dtype=np.int64)
+    found, scores, because = behaviour_space.load_baseline(version).recommend(history, depth=depth)
+    to_pk = get_adapter().model._meta.pk.to_python
+    product_ids = behaviour_space.item_ids(version)
+    return [(Neighbour(to_pk(product_ids[r]), float(score)), known[b] if b >= 0 else None)
+            for r, score, b in zip(found, scores, because)]  # fmt: skip
+
+
+def _baseline_with_reasons(
+    version: ModelVersion, history: list[HistoryItem], *, k: int, filters: ProductFilters
+) -> list[ScoredProduct]:
+    from shopguide.conf import shopguide_settings
+
+    found = baseline_neighbours(version, [h.product_id for h in history], depth=shopguide_settings.LIST_DEPTH)
+    by_pk, shown = read_listed([n.product_id for n, _ in found], k=k, filters=filters)
+    kept = [(n, because) for n, because in found if n.product_id in shown][:k]
+    adapter = get_adapter()
+    causes = adapter.get_queryset().in_bulk({b for _, b in kept if b is not None})
+    kind_of = {h.product_id: h.type for h in history}
+    return [
+        ScoredProduct(by_pk[n.product_id], round(n.score, 4),
+                      because_reason(kind_of[b], adapter.title(causes[b])) if b in causes else NO_REASON)
+        for n, b in kept
+    ]  # fmt: skip

@@ -23,6 +23,8 @@ INDEX_METRICS = ("ip", "cosine")
 EMBEDDED_IN_TRAINING = True  # item vectors come out of training; chunks need not embed them
 MIN_SHOPPERS = 2
 ITEMS_ARTIFACT = "behaviour_items"
+# The baseline that serves personal recommendations when it beat the LSTM on held-out last events.
+BASELINE_ARTIFACT = "behaviour_baseline"
 
 
 def config(overrides: dict[str, Any] | None = None):
@@ -71,6 +73,33 @@ def baseline_check(per_user: dict[str, np.ndarray], *, min_users: int) -> dict[s
     return compare_with_baselines(per_user, baselines=BASELINES, min_users=min_users)
 
 
+def served_by(version: ModelVersion) -> str:
+    """What serves ``version``'s personal recommendations: "lstm", or the baseline ("item_knn",
+    "popularity", "markov") that beat the LSTM on held-out data (metrics["behaviour"]["serving"])."""
+    serving = ((version.metrics or {}).get(NAME) or {}).get("serving") or {}
+    source = serving.get("personal", "lstm")
+    return source if source != "lstm" and BASELINE_ARTIFACT in (version.artifacts or {}) else "lstm"
+
+
+def load_baseline(version: ModelVersion):
+    """The version's served baseline (shopguide.ml.baselines.ServedBaseline), rows as the LSTM's."""
+    return load_artifact(version.artifacts[BASELINE_ARTIFACT], "shopguide.ml.baselines.ServedBaseline", shopguide_settings.DEVICE)
+
+
+def serving_decision(version: ModelVersion, events: EventSnapshot, check: dict | None, *, n_items: int) -> dict[str, str]:
+    """Never serve worse than the simple baseline: when ``check`` (the held-out comparison) prefers
+    a baseline, fit it on every shopper's whole sequence and save it with ``version``; personal
+    recommendations of this version then come from it. Returns ``{"personal", "why"}``."""
+    from shopguide.ml.baselines import ServedBaseline
+
+    if not check:
+        return {"personal": "lstm", "why": "the LSTM serves personal recommendations (no held-out last events to compare it with the baselines)"}
+    if check["prefer"] == "lstm":
+        return {"personal": "lstm", "why": f"the LSTM serves personal recommendations: {check['why']}"}
+    save_artifact(version, BASELINE_ARTIFACT, ServedBaseline.fit(check["prefer"], events.sequences, n_items))
+    return {"personal": check["prefer"], "why": f"{check['prefer']} serves personal recommendations for this version, not the LSTM: {check['why']}"}
+
+
 def train(
     catalog: CatalogSnapshot,
     events: EventSnapshot,
@@ -107,6 +136,7 @@ def train(
     if (split.test_targets >= 0).any():
         report = evaluation_report(model, split, n_items=catalog.n_products, per_user=per_user)
         check = baseline_check(per_user, min_users=shopguide_settings.GATE_MIN_SAMPLES)
+    serving = serving_decision(version, events, check, n_items=catalog.n_products)
 
     item_vectors = model.item_vectors()
     write_product_vectors(version=version, space=NAME, product_ids=catalog.product_ids, vectors=item_vectors)
@@ -116,7 +146,9 @@ def train(
     return {
         "evaluation": report,
         "baseline_check": check,
-        "_held_out_scores": per_user.get("lstm"),
+        "serving": serving,
+        # The gate compares what serves: the LSTM, or the baseline serving in its place.
+        "_held_out_scores": per_user.get(serving["personal"]),
         "training": {
             "losses": [round(x, 4) for x in fit.losses],
             "seconds": round(fit.seconds, 2),
@@ -141,6 +173,8 @@ def version_scores(version: ModelVersion, catalog: CatalogSnapshot, events: Even
 
     if not events.sequences:
         return None
+    if served_by(version) != "lstm":
+        return _baseline_scores(served_by(version), events, n_items=catalog.n_products)
     model, rows = load(version), item_ids(version)
     row_of = {str(pk): i for i, pk in enumerate(rows)}
     mapped = np.array([row_of.get(str(pk), -1) for pk in catalog.product_ids], dtype=np.int64)
@@ -153,6 +187,17 @@ def version_scores(version: ModelVersion, catalog: CatalogSnapshot, events: Even
     if known.any():
         out[known] = evaluate(model, histories, targets, n_items=len(rows), k=10, per_user=True)["per_user"]["ndcg"]
     return out
+
+
+def _baseline_scores(kind: str, events: EventSnapshot, *, n_items: int) -> np.ndarray:
+    """Per-user NDCG@10 of a version that serves baseline ``kind``: a baseline has no weights to
+    carry over, so it is the same kind fitted on this snapshot's training part."""
+    from shopguide.ml.baselines import ServedBaseline
+    from shopguide.ml.evaluation import evaluate, leave_last_out
+
+    split = leave_last_out(events.sequences)
+    baseline = ServedBaseline.fit(kind, split.train, n_items)
+    return evaluate(baseline, split.train_plus_valid, split.test_targets, n_items=n_items, k=10, per_user=True)["per_user"]["ndcg"]
 
 
 def item_ids(version: ModelVersion) -> list[Any]:
