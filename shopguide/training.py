@@ -130,8 +130,14 @@ def train_models(run: TrainingRun) -> ModelVersion | None:
             user_ids, matrix = user_vectors
             metrics["segments"] = train_segments(version, user_ids=user_ids, user_vectors=matrix)
         timings["train"] = progress.finish_stage("train")
-        weights, fusion_report = tune_related_weights(catalog, events, vectors)
-        metrics["related"] = {"weights": weights, "hit_rate_at_10": fusion_report}
+        # A space its own baseline (raw pixels, full-text) beats on held-out data leaves fusion.
+        from shopguide.ml.baselines import fused_spaces
+
+        checks = {name: None if name == behaviour_space.NAME else metrics[name].get("baseline_check") for name in vectors}
+        kept, baselines = fused_spaces(checks)
+        fused = {name: vectors[name] for name in kept}
+        weights, fusion_report = tune_related_weights(catalog, events, fused)
+        metrics["related"] = {"weights": weights, "hit_rate_at_10": fusion_report, "baselines": baselines}
         # The active version scored on this snapshot's held-out data, beside the new models.
         metrics["gate"] = compare_with_active(spaces=SPACES, catalog=catalog, events=events, candidate_scores=scores)
         if skipped:

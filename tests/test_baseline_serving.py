@@ -93,3 +93,32 @@ def test_the_lstm_serves_when_no_baseline_beats_it_beyond_the_interval(db, clien
     assert behaviour["serving"]["personal"] == "lstm" and behaviour_space.served_by(version) == "lstm"
     assert behaviour_space.BASELINE_ARTIFACT not in version.artifacts
     assert "the LSTM serves personal recommendations: the LSTM is not worse than" in _version_page(client, version)
+
+
+def test_a_related_space_its_baseline_beats_leaves_the_fused_list_and_the_admin_says_why(db, client):
+    from tests.factories import make_history
+
+    make_history(make_articles(40, with_images=False))
+    # A text network that barely trains: PostgreSQL full-text search finds the probe queries'
+    # products far better, on the same held-out queries.
+    run = run_training(request_training(options={"text_model": {"lr": 1e-7, "piece_lr": 1e-7}}).pk)
+    assert run.status == "succeeded", run.error
+    version = run.version
+    check = version.metrics["text"]["baseline_check"]
+    assert check["serve"] == "baseline" and check["difference"]["high"] < 0 and check["difference"]["n"] >= 30
+    related = version.metrics["related"]
+    assert related["baselines"]["text"].startswith("dropped from the fused related list for this version: full-text search beats the text model")
+    assert set(version.dimensions) == {"text", "behaviour"} and version.config["related_weights"] == {"behaviour": 1.0}
+    assert "dropped from the fused related list for this version: full-text search beats the text model" in _version_page(client, version)
+
+
+def test_fulltext_scores_rank_the_snapshot_documents_like_the_search(db):
+    from shopguide.snapshot import take_catalog_snapshot
+    from shopguide.spaces import text as text_space
+
+    make_articles(12, with_images=False)
+    snapshot = take_catalog_snapshot(image_size=32, channels=3, progress=lambda *a: None)
+    target = 5
+    title = snapshot.documents[target].split("\n")[0]  # "<shelf> article 5": the title names one product
+    scores = text_space.fulltext_scores(snapshot, {"logged": [(title, target)], "generated": [("zzzz", 0), (title, 4)]})
+    assert scores[0] == 1.0 and scores[1] == 0.0 and scores[2] < 1.0

@@ -65,6 +65,34 @@ def baseline_verdict(
     return {"serve": serve, "baseline": baseline_name, "difference": difference, "why": why}
 
 
+def fused_spaces(verdicts: dict[str, dict | None]) -> tuple[list[str], dict[str, str]]:
+    """Which spaces the fused "related products" list keeps, by each space's
+    :func:`baseline_verdict` against its own baseline (None: no comparison was possible).
+
+    A space its baseline beats beyond the interval is dropped from fusion for this version (its
+    own list, e.g. "looks similar", still comes from its model: the baseline has no vectors to
+    serve it from). When that would drop every space, all are kept (there is nothing better to
+    fuse) and the reason says so.
+
+    Returns (the names kept, in input order; name -> a sentence for the admin).
+    """
+    beaten = [name for name, verdict in verdicts.items() if verdict and verdict["serve"] == "baseline"]
+    if beaten and len(beaten) == len(verdicts):
+        return list(verdicts), {
+            name: f"kept in the fused related list although {verdicts[name]['why']} (every space lost to its baseline; nothing better to fuse)"
+            for name in beaten
+        }
+    why = {}
+    for name, verdict in verdicts.items():
+        if not verdict:
+            continue
+        if name in beaten:
+            why[name] = f"dropped from the fused related list for this version: {verdict['why']} (its own list still comes from the {name} model)"
+        else:
+            why[name] = f"kept in the fused related list: {verdict['why']}"
+    return [name for name in verdicts if name not in beaten], why
+
+
 class ServedBaseline:
     """A fitted popularity / item-kNN / Markov recommender that a version serves.
 

@@ -99,8 +99,7 @@ def choose_image_encoder(
         trained[name] = (encoder, vectors, scores)
         logger.info("image candidate %s: valid %s, test %s", name, scores["valid"], scores["test"])
     if supervised:
-        pixels = images.reshape(len(images), -1).astype(np.float32)
-        pixels -= pixels.mean(axis=1, keepdims=True)
+        pixels = raw_pixel_vectors(images)
         report["raw_pixels"] = {"test": estimate(held_out_scores(pixels, labels, test, k=k, supervised=True))}
     chosen, why = _pick(report["candidates"])
     report["chosen"], report["why"] = chosen, why
@@ -133,6 +132,14 @@ def held_out_scores(
         labelled = rows[labels[rows] >= 0]
         return precision_per_query(vectors, labels, labelled, k=k) if len(labelled) else np.empty(0)
     return augmented_copy_hits(encoder, images, vectors, rows, k=k)
+
+
+def raw_pixel_vectors(images: np.ndarray) -> np.ndarray:
+    """The raw-pixels baseline: each uint8 (N, S, S, C) image flattened, minus its own mean
+    brightness; float32 (N, S*S*C)."""
+    pixels = images.reshape(len(images), -1).astype(np.float32)
+    pixels -= pixels.mean(axis=1, keepdims=True)
+    return pixels
 
 
 def clamp_k(k: int, n_images: int) -> int:

@@ -83,6 +83,7 @@ def train(snapshot: CatalogSnapshot, *, version: ModelVersion, overrides: dict, 
     held_out = {"model": chosen["test"]}
     if "raw_pixels" in report:
         held_out["raw_pixels"] = report["raw_pixels"]["test"]
+    check = baseline_check(snapshot, scores, report)
     return {
         "backbone": choice.chosen,
         "held_out": held_out,
@@ -95,9 +96,28 @@ def train(snapshot: CatalogSnapshot, *, version: ModelVersion, overrides: dict, 
             "device": str(choice.encoder.device),
         },
         "dimensions": cfg.embedding_dim,
+        "baseline_check": check,
         "_vectors": all_vectors,
         "_held_out_scores": scores,
     }
+
+
+def baseline_check(snapshot: CatalogSnapshot, scores: np.ndarray, report: dict) -> dict | None:
+    """The image model against raw pixels on the same TEST images (shopguide.ml.baselines rule);
+    None in a shop without categories (no precision to compare)."""
+    from shopguide.ml.baselines import baseline_verdict
+    from shopguide.ml.holdout import TEST
+    from shopguide.ml.image_selection import clamp_k, held_out_scores, raw_pixel_vectors
+
+    if "raw_pixels" not in report:
+        return None
+    labels = snapshot.category_labels()[snapshot.image_rows]
+    rows = np.flatnonzero(split(snapshot) == TEST)
+    pixels = held_out_scores(raw_pixel_vectors(snapshot.images), labels, rows, k=clamp_k(EVAL_K, len(labels)), supervised=True)
+    return baseline_verdict(
+        scores, pixels, model_name="the image model", baseline_name="raw pixels",
+        figure=f"same-category precision@{report['k']}", min_n=shopguide_settings.GATE_MIN_SAMPLES,
+    )
 
 
 def _scores(encoder, sized: np.ndarray, vectors: np.ndarray, snapshot: CatalogSnapshot) -> np.ndarray:

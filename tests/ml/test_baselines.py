@@ -7,7 +7,7 @@ import io
 import numpy as np
 import pytest
 
-from shopguide.ml.baselines import KINDS, ServedBaseline, baseline_verdict
+from shopguide.ml.baselines import KINDS, ServedBaseline, baseline_verdict, fused_spaces
 from shopguide.ml.evaluation import ItemKNNRecommender
 
 
@@ -74,3 +74,14 @@ def test_load_rejects_other_files():
     buffer.seek(0)
     with pytest.raises(ValueError):
         ServedBaseline.load(buffer)
+
+
+def test_a_space_its_baseline_beats_is_dropped_from_fusion_unless_every_space_is():
+    beaten = {"serve": "baseline", "why": "raw pixels beats the image model beyond the interval"}
+    fine = {"serve": "model", "why": "the text model is not worse than full-text search"}
+    kept, why = fused_spaces({"image": beaten, "text": fine, "behaviour": None})
+    assert kept == ["text", "behaviour"]
+    assert why["image"].startswith("dropped from the fused related list for this version: raw pixels beats")
+    assert why["text"].startswith("kept in the fused related list") and "behaviour" not in why
+    kept, why = fused_spaces({"image": beaten, "text": beaten})
+    assert kept == ["image", "text"] and "nothing better to fuse" in why["image"]
