@@ -36,9 +36,10 @@ from shopguide.ml.evaluation import (
     evaluate,
     leave_last_out,
 )
+from shopguide.ml.baselines import baseline_verdict
 from shopguide.ml.fusion import tune_weights
 from shopguide.ml.holdout import TEST, VALID, split_by_key
-from shopguide.ml.image_selection import candidate_configs, choose_image_encoder
+from shopguide.ml.image_selection import candidate_configs, choose_image_encoder, held_out_scores, raw_pixel_vectors
 from shopguide.ml.images import prepare_images
 from shopguide.ml.metrics import estimate, format_estimate
 from shopguide.ml.packages import missing_pretrained_packages
@@ -107,6 +108,13 @@ def image_section(photos, labels, product_ids, device: str) -> tuple[dict, np.nd
               f"{training['seconds']:>9.1f}{training['best_epoch']:>6}/{training['epochs_run']}")
     print(f"{'raw pixels':<22}{format_estimate(report['raw_pixels']['test']):<34}")
     print(f"auto picks: {choice.chosen} ({report['why']}){'; ' + '; '.join(notes) if notes else ''}")
+    test = np.flatnonzero(split == TEST)
+    verdict = baseline_verdict(
+        held_out_scores(choice.vectors, labels, test, k=K, supervised=True),
+        held_out_scores(raw_pixel_vectors(images), labels, test, k=K, supervised=True),
+        model_name=choice.chosen, baseline_name="raw pixels", figure=f"leaf P@{K}", min_n=30,
+    )  # fmt: skip
+    print(f"related products' image space: {'raw pixels beat it: left out of fusion' if verdict['serve'] == 'baseline' else 'kept'} ({verdict['why']})")
     print(f"image training, all candidates: {wall:.0f} s wall, {cpu:.0f} s CPU (torch threads {torch.get_num_threads()})")
     return report, choice.vectors
 
