@@ -77,6 +77,14 @@ def test_item_knn_clearly_better_serves_the_recommendations_and_the_admin_says_s
     assert {item.product.pk for item in live.items} == {a.pk for a in articles[5:10]} - {articles[7].pk}
     assert all(item.reason == f"because you viewed {articles[7].name}" for item in live.items)
 
+    # The light queue's refresh stores the guest's list from the baseline too.
+    from shopguide.incremental import refresh_visitor_list
+
+    assert refresh_visitor_list("guest-1")
+    stored = ShopperList.objects.get(version=version, visitor="guest-1")
+    assert set(stored.product_ids[:4]) == {str(a.pk) for a in articles[5:10]} - {str(articles[7].pk)}
+    assert stored.reasons[0] == f"because you viewed {articles[7].name}"
+
     page = _version_page(client, version)
     assert "item_knn serves personal recommendations for this version, not the LSTM" in page
     assert "item_knn beats the LSTM on held-out last events" in page
