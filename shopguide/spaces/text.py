@@ -117,8 +117,9 @@ def train(snapshot: CatalogSnapshot, *, version: ModelVersion, overrides: dict, 
     queries = held_out_queries(snapshot, all_pairs)
     scores = held_out_scores(encoder, snapshot, queries, vectors)
     n_logged = len(queries["logged"])
+    fulltext = fulltext_scores(snapshot, queries)
     check = baseline_verdict(
-        scores, fulltext_scores(snapshot, queries), model_name="the text model", baseline_name="full-text search",
+        scores, fulltext, model_name="the text model", baseline_name="full-text search",
         figure="MRR@10", min_n=shopguide_settings.GATE_MIN_SAMPLES,
     )  # fmt: skip
     return {
@@ -126,6 +127,7 @@ def train(snapshot: CatalogSnapshot, *, version: ModelVersion, overrides: dict, 
             "mrr@10": estimate(scores),
             "mrr@10 logged searches": estimate(scores[:n_logged]),
             "mrr@10 generated queries": estimate(scores[n_logged:]),
+            "mrr@10 full-text search (baseline)": estimate(fulltext),
         },
         "_held_out_scores": scores,
         "baseline_check": check,
