@@ -241,9 +241,7 @@ def store_shopper_list(
     index. ``history``: their products -> their strongest event type with each; ``as_of``: their
     newest event id when it was read."""
     from shopguide.selectors.filters import ProductFilters
-    from shopguide.selectors.personal import explained_neighbours
-
-    from shopguide.selectors.personal import baseline_neighbours
+    from shopguide.selectors.personal import baseline_neighbours, explained_neighbours
     from shopguide.spaces.behaviour import served_by
 
     if served_by(version) != "lstm":  # the baseline serving in the LSTM's place (``vector`` unused)

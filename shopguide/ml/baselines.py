@@ -27,7 +27,8 @@ import numpy as np
 from .evaluation import ItemKNNRecommender, MarkovRecommender, PopularityRecommender
 
 PathOrFile = str | Path | BinaryIO
-KINDS = ("popularity", "item_knn", "markov")
+_RECOMMENDERS = {"popularity": PopularityRecommender, "item_knn": ItemKNNRecommender, "markov": MarkovRecommender}
+KINDS = tuple(_RECOMMENDERS)
 FORMAT = "shopguide-served-baseline-1"
 
 
@@ -112,10 +113,9 @@ class ServedBaseline:
         """Fit ``kind`` on every shopper's whole sequence (item rows, oldest first).
 
         Raises ValueError on an unknown kind or ids outside ``[0, n_items)``."""
-        makers = {"popularity": PopularityRecommender, "item_knn": ItemKNNRecommender, "markov": MarkovRecommender}
-        if kind not in makers:
+        if kind not in KINDS:
             raise ValueError(f"baseline kind must be one of {', '.join(KINDS)}, got {kind!r}")
-        return cls(kind, makers[kind]().fit(list(sequences), n_items))
+        return cls(kind, _RECOMMENDERS[kind]().fit(list(sequences), n_items))
 
     def scores(self, histories: list[np.ndarray]) -> np.ndarray:
         """float32 (len(histories), n_items), higher first (the evaluation protocol's interface)."""

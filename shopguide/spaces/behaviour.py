@@ -173,8 +173,8 @@ def version_scores(version: ModelVersion, catalog: CatalogSnapshot, events: Even
 
     if not events.sequences:
         return None
-    if served_by(version) != "lstm":
-        return _baseline_scores(served_by(version), events, n_items=catalog.n_products)
+    if (served := served_by(version)) != "lstm":
+        return _baseline_scores(served, events, n_items=catalog.n_products)
     model, rows = load(version), item_ids(version)
     row_of = {str(pk): i for i, pk in enumerate(rows)}
     mapped = np.array([row_of.get(str(pk), -1) for pk in catalog.product_ids], dtype=np.int64)
