@@ -273,7 +273,7 @@ def check_hostile_client_settings(app_configs=None, **kwargs) -> list[checks.Che
     and the authentication a shop runs the API with."""
     from django.conf import settings
 
-    from shopguide.login_guard import parse_rate
+    from shopguide.services.login_guard import parse_rate
 
     messages: list[checks.CheckMessage] = []
     try:

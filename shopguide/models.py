@@ -282,7 +282,7 @@ class Segment(models.Model):
     slug = models.SlugField(max_length=100, unique=True)
     description = models.TextField(blank=True)
     # Optional rule over order history that labels members, e.g.
-    # {"min_purchases": 3, "category": "Bags", "within_days": 180}. See shopguide.segments.
+    # {"min_purchases": 3, "category": "Bags", "within_days": 180}. See shopguide.services.segments.
     rule = models.JSONField(default=dict, blank=True)
 
     class Meta:

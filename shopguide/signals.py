@@ -16,7 +16,7 @@ version_activated = Signal()
 def merge_guest_history_on_login(sender, request, user, **kwargs) -> None:
     # The visitor id is in a signed cookie (or, without the cookie middleware, in the session
     # data, which survives Django's key rotation at login).
-    from shopguide.events import forget_visitor, merge_visitor_history, visitor_id
+    from shopguide.services.events import forget_visitor, merge_visitor_history, visitor_id
 
     if request is None:
         return
@@ -30,7 +30,7 @@ def merge_guest_history_on_login(sender, request, user, **kwargs) -> None:
 def count_failed_login(sender, credentials, request=None, **kwargs) -> None:
     from django.contrib.auth import get_user_model
 
-    from shopguide.login_guard import note_login_failure
+    from shopguide.services.login_guard import note_login_failure
 
     username = credentials.get("username") or credentials.get(get_user_model().USERNAME_FIELD)
     note_login_failure(request=request, username=username if isinstance(username, str) else None)
@@ -42,7 +42,7 @@ def connect_catalog_signals() -> None:
     from django.db.models.signals import post_save
 
     from shopguide.adapter import get_adapter
-    from shopguide.incremental import on_catalog_change
+    from shopguide.services.incremental import on_catalog_change
 
     try:
         models = get_adapter().watched_models()

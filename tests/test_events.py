@@ -1,7 +1,7 @@
 import pytest
 from django.test import Client
 
-from shopguide.events import VISITOR_COOKIE, record_event
+from shopguide.services.events import VISITOR_COOKIE, record_event
 from shopguide.models import Interaction
 from tests.factories import make_articles
 from tests.testapp.models import Customer

@@ -1,4 +1,4 @@
-"""Reading the lists stored when a version was built (``shopguide.stored_lists`` writes them).
+"""Reading the lists stored when a version was built (``shopguide.services.stored_lists`` writes them).
 
 Each reader is one hand-written statement that also finds the active version, so a request that a
 stored list answers costs one round trip for the ranking: a fresh shopper's list needs not even

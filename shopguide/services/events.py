@@ -156,7 +156,7 @@ def record_event(
             raise
         return Interaction.objects.get(dedupe_key=dedupe_key[:64])
     if product is not None and shopguide_settings.REFRESH_USERS_ON_EVENT:
-        from shopguide.incremental import schedule_user_refresh, schedule_visitor_refresh
+        from shopguide.services.incremental import schedule_user_refresh, schedule_visitor_refresh
 
         if authenticated:
             schedule_user_refresh(user.pk)
@@ -192,7 +192,7 @@ def merge_visitor_history(*, visitor: str, user: AbstractBaseUser) -> int:
         logger.info("Merged %d guest events into user %s", moved, user.pk)
         ShopperList.objects.filter(visitor=visitor, user__isnull=True).delete()  # the history is the user's now
         if shopguide_settings.REFRESH_USERS_ON_EVENT:
-            from shopguide.incremental import schedule_user_refresh
+            from shopguide.services.incremental import schedule_user_refresh
 
             schedule_user_refresh(user.pk)  # their history grew: a new vector and list
     return moved

@@ -14,7 +14,7 @@ from shopguide.adapter import get_adapter
 from shopguide.conf import shopguide_settings
 from shopguide.search_documents import refresh_search_documents
 from shopguide.vectors import write_product_vectors
-from shopguide.versions import active_version
+from shopguide.services.versions import active_version
 
 logger = logging.getLogger(__name__)
 
@@ -25,7 +25,7 @@ def embed_product(product_pk: Any) -> list[str]:
     Returns the spaces written (empty when there is no active version, the product is gone, or
     it has nothing to embed, e.g. no image yet).
     """
-    from shopguide.training import SPACES
+    from shopguide.services.training import SPACES
 
     product = get_adapter().get_by_pk(product_pk)
     if product is None:
@@ -34,7 +34,7 @@ def embed_product(product_pk: Any) -> list[str]:
     version = active_version()
     if version is None:
         return []
-    from shopguide.stored_lists import store_product_lists
+    from shopguide.services.stored_lists import store_product_lists
 
     embedded = {}
     for name in version.dimensions:
@@ -106,7 +106,7 @@ def refresh_user_vector(user_id: Any) -> bool:
     behaviour model or no usable history."""
     from shopguide.snapshot import CatalogSnapshot, take_event_snapshot
     from shopguide.spaces import behaviour as behaviour_space
-    from shopguide.stored_lists import newest_event_id, store_shopper_list
+    from shopguide.services.stored_lists import newest_event_id, store_shopper_list
     from shopguide.vectors import write_user_vectors
 
     version = active_version()
@@ -131,7 +131,7 @@ def refresh_visitor_list(visitor: str) -> bool:
     behaviour model. Returns False when there is no behaviour model or no usable history."""
     from shopguide.selectors.personal import shopper_history, shopper_vector
     from shopguide.spaces import behaviour as behaviour_space
-    from shopguide.stored_lists import newest_event_id, store_shopper_list
+    from shopguide.services.stored_lists import newest_event_id, store_shopper_list
 
     version = active_version()
     if version is None or behaviour_space.NAME not in version.dimensions:
