@@ -90,7 +90,7 @@ def train_text_model(epochs: int | None):
     from django.test import override_settings
 
     from shopguide.services.training import request_training, run_training
-    from shopguide.services.versions import active_version
+    from shopguide.selectors.versions import active_version
 
     version = active_version()
     if version is not None:

@@ -154,6 +154,7 @@ def build_shop(n_products: int) -> None:
     from shopguide.spaces.artifacts import save_artifact, save_json_artifact
     from shopguide.vectors import ensure_hnsw_index, write_product_vectors, write_user_vectors
     from shopguide.services.versions import activate_version
+    from shopguide.selectors.versions import active_version
     from storefront.catalog.models import Category, Product
 
     rng = np.random.default_rng(0)
@@ -257,7 +258,7 @@ def build_stored_lists(version, step: Timer) -> None:
 
 
 def ensure_shop(n_products: int) -> None:
-    from shopguide.services.versions import active_version
+    from shopguide.selectors.versions import active_version
     from storefront.catalog.models import Product
 
     version = active_version()
@@ -341,7 +342,7 @@ def measure_recall(seed: int) -> tuple[list[RecallRow], float]:
     from shopguide.selectors.filters import ProductFilters
     from shopguide.selectors.neighbours import filtered_neighbours
     from shopguide.vectors import nearest_products
-    from shopguide.services.versions import active_version
+    from shopguide.selectors.versions import active_version
     from storefront.catalog.models import Category, Product
 
     version = active_version()

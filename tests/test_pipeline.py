@@ -11,7 +11,8 @@ from django.test import Client
 from shopguide.models import ModelVersion, ProductVector, TrainingRun
 from shopguide.services.training import request_training, run_training
 from shopguide.vectors import index_name
-from shopguide.services.versions import ActivationError, active_version, rollback
+from shopguide.services.versions import ActivationError, rollback
+from shopguide.selectors.versions import active_version
 from tests.factories import make_articles
 from tests.testapp.models import Article, ArticleImage
 

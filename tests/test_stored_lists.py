@@ -12,7 +12,7 @@ from shopguide.services.privacy import forget_user
 from shopguide.selectors import ProductFilters, recommended_for, related_products, related_products_of
 from shopguide.selectors.related import fused_neighbour_ids
 from shopguide.services.training import request_training, run_training
-from shopguide.services.versions import active_version
+from shopguide.selectors.versions import active_version
 from tests.factories import SHELVES, make_articles, make_history
 from tests.testapp.models import Article
 

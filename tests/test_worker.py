@@ -6,7 +6,7 @@ from django.core.management import call_command
 from shopguide.models import ProductVector, TrainingRun
 from shopguide.conf import shopguide_settings
 from shopguide.tasks import enqueue_training, train
-from shopguide.services.versions import active_version
+from shopguide.selectors.versions import active_version
 from tests.conftest import wait_for
 from tests.factories import make_articles
 

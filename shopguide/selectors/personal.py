@@ -23,7 +23,7 @@ from shopguide.selectors.results import Recommendations, ScoredProduct
 from shopguide.selectors.stored import StoredShopper, read_listed, read_shopper
 from shopguide.snapshot import EVENT_STRENGTH
 from shopguide.vectors import Neighbour, pairwise_similarities
-from shopguide.services.versions import active_version
+from shopguide.selectors.versions import active_version
 
 HISTORY_EVENTS = 200  # most recent events read per shopper
 HISTORY_ITEMS = 50  # distinct products of them fed to the model

@@ -15,7 +15,7 @@ from shopguide.selectors.popular import popular_products
 from shopguide.selectors.results import Recommendations, ScoredProduct
 from shopguide.selectors.stored import StoredRelated, read_listed, read_related
 from shopguide.vectors import SpaceSearch, VectorQuery
-from shopguide.services.versions import active_version
+from shopguide.selectors.versions import active_version
 
 RELATED_CANDIDATES = 50  # per space, before fusion
 REASONS = {"image": "looks like {title}", "text": "similar to {title}", "behaviour": "bought together with {title}"}

@@ -13,7 +13,7 @@ from shopguide.selectors.neighbours import filtered_neighbours
 from shopguide.selectors.popular import popular_products
 from shopguide.selectors.results import Recommendations, ScoredProduct
 from shopguide.vectors import pk_subquery_sql
-from shopguide.services.versions import active_version
+from shopguide.selectors.versions import active_version
 
 SEARCH_CANDIDATES = 50  # per retriever, before fusion
 RRF_K = 60  # reciprocal-rank-fusion constant (Cormack et al.)

@@ -9,7 +9,7 @@ from typing import Any
 from shopguide.models import ModelVersion
 from shopguide.snapshot import CatalogSnapshot, take_event_snapshot
 from shopguide.spaces import behaviour as behaviour_space
-from shopguide.services.versions import active_version
+from shopguide.selectors.versions import active_version
 
 
 class NothingToEvaluate(Exception):

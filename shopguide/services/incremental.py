@@ -14,7 +14,7 @@ from shopguide.adapter import get_adapter
 from shopguide.conf import shopguide_settings
 from shopguide.search_documents import refresh_search_documents
 from shopguide.vectors import write_product_vectors
-from shopguide.services.versions import active_version
+from shopguide.selectors.versions import active_version
 
 logger = logging.getLogger(__name__)
 

@@ -34,7 +34,8 @@ from shopguide.spaces import image as image_space
 from shopguide.spaces import text as text_space
 from shopguide.services.stored_lists import build_related_lists, build_shopper_lists
 from shopguide.vectors import drop_hnsw_indexes, ensure_hnsw_index, write_product_vectors
-from shopguide.services.versions import activate_version, active_version, prune_versions
+from shopguide.services.versions import activate_version, prune_versions
+from shopguide.selectors.versions import active_version
 
 logger = logging.getLogger(__name__)
 
