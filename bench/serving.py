@@ -339,8 +339,8 @@ def measure_recall(seed: int) -> tuple[list[RecallRow], float]:
     left out). Also returns the recall of shopguide's own exact SQL path against numpy (1.0 when
     both are right)."""
     from shopguide.models import UserVector
-    from shopguide.selectors.filters import ProductFilters
-    from shopguide.selectors.neighbours import filtered_neighbours
+    from shopguide.filters import ProductFilters
+    from shopguide.ranking import filtered_neighbours
     from shopguide.vectors import nearest_products
     from shopguide.selectors.versions import active_version
     from storefront.catalog.models import Category, Product

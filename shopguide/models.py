@@ -215,6 +215,10 @@ class RealField(models.FloatField):
         return "real"
 
 
+# Index of each space in RelatedList.reasons. Append only: stored rows refer to positions.
+REASON_SPACES = ("image", "text", "behaviour")
+
+
 class RelatedList(models.Model):
     """A product's related products in one version, best first, computed exactly when the version
     was built (and again when the product is re-embedded): serving reads this one row instead of
@@ -227,7 +231,7 @@ class RelatedList(models.Model):
     product_ids = ArrayField(models.TextField())
     scores = ArrayField(RealField())
     # Per item, the space that contributed most to its score (the reason shown), as an index into
-    # shopguide.selectors.stored.REASON_SPACES.
+    # REASON_SPACES.
     reasons = ArrayField(models.SmallIntegerField())
 
     class Meta:

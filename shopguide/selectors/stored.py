@@ -17,11 +17,8 @@ from django.db.models import Model
 
 from shopguide.adapter import get_adapter
 from shopguide.conf import shopguide_settings
-from shopguide.models import Interaction, ModelVersion, RelatedList, ShopperList
-from shopguide.selectors.filters import ProductFilters
-
-# Index of each space in RelatedList.reasons. Append only: stored rows refer to positions.
-REASON_SPACES = ("image", "text", "behaviour")
+from shopguide.models import REASON_SPACES, Interaction, ModelVersion, RelatedList, ShopperList
+from shopguide.filters import ProductFilters
 
 VERSIONS = ModelVersion._meta.db_table
 RELATED = RelatedList._meta.db_table

@@ -129,7 +129,8 @@ def refresh_user_vector(user_id: Any) -> bool:
 def refresh_visitor_list(visitor: str) -> bool:
     """Store a guest's recommendations computed from their session's history with the active
     behaviour model. Returns False when there is no behaviour model or no usable history."""
-    from shopguide.selectors.personal import shopper_history, shopper_vector
+    from shopguide.ranking import shopper_vector
+    from shopguide.selectors.personal import shopper_history
     from shopguide.spaces import behaviour as behaviour_space
     from shopguide.services.stored_lists import newest_event_id, store_shopper_list
 

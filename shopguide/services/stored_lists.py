@@ -20,8 +20,7 @@ from django.db.models import Max, Q
 
 from shopguide.adapter import get_adapter
 from shopguide.conf import shopguide_settings
-from shopguide.models import Interaction, ModelVersion, RelatedList, ShopperList
-from shopguide.selectors.stored import REASON_SPACES
+from shopguide.models import REASON_SPACES, Interaction, ModelVersion, RelatedList, ShopperList
 from shopguide.vectors import TABLE as VECTORS
 
 
@@ -31,7 +30,7 @@ from shopguide.vectors import TABLE as VECTORS
 def related_list_kinds(version: ModelVersion) -> dict[str, dict[str, float]]:
     """What is stored per product: "" = fused over the spaces with their tuned weights, and each
     space's own list ("looks similar", "customers also bought")."""
-    from shopguide.selectors.related import related_weights
+    from shopguide.ranking import related_weights
 
     fused = related_weights(version)
     kinds = {"": fused} if fused else {}
@@ -78,8 +77,8 @@ def store_product_lists(version: ModelVersion, product_pk: Any) -> int:
     lists again, computed live from the indexes, and put it into its neighbours' lists where it
     ranks (fused similarity is symmetric). Lists that held it before keep it until the next
     training. Returns the number of lists written or changed."""
-    from shopguide.selectors.filters import ProductFilters
-    from shopguide.selectors.related import rank_related, related_search
+    from shopguide.filters import ProductFilters
+    from shopguide.ranking import rank_related, related_search
 
     depth = shopguide_settings.LIST_DEPTH
     # In stock or not (serving filters stock), but visible only (ProductFilters always applies
@@ -240,8 +239,8 @@ def store_shopper_list(
     """Store one shopper's list from their vector (already computed), searched in the behaviour
     index. ``history``: their products -> their strongest event type with each; ``as_of``: their
     newest event id when it was read."""
-    from shopguide.selectors.filters import ProductFilters
-    from shopguide.selectors.personal import baseline_neighbours, explained_neighbours
+    from shopguide.filters import ProductFilters
+    from shopguide.ranking import baseline_neighbours, explained_neighbours
     from shopguide.spaces.behaviour import served_by
 
     if served_by(version) != "lstm":  # the baseline serving in the LSTM's place (``vector`` unused)
@@ -262,7 +261,7 @@ def store_shopper_list(
 def reasons_for(because: list[tuple[str, str]], titles: Mapping[str, str]) -> list[str]:
     """The reason of each item from (the history product explaining it, its event type), as the
     live path words it; "" where none does (or the product is gone)."""
-    from shopguide.selectors.personal import because_reason
+    from shopguide.ranking import because_reason
 
     return [because_reason(kind, titles[pk]) if pk in titles else "" for pk, kind in because]
 
