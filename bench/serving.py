@@ -148,13 +148,13 @@ def build_shop(n_products: int) -> None:
     from shopguide.ml.sequence_model import SequenceModelConfig, SequenceRecommender
     from shopguide.ml.text_encoder import TextEncoder, TextEncoderConfig
     from shopguide.models import Interaction, ModelVersion
+    from shopguide.products import product_document
     from shopguide.search_documents import refresh_search_documents
-    from shopguide.snapshot import product_document
+    from shopguide.selectors.versions import active_version
+    from shopguide.services.versions import activate_version
     from shopguide.spaces import behaviour as behaviour_space
     from shopguide.spaces.artifacts import save_artifact, save_json_artifact
     from shopguide.vectors import ensure_hnsw_index, write_product_vectors, write_user_vectors
-    from shopguide.services.versions import activate_version
-    from shopguide.selectors.versions import active_version
     from storefront.catalog.models import Category, Product
 
     rng = np.random.default_rng(0)
@@ -338,11 +338,11 @@ def measure_recall(seed: int) -> tuple[list[RecallRow], float]:
     applied to a mask), for queries as serving makes them (in-stock filter, the query product
     left out). Also returns the recall of shopguide's own exact SQL path against numpy (1.0 when
     both are right)."""
-    from shopguide.models import UserVector
     from shopguide.filters import ProductFilters
+    from shopguide.models import UserVector
     from shopguide.ranking import filtered_neighbours
-    from shopguide.vectors import nearest_products
     from shopguide.selectors.versions import active_version
+    from shopguide.vectors import nearest_products
     from storefront.catalog.models import Category, Product
 
     version = active_version()

@@ -16,6 +16,7 @@ from django.db.models import Model
 
 from shopguide.adapter import get_adapter
 from shopguide.filters import ProductFilters
+from shopguide.ml.event_types import EVENT_TYPES, VERBS
 from shopguide.models import ModelVersion, UserVector
 from shopguide.vectors import Neighbour, SpaceSearch, VectorQuery, nearest_products_in_spaces, pairwise_similarities
 
@@ -118,7 +119,6 @@ def rank_related(search: SpaceSearch, names: list[str], weights: dict[str, float
 # -- a shopper's vector, and the reasons of personal recommendations ---------------------------------
 
 
-VERBS = {"view": "viewed", "click": "viewed", "search": "searched for", "cart": "added", "purchase": "bought"}
 
 
 
@@ -141,7 +141,6 @@ def shopper_vector(version: ModelVersion, user: Model | None, history: list[Hist
         stored = UserVector.objects.filter(version=version, user=user).values_list("embedding", flat=True).first()
         if stored is not None:
             return np.asarray(stored, dtype=np.float32)
-    from shopguide.ml.sequence_model import EVENT_TYPES
     from shopguide.spaces import behaviour as behaviour_space
 
     rows = _item_rows(version.artifacts[behaviour_space.ITEMS_ARTIFACT])

@@ -12,8 +12,8 @@ from django.urls import reverse
 
 from shopguide.models import Interaction, ShopperList
 from shopguide.selectors import recommended_for
-from shopguide.spaces import behaviour as behaviour_space
 from shopguide.services.training import request_training, run_training
+from shopguide.spaces import behaviour as behaviour_space
 from tests.factories import make_articles
 from tests.testapp.models import Customer
 

@@ -96,8 +96,8 @@ def test_an_unexpected_failure_in_a_view_is_a_json_500(db, api_client, settings,
 
 
 def test_the_search_selector_refuses_nul_whoever_calls_it(db):
-    from shopguide.services.events import record_event
     from shopguide.selectors import InvalidQuery, search_products
+    from shopguide.services.events import record_event
 
     make_articles(2, with_images=False)
     with pytest.raises(InvalidQuery, match="NUL"):

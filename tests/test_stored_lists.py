@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import pytest
 
-from shopguide.services.events import record_event
-from shopguide.services.incremental import embed_product, refresh_user_vector, refresh_visitor_list
 from shopguide.models import Interaction, RelatedList, ShopperList
-from shopguide.services.privacy import forget_user
 from shopguide.selectors import ProductFilters, recommended_for, related_products, related_products_of
 from shopguide.selectors.related import fused_neighbour_ids
-from shopguide.services.training import request_training, run_training
 from shopguide.selectors.versions import active_version
+from shopguide.services.events import record_event
+from shopguide.services.incremental import embed_product, refresh_user_vector, refresh_visitor_list
+from shopguide.services.privacy import forget_user
+from shopguide.services.training import request_training, run_training
 from tests.factories import SHELVES, make_articles, make_history
 from tests.testapp.models import Article
 

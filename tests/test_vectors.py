@@ -9,9 +9,9 @@ from decimal import Decimal
 import numpy as np
 import pytest
 
-from shopguide.models import ModelVersion
 from shopguide import ranking as neighbours_module
 from shopguide.filters import ProductFilters
+from shopguide.models import ModelVersion
 from shopguide.ranking import filtered_neighbours
 from shopguide.vectors import VectorQuery, ensure_hnsw_index, nearest_products, nearest_products_in_spaces, write_product_vectors
 from tests.factories import make_articles

@@ -3,10 +3,10 @@
 import pytest
 from django.core.management import call_command
 
-from shopguide.models import ProductVector, TrainingRun
 from shopguide.conf import shopguide_settings
-from shopguide.tasks import enqueue_training, train
+from shopguide.models import ProductVector, TrainingRun
 from shopguide.selectors.versions import active_version
+from shopguide.tasks import enqueue_training, train
 from tests.conftest import wait_for
 from tests.factories import make_articles
 
@@ -70,8 +70,8 @@ def test_saved_product_is_embedded_and_related_without_a_retrain(celery_worker_p
 
 
 def test_new_events_refresh_the_customers_vector_without_a_retrain(celery_worker_process):
-    from shopguide.services.events import record_event
     from shopguide.models import UserVector
+    from shopguide.services.events import record_event
     from shopguide.services.training import request_training, run_training
     from tests.factories import make_history
 

@@ -14,13 +14,13 @@ from django.db.models import Model
 
 from shopguide.adapter import get_adapter
 from shopguide.filters import DEFAULT_FILTERS, ProductFilters
+from shopguide.ml.event_types import EVENT_STRENGTH
 from shopguide.models import Interaction, InteractionType, ModelVersion
 from shopguide.ranking import HistoryItem, baseline_neighbours, because_reason, explained_neighbours, shopper_vector
 from shopguide.selectors.popular import TRENDING_WINDOW_DAYS, popular_products
 from shopguide.selectors.results import Recommendations, ScoredProduct
 from shopguide.selectors.stored import StoredShopper, read_listed, read_shopper
 from shopguide.selectors.versions import active_version
-from shopguide.snapshot import EVENT_STRENGTH
 
 HISTORY_EVENTS = 200  # most recent events read per shopper
 HISTORY_ITEMS = 50  # distinct products of them fed to the model

@@ -6,14 +6,14 @@ from typing import Any
 
 from shopguide.adapter import get_adapter
 from shopguide.conf import shopguide_settings
-from shopguide.models import ModelVersion
 from shopguide.filters import DEFAULT_FILTERS, ProductFilters
+from shopguide.models import ModelVersion
 from shopguide.ranking import filtered_neighbours
 from shopguide.selectors.popular import popular_products
 from shopguide.selectors.results import Recommendations, ScoredProduct
 from shopguide.uploads import InvalidImage, check_upload_size, read_query_image  # noqa: F401 (part of this module's API)
-from shopguide.vectors import pk_subquery_sql
 from shopguide.selectors.versions import active_version
+from shopguide.vectors import pk_subquery_sql
 
 SEARCH_CANDIDATES = 50  # per retriever, before fusion
 RRF_K = 60  # reciprocal-rank-fusion constant (Cormack et al.)

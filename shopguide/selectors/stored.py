@@ -17,8 +17,8 @@ from django.db.models import Model
 
 from shopguide.adapter import get_adapter
 from shopguide.conf import shopguide_settings
-from shopguide.models import REASON_SPACES, Interaction, ModelVersion, RelatedList, ShopperList
 from shopguide.filters import ProductFilters
+from shopguide.models import REASON_SPACES, Interaction, ModelVersion, RelatedList, ShopperList
 
 VERSIONS = ModelVersion._meta.db_table
 RELATED = RelatedList._meta.db_table

@@ -28,6 +28,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from shopguide.conf import shopguide_settings
+from shopguide.ml import event_types
 from shopguide.models import Interaction, InteractionType, ModelVersion, ShopperList
 
 logger = logging.getLogger(__name__)
@@ -44,13 +45,7 @@ SET_COOKIE_ATTR = "_shopguide_set_visitor"
 DROP_COOKIE_ATTR = "_shopguide_drop_visitor"
 
 # Default weight of each event type for learning (a purchase says more than a view).
-DEFAULT_WEIGHTS = {
-    InteractionType.VIEW: 1.0,
-    InteractionType.CLICK: 1.0,
-    InteractionType.SEARCH: 0.5,
-    InteractionType.CART: 3.0,
-    InteractionType.PURCHASE: 5.0,
-}
+DEFAULT_WEIGHTS = {InteractionType(kind): weight for kind, weight in event_types.DEFAULT_WEIGHTS.items()}
 
 
 def visitor_id(request: HttpRequest, *, create: bool = True) -> str | None:

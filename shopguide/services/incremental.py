@@ -8,13 +8,14 @@ import logging
 import threading
 from typing import Any
 
+from celery import current_app
 from django.db import transaction
 
 from shopguide.adapter import get_adapter
 from shopguide.conf import shopguide_settings
 from shopguide.search_documents import refresh_search_documents
-from shopguide.vectors import write_product_vectors
 from shopguide.selectors.versions import active_version
+from shopguide.vectors import write_product_vectors
 
 logger = logging.getLogger(__name__)
 
@@ -53,13 +54,22 @@ def embed_product(product_pk: Any) -> list[str]:
     return list(embedded)
 
 
-def _queue_light_task_after_commit(task, argument: Any, what: str) -> None:
-    """Queue ``task(argument)`` on the light queue once the transaction commits. A broker outage
-    is logged, never raised: saving a product or recording an event must not fail because the
-    worker side is down."""
+# The light-queue tasks (``shopguide.tasks``), queued by name: the services never import the tasks.
+EMBED_PRODUCT_TASK = "shopguide.embeddings.embed_product"
+REFRESH_USER_TASK = "shopguide.profiles.refresh_user"
+REFRESH_VISITOR_TASK = "shopguide.profiles.refresh_visitor"
+
+
+def _queue_light_task_after_commit(task_name: str, argument: Any, what: str) -> None:
+    """Queue the task ``task_name`` with ``argument`` on the light queue once the transaction
+    commits. A broker outage is logged, never raised: saving a product or recording an event must
+    not fail because the worker side is down."""
 
     def send() -> None:
         try:
+            # The task as the current Celery app registered it (``shopguide.receivers`` imports
+            # the tasks at start-up): what the task's own proxy would resolve to.
+            task = current_app.tasks[task_name]
             task.apply_async((argument,), queue=shopguide_settings.QUEUE, retry=False)
         except Exception as exc:  # kombu raises several types for an unreachable broker
             logger.warning("Could not queue %s: %s", what, exc)
@@ -69,9 +79,7 @@ def _queue_light_task_after_commit(task, argument: Any, what: str) -> None:
 
 def schedule_product_embedding(product_pk: Any) -> None:
     """Queue ``embed_product`` for this product after commit."""
-    from shopguide.tasks import embed_product_task
-
-    _queue_light_task_after_commit(embed_product_task, product_pk, f"embedding of product {product_pk}")
+    _queue_light_task_after_commit(EMBED_PRODUCT_TASK, product_pk, f"embedding of product {product_pk}")
 
 
 _suspended = threading.local()
@@ -104,9 +112,9 @@ def refresh_user_vector(user_id: Any) -> bool:
     """Recompute one customer's vector with the active behaviour model from their whole history
     (no retrain), and their stored recommendations from it. Returns False when there is no
     behaviour model or no usable history."""
+    from shopguide.services.stored_lists import newest_event_id, store_shopper_list
     from shopguide.snapshot import CatalogSnapshot, take_event_snapshot
     from shopguide.spaces import behaviour as behaviour_space
-    from shopguide.services.stored_lists import newest_event_id, store_shopper_list
     from shopguide.vectors import write_user_vectors
 
     version = active_version()
@@ -119,7 +127,7 @@ def refresh_user_vector(user_id: Any) -> bool:
         return False
     vectors = behaviour_space.load(version).user_vectors(events.sequences, events.event_types)
     write_user_vectors(version=version, user_ids=[user_id], vectors=vectors)
-    from shopguide.ml.sequence_model import EVENT_TYPES
+    from shopguide.ml.event_types import EVENT_TYPES
 
     history = {item_ids[i]: EVENT_TYPES[kind] for i, kind in zip(events.sequences[0], events.event_types[0])}
     store_shopper_list(version, user_id=user_id, vector=vectors[0], history=history, as_of=as_of)
@@ -131,8 +139,8 @@ def refresh_visitor_list(visitor: str) -> bool:
     behaviour model. Returns False when there is no behaviour model or no usable history."""
     from shopguide.ranking import shopper_vector
     from shopguide.selectors.personal import shopper_history
-    from shopguide.spaces import behaviour as behaviour_space
     from shopguide.services.stored_lists import newest_event_id, store_shopper_list
+    from shopguide.spaces import behaviour as behaviour_space
 
     version = active_version()
     if version is None or behaviour_space.NAME not in version.dimensions:
@@ -148,13 +156,9 @@ def refresh_visitor_list(visitor: str) -> bool:
 
 def schedule_user_refresh(user_id: Any) -> None:
     """Queue ``refresh_user_vector`` for this customer after commit."""
-    from shopguide.tasks import refresh_user_task
-
-    _queue_light_task_after_commit(refresh_user_task, user_id, f"the vector refresh of user {user_id}")
+    _queue_light_task_after_commit(REFRESH_USER_TASK, user_id, f"the vector refresh of user {user_id}")
 
 
 def schedule_visitor_refresh(visitor: str) -> None:
     """Queue ``refresh_visitor_list`` for this guest after commit."""
-    from shopguide.tasks import refresh_visitor_task
-
-    _queue_light_task_after_commit(refresh_visitor_task, visitor, "a guest's recommendations refresh")
+    _queue_light_task_after_commit(REFRESH_VISITOR_TASK, visitor, "a guest's recommendations refresh")

@@ -159,8 +159,8 @@ def load_space_matrices(version: ModelVersion, names: Sequence[str]) -> tuple[li
 def build_shopper_lists(version: ModelVersion) -> int:
     """Compute and store every shopper's (customer's and guest's) recommendations for ``version``
     with its behaviour model. Returns the number of lists written (0 without a behaviour model)."""
+    from shopguide.ml.event_types import EVENT_TYPES
     from shopguide.ml.neighbours import closest_of, top_items_for_queries
-    from shopguide.ml.sequence_model import EVENT_TYPES
     from shopguide.snapshot import CatalogSnapshot, take_event_snapshot
     from shopguide.spaces import behaviour as behaviour_space
 
@@ -201,7 +201,7 @@ def build_shopper_lists(version: ModelVersion) -> int:
 def _baseline_lists(version: ModelVersion, events, model_rows: list[Any]) -> list:
     """Every shopper's list from the baseline the version serves, in the shape
     ``build_shopper_lists`` writes: (actor, item rows, scores, per item (history product, event type))."""
-    from shopguide.ml.sequence_model import EVENT_TYPES
+    from shopguide.ml.event_types import EVENT_TYPES
     from shopguide.spaces import behaviour as behaviour_space
 
     baseline = behaviour_space.load_baseline(version)

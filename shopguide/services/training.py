@@ -23,19 +23,20 @@ from django.utils import timezone
 
 from shopguide.adapter import get_adapter
 from shopguide.conf import shopguide_settings
-from shopguide.services.gate import compare_with_active, decide
+from shopguide.exceptions import TrainingRefused
 from shopguide.models import EmbeddingChunk, Interaction, ModelVersion, TrainingRun
-from shopguide.services.progress import Heartbeat, RunCancelled, RunProgress
 from shopguide.search_documents import refresh_search_documents
+from shopguide.selectors.versions import active_version
+from shopguide.services.gate import compare_with_active, decide
+from shopguide.services.progress import Heartbeat, RunCancelled, RunProgress
 from shopguide.services.segments import train_segments
-from shopguide.snapshot import TrainingRefused, take_catalog_snapshot, take_event_snapshot
+from shopguide.services.stored_lists import build_related_lists, build_shopper_lists
+from shopguide.services.versions import activate_version, prune_versions
+from shopguide.snapshot import take_catalog_snapshot, take_event_snapshot
 from shopguide.spaces import behaviour as behaviour_space
 from shopguide.spaces import image as image_space
 from shopguide.spaces import text as text_space
-from shopguide.services.stored_lists import build_related_lists, build_shopper_lists
 from shopguide.vectors import drop_hnsw_indexes, ensure_hnsw_index, write_product_vectors
-from shopguide.services.versions import activate_version, prune_versions
-from shopguide.selectors.versions import active_version
 
 logger = logging.getLogger(__name__)
 

@@ -81,8 +81,8 @@ class TrainingView(View):
         })
 
     def post(self, request: HttpRequest) -> HttpResponse:
-        from shopguide.tasks import BrokerUnavailable, enqueue_training
         from shopguide.services.versions import ActivationError, rollback
+        from shopguide.tasks import BrokerUnavailable, enqueue_training
 
         here = HttpResponseRedirect(reverse("shopguide_oscar:training"))
         if not request.user.has_perm(RETRAIN_PERMISSION):
