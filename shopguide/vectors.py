@@ -1,9 +1,10 @@
 """Reading and writing vectors in pgvector.
 
 Vectors are written with binary COPY and read back in binary (pgvector-python's psycopg
-adapters): float32 values cross the wire exactly, with no text formatting or parsing. Each (version, space) gets its own partial HNSW
-index with the dimension of that version's model, created before the version is activated; a
-nearest-neighbour query repeats the index expression so PostgreSQL uses it.
+adapters): float32 values cross the wire exactly, with no text formatting or parsing. Each
+(version, space) gets its own partial HNSW index with the dimension of that version's model,
+created before the version is activated; a nearest-neighbour query repeats the index expression
+so PostgreSQL uses it.
 """
 
 from __future__ import annotations
@@ -78,7 +79,8 @@ def copy_rows(table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]])
         types, wrappers = _binary_types(cursor, table, columns)
         names = ", ".join(connection.ops.quote_name(c) for c in columns)
         vector_columns = [(i, wrap) for i, wrap in enumerate(wrappers) if wrap is not None]
-        with cursor.cursor.copy(f"COPY {connection.ops.quote_name(table)} ({names}) FROM STDIN (FORMAT BINARY)") as copy:
+        sql = f"COPY {connection.ops.quote_name(table)} ({names}) FROM STDIN (FORMAT BINARY)"
+        with cursor.cursor.copy(sql) as copy:
             copy.set_types(types)
             for row in rows:
                 if vector_columns:

@@ -478,7 +478,9 @@ class ImageEncoder:
             out.append(torch.stack(feats, dim=1).half().cpu())
         return torch.cat(out)
 
-    def _run_fit(self, result: FitResult, progress, start_epoch, batches, loss, optimizer, total_steps: int, valid_loss) -> None:
+    def _run_fit(
+        self, result: FitResult, progress, start_epoch, batches, loss, optimizer, total_steps: int, valid_loss
+    ) -> None:
         """The shared loop (shopguide.ml.fit) with this encoder's schedule, early stopping and
         reporting; fills ``result``'s losses, held-out losses and best epoch."""
         cfg = self.config

@@ -404,7 +404,9 @@ class TextEncoder:
         started = time.perf_counter()
         history = fit(
             epochs=cfg.epochs, batches=batches, loss=loss, optimizers=[dense_optimizer, piece_optimizer],
-            schedulers=[warmup_cosine(o, total_steps=total_steps, warmup=WARMUP) for o in (dense_optimizer, piece_optimizer)],
+            schedulers=[
+                warmup_cosine(o, total_steps=total_steps, warmup=WARMUP) for o in (dense_optimizer, piece_optimizer)
+            ],
             clip=(dense_params, 1.0),  # LSTMs spike early on
             start_epoch=self.model.train, end_epoch=end_epoch, device=self.device,
         )

@@ -20,13 +20,16 @@ def hand_coded(step: int, total_steps: int, peak: float, warmup: float) -> float
     return peak * 0.5 * (1 + math.cos(math.pi * progress))
 
 
-@pytest.mark.parametrize(("total_steps", "warmup", "peak"), [(200, 0.03, 3e-3), (57, 0.05, 1e-2), (3, 0.03, 3e-2), (1000, 0.05, 3e-3)])
+@pytest.mark.parametrize(
+    ("total_steps", "warmup", "peak"), [(200, 0.03, 3e-3), (57, 0.05, 1e-2), (3, 0.03, 3e-2), (1000, 0.05, 3e-3)]
+)
 def test_scheduler_gives_the_hand_coded_learning_rate_at_every_step(total_steps, warmup, peak):
     optimizer = torch.optim.SGD([nn.Parameter(torch.zeros(1))], lr=peak)
     scheduler = warmup_cosine(optimizer, total_steps=total_steps, warmup=warmup)
     for step in range(total_steps):
         # ulp-level: the scheduler multiplies the peak by a fraction, the old code divided peak * (step + 1)
-        assert optimizer.param_groups[0]["lr"] == pytest.approx(hand_coded(step, total_steps, peak, warmup), rel=1e-15, abs=0)
+        expected = hand_coded(step, total_steps, peak, warmup)
+        assert optimizer.param_groups[0]["lr"] == pytest.approx(expected, rel=1e-15, abs=0)
         optimizer.step()
         scheduler.step()
 
