@@ -321,15 +321,12 @@ class RecallRow:
 
 def load_space(version_id: int, space: str, position: dict) -> np.ndarray:
     """All of one space's vectors, row i = product ``position`` i."""
-    from django.db import connection
-
-    from shopguide.vectors import TABLE
+    from shopguide.vectors import read_product_vectors
 
     matrix = np.zeros((len(position), DIMS), np.float32)
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT product_id, embedding::real[] FROM {TABLE} WHERE version_id = %s AND space = %s", [version_id, space])
-        for pk, vector in cursor.fetchall():
-            matrix[position[pk]] = vector
+    ids, vectors = read_product_vectors(version_id=version_id, space=space)
+    if ids:
+        matrix[[position[pk] for pk in ids]] = vectors
     return matrix
 
 

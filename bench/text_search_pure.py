@@ -45,6 +45,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from shopguide.ml.metrics import first_relevant_ranks, precision_of_lists, reciprocal_rank_at_k, top_k
 from shopguide.ml.text_encoder import TextEncoder, TextEncoderConfig
 
 K = 10
@@ -287,14 +288,6 @@ class TrigramSimilarity:
         return scores
 
 
-def _top(scores: np.ndarray, depth: int) -> np.ndarray:
-    """(Q, depth) indices of the highest scores, best first (ties: lower index first)."""
-    depth = min(depth, scores.shape[1])
-    part = np.argpartition(-scores, depth - 1, axis=1)[:, :depth]
-    order = np.argsort(-np.take_along_axis(scores, part, axis=1), axis=1, kind="stable")
-    return np.take_along_axis(part, order, axis=1)
-
-
 def rrf(rankings: list[np.ndarray], n_docs: int, weights: list[float] | None = None) -> np.ndarray:
     """Reciprocal-rank fusion: score = sum over rankings of weight / (RRF_K + rank), rank from 1."""
     fused = np.zeros((rankings[0].shape[0], n_docs), dtype=np.float32)
@@ -309,16 +302,12 @@ def rrf(rankings: list[np.ndarray], n_docs: int, weights: list[float] | None = N
 
 def mrr_at_k(top: np.ndarray, relevant: list[np.ndarray]) -> float:
     """Mean over queries of 1 / rank of the first relevant product in the top K (0 if none)."""
-    reciprocal = []
-    for row, rel in zip(top[:, :K], relevant):
-        hits = np.flatnonzero(np.isin(row, rel))
-        reciprocal.append(1.0 / (hits[0] + 1) if len(hits) else 0.0)
-    return float(np.mean(reciprocal))
+    return float(np.mean(reciprocal_rank_at_k(first_relevant_ranks(top[:, :K], relevant), K)))
 
 
 def precision_at_k(top: np.ndarray, relevant: list[np.ndarray]) -> float:
     """Mean over queries of the share of relevant products in the top K."""
-    return float(np.mean([np.isin(row, rel).mean() for row, rel in zip(top[:, :K], relevant)]))
+    return float(np.mean(precision_of_lists(top[:, :K], relevant)))
 
 
 def _latency_ms(search: Callable[[str], np.ndarray], queries: list[str]) -> float:
@@ -354,7 +343,7 @@ def evaluate(catalogue: Catalogue, config: TextEncoderConfig, device: str) -> li
         return (torch.from_numpy(encoder.embed(queries)) @ doc_matrix.T).numpy()
 
     def fused(scorers: list[Scorer], weights: list[float]) -> Scorer:
-        return lambda qs: rrf([_top(f(qs), RRF_DEPTH) for f in scorers], len(catalogue.documents), weights)
+        return lambda qs: rrf([top_k(f(qs), RRF_DEPTH) for f in scorers], len(catalogue.documents), weights)
 
     methods: dict[str, Scorer] = {
         "LSTM encoder": lstm,
@@ -371,10 +360,10 @@ def evaluate(catalogue: Catalogue, config: TextEncoderConfig, device: str) -> li
     for name, score in methods.items():
         row: dict[str, float] = {}
         for kind, (queries, relevant) in catalogue.queries.items():
-            top = _top(score(queries), K)
+            top = top_k(score(queries), K)
             row[kind] = precision_at_k(top, relevant) if kind == "attribute" else mrr_at_k(top, relevant)
         row["known-item"] = float(np.mean([row[kind] for kind in KNOWN_ITEM_KINDS]))
-        row["ms"] = _latency_ms(lambda q: _top(score([q]), K), latency_queries)
+        row["ms"] = _latency_ms(lambda q: top_k(score([q]), K), latency_queries)
         rows.append((name, row))
     return rows
 

@@ -1,8 +1,10 @@
 """Reading and writing vectors in pgvector.
 
-Vectors are written with COPY (fast bulk load). Each (version, space) gets its own partial HNSW
-index with the dimension of that version's model, created before the version is activated; a
-nearest-neighbour query repeats the index expression so PostgreSQL uses it.
+Vectors are written with binary COPY and read back in binary (pgvector-python's psycopg
+adapters): float32 values cross the wire exactly, with no text formatting or parsing. Each
+(version, space) gets its own partial HNSW index with the dimension of that version's model,
+created before the version is activated; a nearest-neighbour query repeats the index expression
+so PostgreSQL uses it.
 """
 
 from __future__ import annotations
@@ -17,6 +19,10 @@ from django.core.exceptions import EmptyResultSet
 from django.db import connection, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
+from pgvector import HalfVector, Vector
+from pgvector.psycopg.halfvec import register_halfvec_info
+from pgvector.psycopg.vector import register_vector_info
+from psycopg.types import TypeInfo
 
 from shopguide.models import ModelVersion, ProductVector, UserVector
 
@@ -27,6 +33,8 @@ USER_TABLE = UserVector._meta.db_table
 OPERATORS = {"cosine": ("<=>", "vector_cosine_ops"), "ip": ("<#>", "vector_ip_ops")}
 # Candidates the HNSW scan looks at; higher = better recall, slower. 100 gives ~0.99 recall@10.
 EF_SEARCH = 100
+# pgvector column types read and written in binary: their psycopg adapters and Python wrapper.
+VECTOR_TYPES = {"vector": (register_vector_info, Vector), "halfvec": (register_halfvec_info, HalfVector)}
 
 
 def vector_literal(vector: Sequence[float]) -> str:
@@ -44,11 +52,8 @@ def write_product_vectors(
         return 0
     with transaction.atomic():
         ProductVector.objects.filter(version=version, space=space, product_id__in=list(product_ids)).delete()
-        with connection.cursor() as cursor:
-            copy_sql = f"COPY {TABLE} (version_id, space, product_id, embedding) FROM STDIN"
-            with cursor.cursor.copy(copy_sql) as copy:
-                for product_id, vector in zip(product_ids, vectors):
-                    copy.write_row((version.pk, space, product_id, vector_literal(vector)))
+        rows = ((version.pk, space, product_id, vector) for product_id, vector in zip(product_ids, vectors))
+        copy_rows(TABLE, ("version_id", "space", "product_id", "embedding"), rows)
     return len(product_ids)
 
 
@@ -61,12 +66,63 @@ def write_user_vectors(*, version: ModelVersion, user_ids: Sequence[Any], vector
     now = timezone.now()
     with transaction.atomic():
         UserVector.objects.filter(version=version, user_id__in=list(user_ids)).delete()
-        with connection.cursor() as cursor:
-            copy_sql = f"COPY {USER_TABLE} (version_id, user_id, embedding, updated_at) FROM STDIN"
-            with cursor.cursor.copy(copy_sql) as copy:
-                for user_id, vector in zip(user_ids, vectors):
-                    copy.write_row((version.pk, user_id, vector_literal(vector), now))
+        rows = ((version.pk, user_id, vector, now) for user_id, vector in zip(user_ids, vectors))
+        copy_rows(USER_TABLE, ("version_id", "user_id", "embedding", "updated_at"), rows)
     return len(user_ids)
+
+
+def copy_rows(table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    """Binary COPY of ``rows`` into ``columns`` of ``table``; a vector column takes 1-D numpy
+    arrays (or lists of floats), copied as float32 (float16 into halfvec) without loss of the
+    given floats."""
+    with connection.cursor() as cursor:
+        types, wrappers = _binary_types(cursor, table, columns)
+        names = ", ".join(connection.ops.quote_name(c) for c in columns)
+        vector_columns = [(i, wrap) for i, wrap in enumerate(wrappers) if wrap is not None]
+        sql = f"COPY {connection.ops.quote_name(table)} ({names}) FROM STDIN (FORMAT BINARY)"
+        with cursor.cursor.copy(sql) as copy:
+            copy.set_types(types)
+            for row in rows:
+                if vector_columns:
+                    row = list(row)
+                    for i, wrap in vector_columns:
+                        row[i] = wrap(np.asarray(row[i], np.float32))
+                copy.write_row(row)
+
+
+def read_product_vectors(*, version_id: int, space: str) -> tuple[list[Any], np.ndarray]:
+    """Every vector of one version's space, read in binary: (product ids in primary-key order,
+    float32 (N, D) matrix aligned with them; (0, 0) when there is none)."""
+    _check_space(space)
+    with connection.cursor() as cursor:
+        types, _ = _binary_types(cursor, TABLE, ["product_id", "embedding"])
+        sql = f"SELECT product_id, embedding FROM {TABLE} WHERE version_id = %s AND space = %s ORDER BY product_id"
+        with cursor.cursor.copy(f"COPY ({sql}) TO STDOUT (FORMAT BINARY)", [int(version_id), space]) as copy:
+            copy.set_types(types)
+            rows = list(copy.rows())
+    if not rows:
+        return [], np.zeros((0, 0), np.float32)
+    return [pk for pk, _ in rows], np.stack([vector.to_numpy() for _, vector in rows]).astype(np.float32, copy=False)
+
+
+def _binary_types(cursor, table: str, columns: Sequence[str]) -> tuple[list[int], list[Any]]:
+    """The type OIDs of ``columns`` of ``table`` (for ``Copy.set_types``) and, per column, the
+    pgvector wrapper of a vector-like column (None for others), whose psycopg adapters are
+    registered on this cursor only (one catalogue query; other queries are left as they were)."""
+    cursor.execute(
+        "SELECT a.attname, t.oid, t.typname, t.typarray FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid "
+        "WHERE a.attrelid = %s::regclass AND a.attname = ANY(%s) AND NOT a.attisdropped",
+        [connection.ops.quote_name(table), list(columns)],
+    )
+    found = {name: (oid, typname, typarray) for name, oid, typname, typarray in cursor.fetchall()}
+    wrappers = []
+    for column in columns:
+        oid, typname, typarray = found[column]
+        register, wrap = VECTOR_TYPES.get(typname, (None, None))
+        if register is not None:
+            register(cursor.cursor, TypeInfo(typname, oid, typarray))
+        wrappers.append(wrap)
+    return [found[c][0] for c in columns], wrappers
 
 
 def index_name(version_id: int, space: str, metric: str = "cosine") -> str:

@@ -108,3 +108,17 @@ def test_a_short_walk_under_a_narrow_filter_is_redone_by_scoring_every_candidate
     calls.clear()
     filtered_neighbours(version, "image", vectors["image"][0], k=6, filters=ProductFilters())
     assert calls == [False]  # a broad filter: a short walk means too few vectors, nothing to redo
+
+
+def test_vectors_go_through_binary_copy_without_loss(space):
+    """Written and read back in binary: float32 values come back bit for bit (the old %.7g text
+    COPY lost the last digits)."""
+    from shopguide.vectors import read_product_vectors
+
+    version, ids, vectors = space
+    found, matrix = read_product_vectors(version_id=version.pk, space="image")
+    assert found == sorted(ids)
+    order = [ids.index(pk) for pk in found]
+    assert matrix.dtype == np.float32 and np.array_equal(matrix, vectors["image"][order])
+    none, empty = read_product_vectors(version_id=version.pk, space="behaviour")
+    assert none == [] and empty.shape == (0, 0)

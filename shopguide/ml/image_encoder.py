@@ -24,6 +24,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .device import autocast_context, resolve_device, seed_everything
+from .fit import EarlyStopping, History, fit, warmup_cosine
 
 logger = logging.getLogger(__name__)
 
@@ -246,13 +247,8 @@ def _augment_views(images: torch.Tensor, generator: torch.Generator, strength: d
     return augment(images, generator, pad=pad, jitter=strength["jitter"], flip=strength["flip"])
 
 
-def _learning_rate(step: int, total_steps: int, peak: float) -> float:
-    """Linear warmup over the first 3% of steps, then cosine decay to zero."""
-    warmup = max(1, int(0.03 * total_steps))
-    if step < warmup:
-        return peak * (step + 1) / warmup
-    progress = (step - warmup) / max(1, total_steps - warmup)
-    return peak * 0.5 * (1 + math.cos(math.pi * progress))
+# Linear warmup over the first 3% of the steps, then cosine decay to zero (shopguide.ml.fit).
+WARMUP = 0.03
 
 
 # --------------------------------------------------------------------------- encoder
@@ -375,29 +371,22 @@ class ImageEncoder:
         augment_rng = torch.Generator(device=self.device).manual_seed(cfg.seed)
         batch_size = min(cfg.batch_size, len(data))
         steps_per_epoch = len(data) // batch_size  # the ragged last batch is dropped: BN dislikes tiny ones
-        total_steps = cfg.epochs * steps_per_epoch
-        stopper = _EarlyStopping(cfg.patience, self.model)
-        for epoch in range(cfg.epochs):
-            self.model.train()
+
+        def batches(epoch: int):
             permutation = torch.randperm(len(data), generator=order_rng)
-            epoch_loss = torch.zeros((), device=self.device)  # summed on device: no sync per step
             for step in range(steps_per_epoch):
-                idx = permutation[step * batch_size : (step + 1) * batch_size]
-                for group in optimizer.param_groups:
-                    group["lr"] = _learning_rate(epoch * steps_per_epoch + step, total_steps, cfg.lr)
-                x = self._to_device(data[idx])
-                y = None if targets is None else targets[idx].to(self.device, non_blocking=True)
-                with autocast_context(self.device):
-                    loss = self._loss(x, y, head, augment_rng)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                epoch_loss += loss.detach()
-            result.losses.append(float(epoch_loss) / steps_per_epoch)
-            stop = self._end_epoch(epoch, result, stopper, progress, lambda: self._scratch_valid_loss(valid_data, valid_targets, head))
-            if stop:
-                break
-        stopper.restore(result)
+                yield permutation[step * batch_size : (step + 1) * batch_size]
+
+        def loss(idx: torch.Tensor) -> torch.Tensor:
+            x = self._to_device(data[idx])
+            y = None if targets is None else targets[idx].to(self.device, non_blocking=True)
+            with autocast_context(self.device):
+                return self._loss(x, y, head, augment_rng)
+
+        self._run_fit(
+            result, progress, self.model.train, batches, loss, optimizer, cfg.epochs * steps_per_epoch,
+            lambda: self._scratch_valid_loss(valid_data, valid_targets, head),
+        )
 
     @torch.no_grad()
     def _scratch_valid_loss(self, valid_data, valid_targets, head) -> float | None:
@@ -433,39 +422,31 @@ class ImageEncoder:
         order_rng = torch.Generator().manual_seed(cfg.seed)
         batch_size = min(cfg.batch_size, len(data))
         steps_per_epoch = max(1, len(data) // batch_size)
-        total_steps = cfg.epochs * steps_per_epoch
-        stopper = _EarlyStopping(cfg.patience, net)
         n_views = features.shape[1]
-        for epoch in range(cfg.epochs):
-            # BatchNorm keeps its ImageNet statistics: batches of a few dozen shop images would
-            # only add noise to them.
-            net.eval()
+
+        def batches(epoch: int):
             permutation = torch.randperm(len(data), generator=order_rng)
-            epoch_loss = 0.0
             for step in range(steps_per_epoch):
-                idx = permutation[step * batch_size : (step + 1) * batch_size]
-                for group in optimizer.param_groups:
-                    group["lr"] = _learning_rate(epoch * steps_per_epoch + step, total_steps, cfg.lr)
-                view = torch.randint(0, n_views, (len(idx),), generator=order_rng)
-                x = features[idx, view].to(self.device).float()
-                with autocast_context(self.device):
-                    if head is None:
-                        # A second, different view of each image is its positive.
-                        other = (view + torch.randint(1, max(2, n_views), (len(idx),), generator=order_rng)) % n_views
-                        x2 = features[idx, other].to(self.device).float()
-                        loss = nt_xent(net.top(torch.cat([x, x2])), cfg.temperature)
-                    else:
-                        y = targets[idx].to(self.device)
-                        loss = F.cross_entropy(head(net.top(x)), y, label_smoothing=cfg.label_smoothing)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                epoch_loss += float(loss.detach())
-            result.losses.append(epoch_loss / steps_per_epoch)
-            stop = self._end_epoch(epoch, result, stopper, progress, lambda: self._top_valid_loss(valid_features, valid_targets, head))
-            if stop:
-                break
-        stopper.restore(result)
+                yield permutation[step * batch_size : (step + 1) * batch_size]
+
+        def loss(idx: torch.Tensor) -> torch.Tensor:
+            view = torch.randint(0, n_views, (len(idx),), generator=order_rng)
+            x = features[idx, view].to(self.device).float()
+            with autocast_context(self.device):
+                if head is None:
+                    # A second, different view of each image is its positive.
+                    other = (view + torch.randint(1, max(2, n_views), (len(idx),), generator=order_rng)) % n_views
+                    x2 = features[idx, other].to(self.device).float()
+                    return nt_xent(net.top(torch.cat([x, x2])), cfg.temperature)
+                y = targets[idx].to(self.device)
+                return F.cross_entropy(head(net.top(x)), y, label_smoothing=cfg.label_smoothing)
+
+        # BatchNorm keeps its ImageNet statistics (eval mode): batches of a few dozen shop images
+        # would only add noise to them.
+        self._run_fit(
+            result, progress, net.eval, batches, loss, optimizer, cfg.epochs * steps_per_epoch,
+            lambda: self._top_valid_loss(valid_features, valid_targets, head),
+        )
 
     @torch.no_grad()
     def _top_valid_loss(self, valid_features, valid_targets, head) -> float | None:
@@ -497,21 +478,35 @@ class ImageEncoder:
             out.append(torch.stack(feats, dim=1).half().cpu())
         return torch.cat(out)
 
-    def _end_epoch(self, epoch: int, result: FitResult, stopper: _EarlyStopping, progress, valid_loss) -> bool:
-        """Record the epoch's held-out loss; True when training should stop early."""
-        loss = valid_loss()
-        message = f"epoch {epoch + 1}/{self.config.epochs} loss {result.losses[-1]:.4f}"
-        if loss is not None:
-            result.valid_losses.append(loss)
-            message += f" held-out {loss:.4f}"
-        logger.debug(message)
-        # Never before half the epochs: a net trained from scratch on a few hundred images has a
-        # noisy held-out loss in its first epochs (0.15 P@8 when stopped at epoch 4 of 20 on
+    def _run_fit(
+        self, result: FitResult, progress, start_epoch, batches, loss, optimizer, total_steps: int, valid_loss
+    ) -> None:
+        """The shared loop (shopguide.ml.fit) with this encoder's schedule, early stopping and
+        reporting; fills ``result``'s losses, held-out losses and best epoch."""
+        cfg = self.config
+
+        def end_epoch(epoch: int, history: History, stop: bool) -> None:
+            message = f"epoch {epoch + 1}/{cfg.epochs} loss {history.losses[-1]:.4f}"
+            if len(history.scores) > len(result.valid_losses):
+                result.valid_losses.append(history.scores[-1])
+                message += f" held-out {history.scores[-1]:.4f}"
+            logger.debug(message)
+            if progress is not None:
+                progress(1.0 if stop else (epoch + 1) / cfg.epochs, message + (" (early stop)" if stop else ""))
+
+        # Never stopped before half the epochs: a net trained from scratch on a few hundred images
+        # has a noisy held-out loss in its first epochs (0.15 P@8 when stopped at epoch 4 of 20 on
         # bench.small_shop's 300 products).
-        stop = stopper.update(epoch, loss, min_epochs=self.config.epochs // 2)
-        if progress is not None:
-            progress(1.0 if stop else (epoch + 1) / self.config.epochs, message + (" (early stop)" if stop else ""))
-        return stop
+        stopper = EarlyStopping(
+            self.model, patience=cfg.patience or math.inf, min_delta=1e-4, min_epochs=cfg.epochs // 2
+        )
+        history = fit(
+            epochs=cfg.epochs, batches=batches, loss=loss, optimizers=[optimizer],
+            schedulers=[warmup_cosine(optimizer, total_steps=total_steps, warmup=WARMUP)],
+            start_epoch=start_epoch, validate=valid_loss, stopper=stopper, end_epoch=end_epoch, device=self.device,
+        )
+        result.losses = history.losses
+        result.best_epoch = history.best_epoch
 
     def _valid_set(self, valid, classes: np.ndarray) -> tuple[torch.Tensor | None, torch.Tensor | None]:
         """The held-out images (and, when supervised, their class ids) that training can score."""
@@ -646,30 +641,6 @@ def _class_targets(labels: np.ndarray | None, n: int) -> tuple[torch.Tensor | No
     targets = np.full(n, -1, dtype=np.int64)
     targets[known] = np.searchsorted(classes, labels[known])
     return torch.from_numpy(targets), classes
-
-
-class _EarlyStopping:
-    """Keeps a copy of the weights of the epoch with the lowest held-out loss; says when to stop."""
-
-    def __init__(self, patience: int, model: nn.Module) -> None:
-        self.patience, self.model = patience, model
-        self.best_loss, self.best_epoch, self.best_state, self.bad_epochs = math.inf, 0, None, 0
-
-    def update(self, epoch: int, loss: float | None, *, min_epochs: int = 0) -> bool:
-        if loss is None:
-            self.best_epoch = epoch + 1
-            return False
-        if loss < self.best_loss - 1e-4:
-            self.best_loss, self.best_epoch, self.bad_epochs = loss, epoch + 1, 0
-            self.best_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
-            return False
-        self.bad_epochs += 1
-        return self.patience > 0 and self.bad_epochs >= self.patience and epoch + 1 >= min_epochs
-
-    def restore(self, result: FitResult) -> None:
-        if self.best_state is not None:
-            self.model.load_state_dict(self.best_state)
-        result.best_epoch = self.best_epoch
 
 
 def _param_groups(modules: list[nn.Module], weight_decay: float) -> list[dict[str, object]]:

@@ -1,6 +1,11 @@
-"""Retrieval metrics on embeddings: exact cosine kNN and precision@k of same-label neighbours."""
+"""Retrieval metrics, the one place they are computed (the app, the admin's figures and the benches
+all read them from here): exact cosine kNN and precision@k of same-label neighbours on
+embeddings; ranks, reciprocal rank@k and precision@k of ranked lists; per-query estimates
+with bootstrap intervals."""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -55,11 +60,19 @@ def cosine_knn(query: np.ndarray, index: np.ndarray, k: int, exclude_self: bool 
         if exclude_self:
             rows = np.arange(stop - start)
             sims[rows, rows + start] = -np.inf
-        # argpartition finds the top k in O(Ni); only those k are then sorted.
-        top = np.argpartition(-sims, k - 1, axis=1)[:, :k]
-        order = np.argsort(-np.take_along_axis(sims, top, axis=1), axis=1, kind="stable")
-        out[start:stop] = np.take_along_axis(top, order, axis=1)
+        out[start:stop] = top_k(sims, k)
     return out
+
+
+def top_k(scores: np.ndarray, k: int) -> np.ndarray:
+    """(Q, min(k, N)) column indices of each row's k highest ``scores`` (Q, N), best first.
+
+    argpartition finds the top k in O(N); only those k are then sorted (stable among them).
+    """
+    k = min(k, scores.shape[1])
+    top = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+    order = np.argsort(-np.take_along_axis(scores, top, axis=1), axis=1, kind="stable")
+    return np.take_along_axis(top, order, axis=1)
 
 
 def precision_at_k_same_label(
@@ -112,6 +125,46 @@ def precision_at_k_same_label(
         neighbour_labels = index_labels[neighbours]
     hits = neighbour_labels == labels[known][:, None]
     return float(hits.mean())
+
+
+# --------------------------------------------------------------------------- ranked lists
+
+
+def target_ranks(scores: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """Rank (from 1) of each row's target column: 1 + the columns scoring strictly higher (ties
+    go the target's way). ``scores`` (Q, N), ``targets`` int (Q,); returns int (Q,)."""
+    targets = np.asarray(targets)
+    target_scores = scores[np.arange(len(targets)), targets]
+    return (scores > target_scores[:, None]).sum(axis=1) + 1
+
+
+def reciprocal_rank_at_k(ranks: np.ndarray, k: int) -> np.ndarray:
+    """1 / rank where 1 <= rank <= k, else 0 (rank 0: not found); float64, one per query."""
+    ranks = np.asarray(ranks)
+    out = np.zeros(len(ranks))
+    found = (ranks >= 1) & (ranks <= k)
+    out[found] = 1.0 / ranks[found]
+    return out
+
+
+def first_relevant_ranks(top: np.ndarray, relevant: Sequence[np.ndarray]) -> np.ndarray:
+    """Rank (from 1) of the first relevant entry of each ranked list, 0 when it has none.
+
+    Args:
+        top: (Q, L) ranked lists (e.g. from :func:`top_k`), best first.
+        relevant: per query, the ids that count as right.
+    """
+    out = np.zeros(len(top), dtype=np.int64)
+    for q, (row, rel) in enumerate(zip(top, relevant)):
+        hits = np.flatnonzero(np.isin(row, rel))
+        if len(hits):
+            out[q] = hits[0] + 1
+    return out
+
+
+def precision_of_lists(top: np.ndarray, relevant: Sequence[np.ndarray]) -> np.ndarray:
+    """Share of relevant entries in each ranked list (precision@L for (Q, L) lists); float64 (Q,)."""
+    return np.array([np.isin(row, rel).mean() for row, rel in zip(top, relevant)], dtype=np.float64)
 
 
 # --------------------------------------------------------------------------- per-query scores and intervals

@@ -25,7 +25,6 @@ and normalising would throw that away. User and item vectors live in the same D-
 
 from __future__ import annotations
 
-import copy
 import logging
 import math
 import os
@@ -42,6 +41,7 @@ from torch import nn
 from .device import autocast_context, resolve_device, seed_everything
 from .event_types import EVENT_TYPES  # index = event-type id
 from .evaluation import evaluate
+from .fit import EarlyStopping, History, fit, warmup_cosine
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +50,8 @@ DEFAULT_EVENT_TYPE = EVENT_TYPES.index("purchase")  # used when no event types a
 PAD, START = 0, 1  # reserved rows of the item table; item i lives at row i + 2
 Progress = Callable[[float, str], None]
 PathOrFile = Union[str, os.PathLike, BinaryIO]
+# Linear warmup over the first 3% of the steps, then cosine decay to zero (shopguide.ml.fit).
+WARMUP = 0.03
 
 
 @dataclass(frozen=True)
@@ -269,51 +271,40 @@ class SequenceRecommender:
         optimizer = torch.optim.Adam(self.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
         rng = torch.Generator().manual_seed(cfg.seed)
         cuda = self.device.type == "cuda"
-        result, best_score, best_state, stale = FitResult(), -1.0, None, 0
-        step, total_steps = 0, cfg.epochs * math.ceil(len(windows) / cfg.batch_size)
+        result = FitResult()
+        total_steps = cfg.epochs * math.ceil(len(windows) / cfg.batch_size)
 
-        logger.info("training sequence model on %d windows, %d items, %s", len(windows), self.n_items, self.device)
-        started = time.perf_counter()
-        for epoch in range(cfg.epochs):
-            self.model.train()
-            total, steps = torch.zeros((), device=self.device), 0
-            for items, events, targets in self._batches(windows, rng):
-                for group in optimizer.param_groups:
-                    group["lr"] = _learning_rate(step, total_steps, cfg.lr)
-                step += 1
-                if cuda:
-                    items, events, targets = (t.pin_memory() for t in (items, events, targets))
-                items, events, targets = (t.to(self.device, non_blocking=cuda) for t in (items, events, targets))
-                with autocast_context(self.device):
-                    loss = self._loss(items, events, targets, rng)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
-                optimizer.step()
-                total += loss.detach()
-                steps += 1
-            result.losses.append(float(total) / steps)
-            message = f"epoch {epoch + 1}/{cfg.epochs} loss {result.losses[-1]:.4f}"
+        def loss(batch: tuple[torch.Tensor, torch.Tensor, torch.Tensor]) -> torch.Tensor:
+            items, events, targets = batch
+            if cuda:
+                items, events, targets = (t.pin_memory() for t in (items, events, targets))
+            items, events, targets = (t.to(self.device, non_blocking=cuda) for t in (items, events, targets))
+            with autocast_context(self.device):
+                return self._loss(items, events, targets, rng)
+
+        def validate() -> dict[str, float]:
             self.model.eval()
+            return evaluate(self, valid[0], np.asarray(valid[1]), n_items=self.n_items)
+
+        def end_epoch(epoch: int, history: History, stop: bool) -> None:
+            message = f"epoch {epoch + 1}/{cfg.epochs} loss {history.losses[-1]:.4f}"
             if valid is not None:
-                metrics = evaluate(self, valid[0], np.asarray(valid[1]), n_items=self.n_items)
-                result.valid_metrics.append(metrics)
-                message += f" valid ndcg@10 {metrics['ndcg@10']:.4f}"
-                if metrics["ndcg@10"] > best_score:
-                    best_score, stale, result.best_epoch = metrics["ndcg@10"], 0, epoch + 1
-                    best_state = copy.deepcopy(self.model.state_dict())
-                else:
-                    stale += 1
+                message += f" valid ndcg@10 {history.scores[-1]['ndcg@10']:.4f}"
             logger.debug(message)
             if progress is not None:
                 progress((epoch + 1) / cfg.epochs, message)
-            if valid is not None and stale >= cfg.patience:
-                break
 
-        if best_state is not None:
-            self.model.load_state_dict(best_state)
-        else:
-            result.best_epoch = len(result.losses)
+        logger.info("training sequence model on %d windows, %d items, %s", len(windows), self.n_items, self.device)
+        started = time.perf_counter()
+        history = fit(
+            epochs=cfg.epochs, batches=lambda epoch: self._batches(windows, rng), loss=loss, optimizers=[optimizer],
+            schedulers=[warmup_cosine(optimizer, total_steps=total_steps, warmup=WARMUP)],
+            clip=(list(self.model.parameters()), cfg.grad_clip), start_epoch=self.model.train,
+            validate=None if valid is None else validate, score=lambda metrics: -metrics["ndcg@10"],
+            # The best epoch by held-out NDCG@10 is kept (its negative: lower is better).
+            stopper=EarlyStopping(self.model, patience=cfg.patience), end_epoch=end_epoch, device=self.device,
+        )
+        result.losses, result.valid_metrics, result.best_epoch = history.losses, history.scores, history.best_epoch
         self.model.eval()
         result.seconds = time.perf_counter() - started
         result.sequences_per_second = len(windows) * len(result.losses) / max(result.seconds, 1e-9)
@@ -531,15 +522,6 @@ class SequenceRecommender:
         if not np.isfinite(features).all():
             raise ValueError("item features contain NaN or infinity")
         return np.ascontiguousarray(features)
-
-
-def _learning_rate(step: int, total_steps: int, peak: float) -> float:
-    """Linear warmup over the first 3% of steps, then cosine decay to zero."""
-    warmup = max(1, int(0.03 * total_steps))
-    if step < warmup:
-        return peak * (step + 1) / warmup
-    progress = (step - warmup) / max(1, total_steps - warmup)
-    return peak * 0.5 * (1 + math.cos(math.pi * progress))
 
 
 def _pad(arrays: list[np.ndarray]) -> torch.Tensor:

@@ -16,7 +16,6 @@ attributes separated by ``| , ; / &``, and the lines in between are free descrip
 from __future__ import annotations
 
 import logging
-import math
 import os
 import random
 import re
@@ -31,6 +30,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .device import autocast_context, resolve_device, seed_everything
+from .fit import History, fit, warmup_cosine
 from .text_tokenizer import HashingTokenizer, TokenBatch, TokenizerConfig
 
 logger = logging.getLogger(__name__)
@@ -303,13 +303,8 @@ def sample_query(document: str, rng: random.Random, config: TextEncoderConfig) -
 # --------------------------------------------------------------------------- encoder
 
 
-def _lr_scale(step: int, total_steps: int) -> float:
-    """Fraction of the peak learning rate: linear warmup over 5% of the steps, then cosine to 0."""
-    warmup = max(1, int(0.05 * total_steps))
-    if step < warmup:
-        return (step + 1) / warmup
-    progress = (step - warmup) / max(1, total_steps - warmup)
-    return 0.5 * (1 + math.cos(math.pi * progress))
+# Linear warmup over the first 5% of the steps, then cosine decay to zero (shopguide.ml.fit).
+WARMUP = 0.05
 
 
 class TextEncoder:
@@ -380,44 +375,42 @@ class TextEncoder:
 
         result = FitResult(num_documents=len(documents), num_pairs=len(pairs))
         logger.info("training text encoder on %d documents + %d pairs, %s", len(documents), len(pairs), self.device)
-        self.model.train()
-        started = time.perf_counter()
-        for epoch in range(cfg.epochs):
+
+        def batches(epoch: int):
             examples = [(sample_query(doc, rng, cfg), i) for i, doc in enumerate(documents)] + pairs
             rng.shuffle(examples)
-            epoch_loss = torch.zeros((), device=self.device)  # summed on device: no sync per step
             for step in range(steps_per_epoch):
-                batch = examples[step * batch_size : (step + 1) * batch_size]
-                index = np.fromiter((i for _, i in batch), dtype=np.int64, count=len(batch))
-                # Tokenised per batch (words are cached), so memory does not grow with the catalogue.
-                docs = self.tokenizer.encode([documents[i] for i in index])
-                queries = self.tokenizer.encode([q for q, _ in batch])
-                scale = _lr_scale(epoch * steps_per_epoch + step, total_steps)
-                for optimizer, peak in ((dense_optimizer, cfg.lr), (piece_optimizer, cfg.piece_lr)):
-                    for group in optimizer.param_groups:
-                        group["lr"] = peak * scale
+                yield examples[step * batch_size : (step + 1) * batch_size]
 
-                with autocast_context(self.device):
-                    loss = info_nce(
-                        self.model(*self._tensors(queries)),
-                        self.model(*self._tensors(docs)),
-                        doc_keys[torch.from_numpy(index).to(self.device)],
-                        cfg.temperature,
-                    )
-                dense_optimizer.zero_grad(set_to_none=True)
-                piece_optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                nn.utils.clip_grad_norm_(dense_params, 1.0)  # LSTMs spike early on
-                dense_optimizer.step()
-                piece_optimizer.step()
-                epoch_loss += loss.detach()
+        def loss(batch: list[tuple[str, int]]) -> torch.Tensor:
+            index = np.fromiter((i for _, i in batch), dtype=np.int64, count=len(batch))
+            # Tokenised per batch (words are cached), so memory does not grow with the catalogue.
+            docs = self.tokenizer.encode([documents[i] for i in index])
+            queries = self.tokenizer.encode([q for q, _ in batch])
+            with autocast_context(self.device):
+                return info_nce(
+                    self.model(*self._tensors(queries)),
+                    self.model(*self._tensors(docs)),
+                    doc_keys[torch.from_numpy(index).to(self.device)],
+                    cfg.temperature,
+                )
 
-            result.losses.append(float(epoch_loss) / steps_per_epoch)
-            message = f"epoch {epoch + 1}/{cfg.epochs} loss {result.losses[-1]:.4f}"
+        def end_epoch(epoch: int, history: History, stop: bool) -> None:
+            message = f"epoch {epoch + 1}/{cfg.epochs} loss {history.losses[-1]:.4f}"
             logger.debug(message)
             if progress is not None:
                 progress((epoch + 1) / cfg.epochs, message)
 
+        started = time.perf_counter()
+        history = fit(
+            epochs=cfg.epochs, batches=batches, loss=loss, optimizers=[dense_optimizer, piece_optimizer],
+            schedulers=[
+                warmup_cosine(o, total_steps=total_steps, warmup=WARMUP) for o in (dense_optimizer, piece_optimizer)
+            ],
+            clip=(dense_params, 1.0),  # LSTMs spike early on
+            start_epoch=self.model.train, end_epoch=end_epoch, device=self.device,
+        )
+        result.losses = history.losses
         result.seconds = time.perf_counter() - started
         result.texts_per_second = 2 * total_steps * batch_size / max(result.seconds, 1e-9)
         self.model.eval()

@@ -20,12 +20,9 @@ from django.db import transaction
 from shopguide.adapter import get_adapter
 from shopguide.models import Interaction, InteractionType
 from shopguide.services.events import DEFAULT_WEIGHTS
+from shopguide.validators import LineError, json_line_object
 
 BATCH_SIZE = 2000
-
-
-class LineError(ValueError):
-    """A line that cannot be imported; the message names the problem."""
 
 
 @dataclass
@@ -73,16 +70,9 @@ def parse_timestamp(value: Any) -> dt.datetime:
 
 def parse_line(line_no: int, text: str) -> EventLine | None:
     """Parse one line; None for a blank line. Raises LineError naming the problem."""
-    if not text.strip():
+    data = json_line_object(text)
+    if data is None:
         return None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise LineError(f"not valid JSON ({exc.msg})") from exc
-    if "\x00" in text or "\\u0000" in text:
-        raise LineError("contains a NUL character, which PostgreSQL cannot store")
-    if not isinstance(data, dict):
-        raise LineError("expected a JSON object")
     for key in ("user", "type", "ts"):
         if key not in data:
             raise LineError(f"missing '{key}'")

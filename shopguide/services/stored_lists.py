@@ -21,7 +21,7 @@ from django.db.models import Max, Q
 from shopguide.adapter import get_adapter
 from shopguide.conf import shopguide_settings
 from shopguide.models import REASON_SPACES, Interaction, ModelVersion, RelatedList, ShopperList
-from shopguide.vectors import TABLE as VECTORS
+from shopguide.vectors import read_product_vectors
 
 
 # -- related products -------------------------------------------------------------------------------
@@ -133,22 +133,14 @@ def _copy_related(version: ModelVersion, kind: str, rows) -> int:
 def load_space_matrices(version: ModelVersion, names: Sequence[str]) -> tuple[list[Any], dict[str, np.ndarray]]:
     """Every product with a vector in any of ``names``, and per space an (N, D) matrix aligned
     with them (zero rows where a product has no vector there)."""
-    per_space: dict[str, tuple[list[Any], list[list[float]]]] = {}
-    with connection.cursor() as cursor:
-        for name in names:
-            cursor.execute(
-                f"SELECT product_id, embedding::real[] FROM {VECTORS} WHERE version_id = %s AND space = %s ORDER BY product_id",
-                [version.pk, name],
-            )
-            rows = cursor.fetchall()
-            per_space[name] = ([pk for pk, _ in rows], [vector for _, vector in rows])
+    per_space = {name: read_product_vectors(version_id=version.pk, space=name) for name in names}
     product_ids = sorted({pk for ids, _ in per_space.values() for pk in ids}, key=lambda pk: (str(type(pk)), pk))
     position = {pk: i for i, pk in enumerate(product_ids)}
     matrices = {}
     for name, (ids, vectors) in per_space.items():
         matrix = np.zeros((len(product_ids), version.dimensions[name]), np.float32)
         if ids:
-            matrix[[position[pk] for pk in ids]] = np.asarray(vectors, np.float32)
+            matrix[[position[pk] for pk in ids]] = vectors
         matrices[name] = matrix
     return product_ids, matrices
 

@@ -64,12 +64,11 @@ def held_out_scores(encoder, snapshot: CatalogSnapshot, queries: dict[str, list]
     pairs = queries["logged"] + queries["generated"]
     if not pairs:
         return np.empty(0)
+    from shopguide.ml.metrics import reciprocal_rank_at_k, target_ranks
+
     vectors = encoder.embed(snapshot.documents) if vectors is None else vectors
     scores = encoder.embed([q for q, _ in pairs]) @ vectors.T  # (Q, N)
-    targets = np.array([t for _, t in pairs])
-    target_scores = scores[np.arange(len(pairs)), targets]
-    ranks = (scores > target_scores[:, None]).sum(axis=1) + 1
-    return np.where(ranks <= EVAL_K, 1.0 / ranks, 0.0)
+    return reciprocal_rank_at_k(target_ranks(scores, np.array([t for _, t in pairs])), EVAL_K)
 
 
 def fulltext_scores(snapshot: CatalogSnapshot, queries: dict[str, list]) -> np.ndarray:
@@ -94,11 +93,13 @@ def fulltext_scores(snapshot: CatalogSnapshot, queries: dict[str, list]) -> np.n
     with connection.cursor() as cursor:
         cursor.execute(sql, [config, config, list(snapshot.documents), config, [q for q, _ in pairs], EVAL_K])
         found = cursor.fetchall()
-    out = np.zeros(len(pairs))
+    from shopguide.ml.metrics import reciprocal_rank_at_k
+
+    ranks = np.zeros(len(pairs), dtype=np.int64)  # 0: not in the top EVAL_K
     for j, i, rank in found:  # ordinality counts from 1
         if pairs[j - 1][1] == i - 1:
-            out[j - 1] = 1.0 / rank
-    return out
+            ranks[j - 1] = rank
+    return reciprocal_rank_at_k(ranks, EVAL_K)
 
 
 def train(snapshot: CatalogSnapshot, *, version: ModelVersion, overrides: dict, progress) -> dict[str, Any]:

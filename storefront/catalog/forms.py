@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django import forms
 
-from shopguide.conf import shopguide_settings
+from shopguide.selectors.search import InvalidImage, check_upload_size
 
 
 class ImageSearchForm(forms.Form):
@@ -15,7 +15,8 @@ class ImageSearchForm(forms.Form):
     def clean_image(self):
         upload = self.cleaned_data["image"]
         # Refuse an oversized file by its size alone, before reading it into memory.
-        limit = shopguide_settings.MAX_UPLOAD_BYTES
-        if upload.size > limit:
-            raise forms.ValidationError(f"The image is {upload.size:,} bytes; the limit is {limit:,} bytes.")
+        try:
+            check_upload_size(upload.size)
+        except InvalidImage as exc:
+            raise forms.ValidationError(str(exc)) from exc
         return upload

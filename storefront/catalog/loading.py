@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -14,13 +13,10 @@ from django.db import transaction
 from django.utils.text import slugify
 from PIL import Image, UnidentifiedImageError
 
+from shopguide.validators import LineError, json_line_object
 from storefront.catalog.models import Category, Product
 
 BATCH_SIZE = 500
-
-
-class LineError(ValueError):
-    pass
 
 
 @dataclass
@@ -44,16 +40,9 @@ class CatalogLine:
 
 
 def parse_line(line_no: int, text: str, images_root: Path | None) -> CatalogLine | None:
-    if not text.strip():
+    data = json_line_object(text)
+    if data is None:
         return None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise LineError(f"not valid JSON ({exc.msg})") from exc
-    if "\x00" in text or "\\u0000" in text:
-        raise LineError("contains a NUL character, which PostgreSQL cannot store")
-    if not isinstance(data, dict):
-        raise LineError("expected a JSON object")
     for key in ("sku", "title", "category", "price"):
         if data.get(key) in (None, ""):
             raise LineError(f"missing '{key}'")

@@ -6,7 +6,15 @@ import numpy as np
 import pytest
 
 from shopguide.ml import metrics
-from shopguide.ml.metrics import cosine_knn, precision_at_k_same_label
+from shopguide.ml.metrics import (
+    cosine_knn,
+    first_relevant_ranks,
+    precision_at_k_same_label,
+    precision_of_lists,
+    reciprocal_rank_at_k,
+    target_ranks,
+    top_k,
+)
 
 # Two tight clusters: rows 0, 1 point along x, rows 2, 3 along y.
 CLUSTERS = np.array([[1.0, 0.0], [0.9, 0.1], [0.0, 1.0], [0.1, 0.9]])
@@ -119,3 +127,29 @@ def test_paired_difference_separates_a_real_drop_from_noise():
     assert drift["low"] < 0 < drift["high"] or abs(drift["value"]) < 0.03
     with pytest.raises(ValueError):
         paired_difference(reference[:10], reference)
+
+
+def test_top_k_is_sorted_best_first_and_clamped():
+    scores = np.array([[0.1, 0.9, 0.5, 0.7], [1.0, 0.0, 0.2, 0.3]])
+    np.testing.assert_array_equal(top_k(scores, 2), [[1, 3], [0, 3]])
+    assert top_k(scores, 10).shape == (2, 4)
+
+
+def test_ranks_and_reciprocal_rank_at_k():
+    scores = np.array([[0.1, 0.9, 0.5], [0.3, 0.3, 0.2]])
+    ranks = target_ranks(scores, np.array([2, 1]))
+    np.testing.assert_array_equal(ranks, [2, 1])  # a tie goes the target's way
+    np.testing.assert_array_equal(reciprocal_rank_at_k(np.array([1, 2, 4, 0]), 3), [1.0, 0.5, 0.0, 0.0])
+
+
+def test_ranked_list_metrics_match_the_bench_formulas_they_replace():
+    rng = np.random.default_rng(0)
+    top = top_k(rng.standard_normal((50, 30)), 10)
+    relevant = [rng.choice(30, size=rng.integers(1, 6), replace=False) for _ in range(50)]
+    old_mrr = []
+    for row, rel in zip(top, relevant):
+        hits = np.flatnonzero(np.isin(row, rel))
+        old_mrr.append(1.0 / (hits[0] + 1) if len(hits) else 0.0)
+    assert float(np.mean(reciprocal_rank_at_k(first_relevant_ranks(top, relevant), 10))) == float(np.mean(old_mrr))
+    old_precision = float(np.mean([np.isin(row, rel).mean() for row, rel in zip(top, relevant)]))
+    assert float(np.mean(precision_of_lists(top, relevant))) == old_precision
