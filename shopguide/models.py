@@ -49,6 +49,10 @@ class ModelVersion(models.Model):
     dimensions = models.JSONField(default=dict, blank=True)
     n_products = models.PositiveIntegerField(default=0)
     n_interactions = models.PositiveIntegerField(default=0)
+    # How many products each stored list of this version was built to hold (SHOPGUIDE["LIST_DEPTH"]
+    # then): a shorter list holds every candidate there was. Null for versions built before it was
+    # recorded (their lists are read against the current setting).
+    list_depth = models.PositiveIntegerField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
