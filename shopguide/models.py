@@ -230,8 +230,8 @@ class RelatedList(models.Model):
     space = models.CharField(max_length=16, blank=True)
     product_ids = ArrayField(models.TextField())
     scores = ArrayField(RealField())
-    # Per item, the space that contributed most to its score (the reason shown), as an index into
-    # shopguide.selectors.stored.REASON_SPACES.
+    # Per item, the space that contributed most to its score (the reason shown), as its position
+    # in the registry of spaces (shopguide.spaces.SPACE_MODULES).
     reasons = ArrayField(models.SmallIntegerField())
 
     class Meta:

@@ -21,8 +21,13 @@ from django.db.models import Max, Q
 from shopguide.adapter import get_adapter
 from shopguide.conf import shopguide_settings
 from shopguide.models import Interaction, ModelVersion, RelatedList, ShopperList
-from shopguide.selectors.stored import REASON_SPACES
+from shopguide.spaces import space_names
 from shopguide.vectors import TABLE as VECTORS
+
+
+def reason_indexes() -> dict[str, int]:
+    """What RelatedList.reasons stores for each space: its position in the registry of spaces."""
+    return {name: i for i, name in enumerate(space_names())}
 
 
 def record_list_depth(version: ModelVersion) -> int:
@@ -72,18 +77,19 @@ def build_related_lists(version: ModelVersion, *, progress: Callable[[float, str
         progress(0.8, "related lists: writing")
     RelatedList.objects.filter(version=version).delete()
     present = {name: np.abs(matrix).sum(axis=1) > 0 for name, matrix in spaces.items()}
+    reason_index = reason_indexes()
     written = 0
     for kind, weights in kinds.items():
         lists, names = computed[kind], list(weights)
         # Only products with a vector in one of the kind's spaces get a list of that kind.
         has_vector = np.logical_or.reduce([present[name] for name in names])
 
-        def rows(lists=lists, names=names, has_vector=has_vector):
+        def rows(lists=lists, names=names, has_vector=has_vector, reason_index=reason_index):
             for row in np.flatnonzero(has_vector):
                 found = lists.rows[row] >= 0
                 yield (
                     product_ids[row], [str(product_ids[i]) for i in lists.rows[row][found]], lists.scores[row][found],
-                    [REASON_SPACES.index(names[s]) for s in lists.spaces[row][found]],
+                    [reason_index[names[s]] for s in lists.spaces[row][found]],
                 )  # fmt: skip
 
         written += _copy_related(version, kind, rows())
@@ -116,7 +122,7 @@ def store_product_lists(version: ModelVersion, product_pk: Any) -> int:
                 continue
             RelatedList.objects.create(
                 version=version, product_id=product_pk, space=kind, product_ids=[str(pk) for pk, _, _ in found],
-                scores=[score for _, score, _ in found], reasons=[REASON_SPACES.index(space) for _, _, space in found],
+                scores=[score for _, score, _ in found], reasons=[reason_indexes()[space] for _, _, space in found],
             )  # fmt: skip
             changed += 1 + _insert_into_neighbours(version, kind, product_pk, found, depth=depth)
     return changed
@@ -124,7 +130,8 @@ def store_product_lists(version: ModelVersion, product_pk: Any) -> int:
 
 def _insert_into_neighbours(version: ModelVersion, kind: str, product_pk: Any, found, *, depth: int) -> int:
     me = str(product_pk)
-    by_neighbour = {str(pk): (score, REASON_SPACES.index(space)) for pk, score, space in found}
+    reason_index = reason_indexes()
+    by_neighbour = {str(pk): (score, reason_index[space]) for pk, score, space in found}
     lists = list(RelatedList.objects.select_for_update().filter(version=version, space=kind, product_id__in=[pk for pk, _, _ in found]))
     for stored in lists:
         score, reason = by_neighbour[str(stored.product_id)]

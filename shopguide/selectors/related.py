@@ -14,11 +14,11 @@ from shopguide.selectors.neighbours import neighbours_in_spaces
 from shopguide.selectors.popular import popular_products
 from shopguide.selectors.results import Recommendations, ScoredProduct
 from shopguide.selectors.stored import StoredRelated, read_listed, read_related
+from shopguide.spaces import get_space
 from shopguide.vectors import SpaceSearch, VectorQuery
 from shopguide.versions import active_version
 
 RELATED_CANDIDATES = 50  # per space, before fusion
-REASONS = {"image": "looks like {title}", "text": "similar to {title}", "behaviour": "bought together with {title}"}
 
 
 def related_products(
@@ -91,7 +91,7 @@ def _from_stored(
     items = []
     for pk, score, reason in zip(stored.product_ids, stored.scores, stored.reasons):
         if pk in shown and len(items) < k:
-            items.append(ScoredProduct(by_pk[pk], round(score, 4), REASONS[reason].format(title=title)))
+            items.append(ScoredProduct(by_pk[pk], round(score, 4), get_space(reason).reason.format(title=title)))
     result = Recommendations(items=items, version=stored.version_id)
     if items:
         result.source, result.fallback = space or "related", False
@@ -157,4 +157,4 @@ def _fused_neighbours(
     by_pk = adapter.get_queryset().in_bulk([pk for pk, _, _ in found])
     title = adapter.title(product)
     # A product deleted since it was indexed is dropped, never crashed on.
-    return [ScoredProduct(by_pk[pk], score, REASONS[main].format(title=title)) for pk, score, main in found if pk in by_pk]
+    return [ScoredProduct(by_pk[pk], score, get_space(main).reason.format(title=title)) for pk, score, main in found if pk in by_pk]

@@ -19,9 +19,7 @@ from shopguide.adapter import get_adapter
 from shopguide.conf import shopguide_settings
 from shopguide.models import Interaction, ModelVersion, RelatedList, ShopperList
 from shopguide.selectors.filters import ProductFilters
-
-# Index of each space in RelatedList.reasons. Append only: stored rows refer to positions.
-REASON_SPACES = ("image", "text", "behaviour")
+from shopguide.spaces import space_names
 
 VERSIONS = ModelVersion._meta.db_table
 RELATED = RelatedList._meta.db_table
@@ -73,9 +71,10 @@ def read_related(*, product_pk: Any, space: str | None, version_id: int | None) 
     if row is None:
         return None
     version, ids, scores, reasons, depth = row
+    names = space_names()  # RelatedList.reasons holds each space's position in the registry
     return StoredRelated(
         version_id=version, product_ids=_to_pks(ids), scores=list(scores),
-        reasons=[REASON_SPACES[i] for i in reasons], depth=depth,
+        reasons=[names[i] for i in reasons], depth=depth,
     )  # fmt: skip
 
 
