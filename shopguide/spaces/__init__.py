@@ -74,6 +74,9 @@ class Space:
     embed_products: Callable[..., tuple[list[Any], np.ndarray, dict[Any, str]]]
     # (version, catalog, events) -> per-query held-out scores of an older version, or None
     version_scores: Callable[..., np.ndarray | None]
+    # (its ModelVersion.metrics entry, {} when absent) -> (rows (label, figure, estimate), notes
+    # (label, sentence or None)): its part of the admin's table of held-out figures
+    held_out_report: Callable[[dict], tuple[list, list]] = lambda metrics: ([], [])
 
     @property
     def label(self) -> str:

@@ -245,6 +245,19 @@ def content_features(version: ModelVersion, products: list, *, image, text) -> n
     return out
 
 
+def held_out_report(metrics: dict[str, Any]) -> tuple[list, list]:
+    """The admin's rows of the LSTM's and the baselines' held-out figures, and which serves."""
+    rows = []
+    for model, values in (metrics.get("evaluation") or {}).items():
+        rows.append((f"behaviour · {model}", "NDCG@10", values.get("ndcg@10_ci")))
+        rows.append((f"behaviour · {model}", "HR@10", values.get("hr@10_ci")))
+    if metrics.get("serving"):  # which recommender serves, and why (never worse than a baseline)
+        notes = [("personal recommendations", metrics["serving"].get("why"))]
+    else:  # versions trained before baselines could serve
+        notes = [("LSTM vs baselines (the LSTM serves)", (metrics.get("baseline_check") or {}).get("why"))]
+    return rows, notes
+
+
 SPACE = Space(
     name=NAME,
     metric=METRIC,
@@ -256,4 +269,5 @@ SPACE = Space(
     train=train_space,
     embed_products=embed_products,
     version_scores=version_scores,
+    held_out_report=held_out_report,
 )

@@ -161,6 +161,15 @@ def embed_products(version: ModelVersion, products: list) -> tuple[list[Any], np
     return [products[i].pk for i in ok], vectors, {products[i].pk: m for i, m in errors.items()}
 
 
+def held_out_report(metrics: dict[str, Any]) -> tuple[list, list]:
+    """The admin's rows of this space's held-out figures, and why its backbone was chosen."""
+    rows = []
+    for name, est in (metrics.get("held_out") or {}).items():
+        label = f"image · {metrics.get('backbone', 'model')}" if name == "model" else f"image · {name.replace('_', ' ')}"
+        rows.append((label, metrics.get("metric", ""), est))
+    return rows, [("image backbone", metrics.get("choice", {}).get("why"))]
+
+
 SPACE = Space(
     name=NAME,
     metric=METRIC,
@@ -174,4 +183,5 @@ SPACE = Space(
     ),
     embed_products=embed_products,
     version_scores=version_scores,
+    held_out_report=held_out_report,
 )

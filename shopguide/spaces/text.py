@@ -171,6 +171,11 @@ def embed_products(version: ModelVersion, products: list) -> tuple[list[Any], np
     return [p.pk for p in products], vectors, {}
 
 
+def held_out_report(metrics: dict[str, Any]) -> tuple[list, list]:
+    """The admin's rows of this space's held-out figures."""
+    return [("text", figure, est) for figure, est in (metrics.get("held_out") or {}).items()], []
+
+
 SPACE = Space(
     name=NAME,
     metric=METRIC,
@@ -184,4 +189,5 @@ SPACE = Space(
     ),
     embed_products=embed_products,
     version_scores=version_scores,
+    held_out_report=held_out_report,
 )
