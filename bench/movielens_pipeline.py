@@ -72,7 +72,7 @@ def main() -> None:
     n_products, n_events = load_data()
     load_seconds = time.monotonic() - started
     with override_settings(SHOPGUIDE={**settings.SHOPGUIDE, "MODELS": ["text", "behaviour"]}):
-        from shopguide.training import request_training, run_training
+        from shopguide.services.training import request_training, run_training
 
         started = time.monotonic()
         run = run_training(request_training().pk)

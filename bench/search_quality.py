@@ -89,8 +89,8 @@ def train_text_model(epochs: int | None):
     from django.conf import settings
     from django.test import override_settings
 
-    from shopguide.training import request_training, run_training
-    from shopguide.versions import active_version
+    from shopguide.selectors.versions import active_version
+    from shopguide.services.training import request_training, run_training
 
     version = active_version()
     if version is not None:

@@ -21,7 +21,7 @@ it is configured); later runs reuse it (``--fresh`` rebuilds):
 * a text model (a 1-epoch fit on 2,000 product texts: search embeds each query with it) and an
   untrained behaviour LSTM over the whole catalogue (a shopper's vector is computed live with it
   when their stored list is stale). Latency, not ranking quality, is what this bench measures;
-* the lists training's finish step stores (``shopguide.stored_lists``): every product's related
+* the lists training's finish step stores (``shopguide.services.stored_lists``): every product's related
   lists (fused and per space, exact, in torch; about 4 minutes on 2 CPU cores for 100,000
   products) and every shopper's recommendations.
 
@@ -148,13 +148,14 @@ def build_shop(n_products: int) -> None:
     from shopguide.ml.sequence_model import SequenceModelConfig, SequenceRecommender
     from shopguide.ml.text_encoder import TextEncoder, TextEncoderConfig
     from shopguide.models import Interaction, ModelVersion
+    from shopguide.products import product_document
     from shopguide.search_documents import refresh_search_documents
-    from shopguide.snapshot import product_document
+    from shopguide.selectors.versions import active_version
+    from shopguide.services.versions import activate_version
     from shopguide.spaces import behaviour as behaviour_space
     from shopguide.spaces import get_space
     from shopguide.spaces.artifacts import save_artifact, save_json_artifact
     from shopguide.vectors import ensure_hnsw_index, write_product_vectors, write_user_vectors
-    from shopguide.versions import activate_version
     from storefront.catalog.models import Category, Product
 
     rng = np.random.default_rng(0)
@@ -249,7 +250,7 @@ def build_shop(n_products: int) -> None:
 def build_stored_lists(version, step: Timer) -> None:
     """What training's finish step stores before activating: every product's related lists and
     every shopper's recommendations, computed exactly."""
-    from shopguide.stored_lists import build_related_lists, build_shopper_lists
+    from shopguide.services.stored_lists import build_related_lists, build_shopper_lists
 
     written = build_related_lists(version)
     step.done(f"{written:,} related lists (exact, torch)")
@@ -258,7 +259,7 @@ def build_stored_lists(version, step: Timer) -> None:
 
 
 def ensure_shop(n_products: int) -> None:
-    from shopguide.versions import active_version
+    from shopguide.selectors.versions import active_version
     from storefront.catalog.models import Product
 
     version = active_version()
@@ -269,7 +270,7 @@ def ensure_shop(n_products: int) -> None:
             print("Storing the lists of the bench's version ...")
             build_stored_lists(version, Timer())
         elif not version.shopper_lists.exists():  # a migration dropped them (they are derived data)
-            from shopguide.stored_lists import build_shopper_lists
+            from shopguide.services.stored_lists import build_shopper_lists
 
             print(f"Stored the shoppers' lists again: {build_shopper_lists(version):,}")
         return
@@ -288,7 +289,7 @@ def create_sessions() -> tuple[list[str], list[str]]:
     from django.contrib.sessions.backends.db import SessionStore
     from django.contrib.sessions.models import Session
 
-    from shopguide.events import VISITOR_SESSION_KEY
+    from shopguide.services.events import VISITOR_SESSION_KEY
 
     Session.objects.all().delete()
     customers = []
@@ -338,11 +339,11 @@ def measure_recall(seed: int) -> tuple[list[RecallRow], float]:
     applied to a mask), for queries as serving makes them (in-stock filter, the query product
     left out). Also returns the recall of shopguide's own exact SQL path against numpy (1.0 when
     both are right)."""
+    from shopguide.filters import ProductFilters
     from shopguide.models import UserVector
-    from shopguide.selectors.filters import ProductFilters
-    from shopguide.selectors.neighbours import filtered_neighbours
+    from shopguide.ranking import filtered_neighbours
+    from shopguide.selectors.versions import active_version
     from shopguide.vectors import nearest_products
-    from shopguide.versions import active_version
     from storefront.catalog.models import Category, Product
 
     version = active_version()

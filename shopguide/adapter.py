@@ -28,7 +28,7 @@ from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.db import connection, models
 from django.db.models import Q, QuerySet
 
-from shopguide.conf import get_product_model, shopguide_settings
+from shopguide.conf import get_product_model, on_reload, shopguide_settings
 
 logger = logging.getLogger(__name__)
 
@@ -318,3 +318,6 @@ def get_adapter() -> CatalogAdapter:
     """The configured adapter instance (cached; cleared when settings change)."""
     adapter_class = shopguide_settings.ADAPTER
     return adapter_class()
+
+
+on_reload(get_adapter.cache_clear)

@@ -65,7 +65,7 @@ class ModelVersionAdmin(RetrainPermissionMixin, admin.ModelAdmin):
 
     @admin.display(description="evaluation on held-out data (95% bootstrap intervals, sample sizes)")
     def evaluation(self, obj: ModelVersion):
-        from shopguide.evaluation import held_out_rows
+        from shopguide.services.evaluation import held_out_rows
 
         gate = (obj.metrics or {}).get("gate") or {}
         decision = format_html("<p><b>{}</b>: {}</p>", gate.get("decision", "–"), gate.get("why", "no gate decision recorded"))
@@ -118,7 +118,7 @@ class ModelVersionAdmin(RetrainPermissionMixin, admin.ModelAdmin):
 
     @admin.action(description="Activate the selected version (overrides the evaluation gate)", permissions=["retrain"])
     def activate_selected(self, request: HttpRequest, queryset) -> None:
-        from shopguide.versions import ActivationError, activate_version
+        from shopguide.services.versions import ActivationError, activate_version
 
         if queryset.count() != 1:
             self.message_user(request, "Select exactly one version to activate.", messages.ERROR)
@@ -132,7 +132,7 @@ class ModelVersionAdmin(RetrainPermissionMixin, admin.ModelAdmin):
 
     @admin.action(description="Roll back to the previously active version", permissions=["retrain"])
     def rollback(self, request: HttpRequest, queryset) -> None:
-        from shopguide.versions import ActivationError, rollback
+        from shopguide.services.versions import ActivationError, rollback
 
         try:
             version = rollback()
@@ -152,7 +152,7 @@ class TrainingRunAdmin(RetrainPermissionMixin, admin.ModelAdmin):
 
     @admin.action(description="Cancel the selected runs", permissions=["retrain"])
     def cancel_selected(self, request: HttpRequest, queryset) -> None:
-        from shopguide.training import cancel_run
+        from shopguide.services.training import cancel_run
 
         cancelled = sum(cancel_run(run) for run in queryset)
         self.message_user(request, f"{cancelled} run(s) cancelled; the active version keeps serving.", messages.SUCCESS)
@@ -174,7 +174,7 @@ class TrainingRunAdmin(RetrainPermissionMixin, admin.ModelAdmin):
 
     def changelist_view(self, request, extra_context=None):
         # Refresh the page while a run is in progress, so stage and percent move by themselves.
-        from shopguide.training import fail_stale_runs
+        from shopguide.services.training import fail_stale_runs
 
         fail_stale_runs()
         in_progress = TrainingRun.objects.exclude(status__in=TrainingRun.FINISHED).exists()

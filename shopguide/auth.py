@@ -1,4 +1,4 @@
-"""Django's ModelBackend, refusing logins while ``shopguide.login_guard`` says to wait.
+"""Django's ModelBackend, refusing logins while ``shopguide.services.login_guard`` says to wait.
 
     AUTHENTICATION_BACKENDS = ["shopguide.auth.ThrottledModelBackend"]   # in place of ModelBackend
 
@@ -13,7 +13,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend
 from django.core.exceptions import PermissionDenied
 
-from shopguide.login_guard import login_wait
+from shopguide.services.login_guard import login_wait
 
 
 class ThrottledModelBackend(ModelBackend):

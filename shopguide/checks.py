@@ -101,7 +101,6 @@ def check_celery(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
     they go to Celery's fallback app (amqp://localhost) and are lost; with a broker client
     missing the worker dies at start and the web process can only log that it could not queue.
     """
-    from shopguide.apps import loaded_celery_apps
 
     apps = loaded_celery_apps()
     messages: list[checks.CheckMessage] = []
@@ -273,7 +272,7 @@ def check_hostile_client_settings(app_configs=None, **kwargs) -> list[checks.Che
     and the authentication a shop runs the API with."""
     from django.conf import settings
 
-    from shopguide.login_guard import parse_rate
+    from shopguide.services.login_guard import parse_rate
 
     messages: list[checks.CheckMessage] = []
     try:
@@ -374,3 +373,14 @@ def check_model_choice_settings(app_configs=None, **kwargs) -> list[checks.Check
             id="shopguide.E042",
         ))
     return errors
+
+
+def loaded_celery_apps() -> list:
+    """The Celery apps created in this process so far, Celery's fallback app left out.
+
+    Shared tasks bind to any of them (not only the thread-local current app), so a project's app
+    serves runserver's and gunicorn's threads too; the fallback app (named "default") knows none
+    of the shop's settings."""
+    from celery import _state
+
+    return [app for app in _state._get_active_apps() if not (app is _state.default_app and app.main == "default")]

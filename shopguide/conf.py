@@ -8,6 +8,7 @@ looked up lazily, unknown keys raise, and the cache is dropped on ``setting_chan
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
@@ -250,11 +251,21 @@ def _reload_on_change(*, setting: str, **kwargs: Any) -> None:
         _drop_caches()
 
 
+# Callables run after the settings are reloaded, for caches built from them (the adapter registers
+# its own): conf imports nothing of shopguide.
+_reload_hooks: list[Callable[[], None]] = []
+
+
+def on_reload(hook: Callable[[], None]) -> Callable[[], None]:
+    """Run ``hook`` whenever shopguide's settings change (tests, ``register_integration``)."""
+    _reload_hooks.append(hook)
+    return hook
+
+
 def _drop_caches() -> None:
     shopguide_settings.reload()
-    from shopguide.adapter import get_adapter
-
-    get_adapter.cache_clear()
+    for hook in _reload_hooks:
+        hook()
 
 
 setting_changed.connect(_reload_on_change)

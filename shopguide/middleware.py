@@ -1,7 +1,7 @@
 """Middleware: guests' visitor cookie, a database outage as a 503, and API errors as JSON.
 
 ``VisitorCookieMiddleware`` keeps each guest's visitor id in a signed cookie, so tracking guests
-writes no database session (see ``shopguide.events``). Add it anywhere in MIDDLEWARE.
+writes no database session (see ``shopguide.services.events``). Add it anywhere in MIDDLEWARE.
 
 ``DatabaseUnavailableMiddleware``: a database outage answers 503 with Retry-After, not a 500 page.
 Add ``"shopguide.middleware.DatabaseUnavailableMiddleware"`` to MIDDLEWARE (after
@@ -32,7 +32,7 @@ UNAVAILABLE_MESSAGE = "The shop's database is briefly unavailable; please try ag
 
 
 class VisitorCookieMiddleware:
-    """Writes the visitor id that ``shopguide.events.visitor_id`` made on this request as a
+    """Writes the visitor id that ``shopguide.services.events.visitor_id`` made on this request as a
     signed, HTTP-only, first-party cookie (a year; Secure when the session cookie is), and drops
     it once the guest logged in (their history joined the account)."""
 
@@ -40,7 +40,7 @@ class VisitorCookieMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        from shopguide import events
+        from shopguide.services import events
 
         setattr(request, events.COOKIE_MIDDLEWARE_ATTR, True)
         response = self.get_response(request)

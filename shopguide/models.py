@@ -18,15 +18,18 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from pgvector.django import VectorField
 
+from shopguide.ml import event_types
+
 PRODUCT_MODEL = getattr(settings, "SHOPGUIDE_PRODUCT_MODEL", None) or "shopguide.MissingProductModel"
 
 
 class InteractionType(models.TextChoices):
-    VIEW = "view", _("view")
-    CART = "cart", _("add to cart")
-    PURCHASE = "purchase", _("purchase")
-    SEARCH = "search", _("search")
-    CLICK = "click", _("click on a recommendation")
+    # The vocabulary is shopguide.ml.event_types; the labels are repeated here for translation.
+    VIEW = event_types.VIEW, _("view")
+    CART = event_types.CART, _("add to cart")
+    PURCHASE = event_types.PURCHASE, _("purchase")
+    SEARCH = event_types.SEARCH, _("search")
+    CLICK = event_types.CLICK, _("click on a recommendation")
 
 
 class ModelVersion(models.Model):
@@ -286,7 +289,7 @@ class Segment(models.Model):
     slug = models.SlugField(max_length=100, unique=True)
     description = models.TextField(blank=True)
     # Optional rule over order history that labels members, e.g.
-    # {"min_purchases": 3, "category": "Bags", "within_days": 180}. See shopguide.segments.
+    # {"min_purchases": 3, "category": "Bags", "within_days": 180}. See shopguide.services.segments.
     rule = models.JSONField(default=dict, blank=True)
 
     class Meta:

@@ -12,7 +12,7 @@ from django.utils import timezone
 from shopguide.adapter import get_adapter
 from shopguide.conf import shopguide_settings
 from shopguide.models import SearchDocument
-from shopguide.snapshot import product_document
+from shopguide.products import product_document
 
 TABLE = SearchDocument._meta.db_table
 

@@ -1,52 +1,11 @@
-"""shopguide's own signals, and its signal handlers (connected in apps.ready)."""
+"""shopguide's own signals. Its receivers (of these and Django's signals) are in ``shopguide.receivers``."""
 
 from __future__ import annotations
 
-from django.contrib.auth.signals import user_logged_in, user_login_failed
-from django.dispatch import Signal, receiver
+from django.dispatch import Signal
 
 # Sent once a model version serves (after training, a forced activation or a rollback), after the
 # activation committed: ``sender`` is ModelVersion, ``version`` the version now active. Receivers
 # run in the process that activated (a worker, or the admin's request); a receiver's error is
 # logged and never undoes the activation.
 version_activated = Signal()
-
-
-@receiver(user_logged_in, dispatch_uid="shopguide_merge_guest_history")
-def merge_guest_history_on_login(sender, request, user, **kwargs) -> None:
-    # The visitor id is in a signed cookie (or, without the cookie middleware, in the session
-    # data, which survives Django's key rotation at login).
-    from shopguide.events import forget_visitor, merge_visitor_history, visitor_id
-
-    if request is None:
-        return
-    visitor = visitor_id(request, create=False)
-    if visitor:
-        merge_visitor_history(visitor=visitor, user=user)
-        forget_visitor(request)
-
-
-@receiver(user_login_failed, dispatch_uid="shopguide_count_failed_login")
-def count_failed_login(sender, credentials, request=None, **kwargs) -> None:
-    from django.contrib.auth import get_user_model
-
-    from shopguide.login_guard import note_login_failure
-
-    username = credentials.get("username") or credentials.get(get_user_model().USERNAME_FIELD)
-    note_login_failure(request=request, username=username if isinstance(username, str) else None)
-
-
-def connect_catalog_signals() -> None:
-    """Embed saved products incrementally (called from apps.ready)."""
-    from django.core.exceptions import ImproperlyConfigured
-    from django.db.models.signals import post_save
-
-    from shopguide.adapter import get_adapter
-    from shopguide.incremental import on_catalog_change
-
-    try:
-        models = get_adapter().watched_models()
-    except ImproperlyConfigured:
-        return  # reported by the system checks
-    for model in models:
-        post_save.connect(on_catalog_change, sender=model, dispatch_uid=f"shopguide_embed_{model._meta.label}")

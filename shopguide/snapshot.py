@@ -6,7 +6,6 @@ their own products again, so they can run on other workers.
 
 from __future__ import annotations
 
-import io
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -14,14 +13,12 @@ from typing import Any
 import numpy as np
 
 from shopguide.adapter import get_adapter
-from shopguide.conf import shopguide_settings
+from shopguide.exceptions import TrainingRefused
+from shopguide.ml.event_types import EVENT_STRENGTH, EVENT_TYPES
+from shopguide.products import product_document, read_product_images
 
 IMAGE_LOAD_CHUNK = 512
 Progress = Callable[[float, str], None]
-
-
-class TrainingRefused(Exception):
-    """The data cannot train a model (e.g. an empty catalogue); the message says why."""
 
 
 @dataclass
@@ -43,42 +40,11 @@ class CatalogSnapshot:
         return category_labels(self.categories)
 
 
-def product_document(product) -> str:
-    """The text models' view of a product: title first, then its text fields, category last."""
-    adapter = get_adapter()
-    category = adapter.category(product)
-    return adapter.text(product) + (f"\n{category}" if category else "")
-
-
 def category_labels(categories: list[str | None]) -> np.ndarray:
     """Category names → int ids (-1 = no category)."""
     names = sorted({c for c in categories if c})
     ids = {name: i for i, name in enumerate(names)}
     return np.array([ids.get(c, -1) if c else -1 for c in categories], dtype=np.int64)
-
-
-def read_product_images(products: list, *, size: int, channels: int) -> tuple[list[int], np.ndarray, dict[int, str]]:
-    """Decode the images of ``products`` (through the adapter).
-
-    Returns (positions in ``products`` that decoded, uint8 (M, size, size, channels), errors by
-    position). A missing or broken image never raises.
-    """
-    from shopguide.ml.images import prepare_images
-
-    adapter = get_adapter()
-    positions, blobs, errors = [], [], {}
-    for position, product in enumerate(products):
-        data = adapter.read_image(product)
-        if data is None:
-            errors[position] = "no image"
-        else:
-            positions.append(position)
-            blobs.append(io.BytesIO(data))
-    prepared = prepare_images(blobs, size=size, channels=channels, max_pixels=shopguide_settings.MAX_IMAGE_PIXELS)
-    for index, message in prepared.errors.items():
-        errors[positions[index]] = message
-    ok = [positions[i] for i in prepared.ok_indices]
-    return ok, prepared.array, errors
 
 
 def take_catalog_snapshot(*, image_size: int, channels: int, progress: Progress) -> CatalogSnapshot:
@@ -121,17 +87,13 @@ def take_catalog_snapshot(*, image_size: int, channels: int, progress: Progress)
     return snapshot
 
 
-# Strongest signal wins when a shopper met the same product several times.
-EVENT_STRENGTH = {"view": 0, "search": 0, "click": 1, "cart": 2, "purchase": 3}
-
-
 @dataclass
 class EventSnapshot:
     """Per shopper (user or anonymous visitor), the distinct products met, in time order."""
 
     actors: list[tuple[str, Any]] = field(default_factory=list)  # ("user", pk) or ("visitor", id)
     sequences: list[np.ndarray] = field(default_factory=list)  # product positions in the catalogue
-    event_types: list[np.ndarray] = field(default_factory=list)  # ids into ml.sequence_model.EVENT_TYPES
+    event_types: list[np.ndarray] = field(default_factory=list)  # ids into ml.event_types.EVENT_TYPES
     n_events: int = 0
 
     def user_rows(self) -> list[int]:
@@ -142,7 +104,6 @@ def take_event_snapshot(catalog: CatalogSnapshot, *, user_ids: list[Any] | None 
     """Every shopper's history over the snapshot's products (or only these users'). A product met
     twice keeps its first position and its strongest event type (so a view → cart → purchase is
     one purchase), which keeps "exclude what the shopper already has" meaningful in evaluation."""
-    from shopguide.ml.sequence_model import EVENT_TYPES
     from shopguide.models import Interaction
 
     # Keys as text: product ids may come back from JSON (a saved model's item list) as strings.

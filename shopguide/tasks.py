@@ -26,7 +26,7 @@ class BrokerUnavailable(Exception):
 @shared_task(name="shopguide.training.run", **TASK_OPTIONS)
 def train(run_id: int) -> str:
     """Snapshot and train, then fan the catalogue's embedding out over the workers."""
-    from shopguide import training
+    from shopguide.services import training
 
     run = training.start_run(run_id)
     if run is None or training.train_models(run) is None:
@@ -38,28 +38,28 @@ def train(run_id: int) -> str:
 
 @shared_task(name="shopguide.embeddings.embed_chunk", **TASK_OPTIONS)
 def embed_chunk(run_id: int, index: int) -> bool:
-    from shopguide import training
+    from shopguide.services import training
 
     return training.embed_chunk(run_id, index)
 
 
 @shared_task(name="shopguide.embeddings.embed_product", **TASK_OPTIONS)
 def embed_product_task(product_pk) -> list[str]:
-    from shopguide.incremental import embed_product
+    from shopguide.services.incremental import embed_product
 
     return embed_product(product_pk)
 
 
 @shared_task(name="shopguide.profiles.refresh_user", **TASK_OPTIONS)
 def refresh_user_task(user_id) -> bool:
-    from shopguide.incremental import refresh_user_vector
+    from shopguide.services.incremental import refresh_user_vector
 
     return refresh_user_vector(user_id)
 
 
 @shared_task(name="shopguide.profiles.refresh_visitor", **TASK_OPTIONS)
 def refresh_visitor_task(visitor: str) -> bool:
-    from shopguide.incremental import refresh_visitor_list
+    from shopguide.services.incremental import refresh_visitor_list
 
     return refresh_visitor_list(visitor)
 
@@ -79,7 +79,7 @@ def enqueue_training(*, requested_by=None, options: dict | None = None) -> Train
     Raises BrokerUnavailable (and marks the run failed) when the broker cannot be reached;
     nothing that serves is touched.
     """
-    from shopguide.training import request_training
+    from shopguide.services.training import request_training
 
     run = request_training(requested_by=requested_by, options=options)
 

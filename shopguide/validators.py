@@ -16,7 +16,7 @@ CHECK_SIZE = 64  # decode to a small square: enough to prove the file is a whole
 
 
 def validate_product_image(file) -> None:
-    from shopguide.selectors.search import InvalidImage, check_upload_size, read_query_image
+    from shopguide.uploads import InvalidImage, check_upload_size, read_query_image
 
     try:
         check_upload_size(getattr(file, "size", None))  # before reading a file that is too big

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from django.test import override_settings
 
-from shopguide.training import request_training, run_training
+from shopguide.services.training import request_training, run_training
 from tests.factories import SHELVES, make_articles
 from tests.testapp.models import Article, Offer, Shelf
 

@@ -5,7 +5,7 @@ import pytest
 from django.urls import reverse
 
 from shopguide.models import Interaction, ModelVersion, ProductVector, TrainingRun, UserVector
-from shopguide.training import request_training, run_training
+from shopguide.services.training import request_training, run_training
 from tests.factories import make_articles
 from tests.testapp.models import Customer
 

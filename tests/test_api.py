@@ -10,8 +10,9 @@ from django.contrib.auth.models import Permission
 from PIL import Image
 
 from shopguide.models import Interaction, Segment, SegmentMember
-from shopguide.training import request_training, run_training
-from shopguide.versions import activate_version, active_version
+from shopguide.selectors.versions import active_version
+from shopguide.services.training import request_training, run_training
+from shopguide.services.versions import activate_version
 from tests.factories import SHELVES, make_articles, make_history, pattern_png
 from tests.testapp.models import Article, Customer
 

@@ -12,8 +12,8 @@ from django.urls import reverse
 
 from shopguide.models import Interaction, ShopperList
 from shopguide.selectors import recommended_for
+from shopguide.services.training import request_training, run_training
 from shopguide.spaces import behaviour as behaviour_space
-from shopguide.training import request_training, run_training
 from tests.factories import make_articles
 from tests.testapp.models import Customer
 
@@ -78,7 +78,7 @@ def test_item_knn_clearly_better_serves_the_recommendations_and_the_admin_says_s
     assert all(item.reason == f"because you viewed {articles[7].name}" for item in live.items)
 
     # The light queue's refresh stores the guest's list from the baseline too.
-    from shopguide.incremental import refresh_visitor_list
+    from shopguide.services.incremental import refresh_visitor_list
 
     assert refresh_visitor_list("guest-1")
     stored = ShopperList.objects.get(version=version, visitor="guest-1")

@@ -3,7 +3,7 @@ import json
 import pytest
 from django.core.management import CommandError, call_command
 
-from shopguide.training import request_training, run_training
+from shopguide.services.training import request_training, run_training
 from tests.factories import make_articles, make_history
 
 

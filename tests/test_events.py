@@ -1,8 +1,8 @@
 import pytest
 from django.test import Client
 
-from shopguide.events import VISITOR_COOKIE, record_event
 from shopguide.models import Interaction
+from shopguide.services.events import VISITOR_COOKIE, record_event
 from tests.factories import make_articles
 from tests.testapp.models import Customer
 

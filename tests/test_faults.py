@@ -18,7 +18,7 @@ import psycopg
 import pytest
 
 from shopguide.models import TrainingRun
-from shopguide.training import request_training, run_training
+from shopguide.services.training import request_training, run_training
 from storefront import embedded_db
 from tests.factories import make_articles
 from tests.demo import ROOT, GunicornServer, free_port, production_environment

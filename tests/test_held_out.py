@@ -10,10 +10,10 @@ import numpy as np
 
 from shopguide.ml.holdout import TEST, VALID
 from shopguide.models import Interaction
+from shopguide.services.training import request_training, run_training
 from shopguide.snapshot import take_catalog_snapshot
 from shopguide.spaces import image as image_space
 from shopguide.spaces import text as text_space
-from shopguide.training import request_training, run_training
 from tests.factories import make_articles, make_history
 
 

@@ -15,7 +15,7 @@ from django.template import Context, Template
 from django.test import override_settings
 
 from shopguide.models import RelatedList, ShopperList
-from shopguide.training import request_training, run_training
+from shopguide.services.training import request_training, run_training
 from tests.factories import make_articles, make_history, pattern_png
 from tests.testapp.models import Article, Customer
 
@@ -140,8 +140,8 @@ def _item_schema(schema: dict) -> dict:
 def test_guests_are_tracked_by_a_signed_cookie_without_a_session_row(shop, client):
     from django.contrib.sessions.models import Session
 
-    from shopguide.events import VISITOR_COOKIE
     from shopguide.models import Interaction
+    from shopguide.services.events import VISITOR_COOKIE
 
     first = client.get("/articles/A-0001/")
     cookie = first.cookies[VISITOR_COOKIE]
@@ -159,8 +159,8 @@ def test_guests_are_tracked_by_a_signed_cookie_without_a_session_row(shop, clien
 
 
 def test_a_forged_visitor_cookie_is_a_new_guest_not_an_error(db, client):
-    from shopguide.events import VISITOR_COOKIE
     from shopguide.models import Interaction
+    from shopguide.services.events import VISITOR_COOKIE
 
     make_articles(2, with_images=False)
     client.get("/articles/A-0000/")
@@ -176,8 +176,8 @@ def test_without_the_middleware_guests_fall_back_to_the_session_and_check_warns(
     from django.contrib.sessions.models import Session
     from django.core.management import call_command
 
-    from shopguide.events import VISITOR_SESSION_KEY
     from shopguide.models import Interaction
+    from shopguide.services.events import VISITOR_SESSION_KEY
 
     make_articles(2, with_images=False)
     settings.MIDDLEWARE = [m for m in settings.MIDDLEWARE if m != "shopguide.middleware.VisitorCookieMiddleware"]

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from shopguide.training import request_training, run_training
+from shopguide.services.training import request_training, run_training
 from tests.factories import make_articles, make_history
 from tests.testapp.adapter import ArticleAdapter
 
@@ -96,8 +96,8 @@ def test_an_unexpected_failure_in_a_view_is_a_json_500(db, api_client, settings,
 
 
 def test_the_search_selector_refuses_nul_whoever_calls_it(db):
-    from shopguide.events import record_event
     from shopguide.selectors import InvalidQuery, search_products
+    from shopguide.services.events import record_event
 
     make_articles(2, with_images=False)
     with pytest.raises(InvalidQuery, match="NUL"):

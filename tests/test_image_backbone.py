@@ -12,7 +12,7 @@ from django.core.files.storage import default_storage
 
 from shopguide.ml.packages import missing_pretrained_packages
 from shopguide.models import ProductVector, TrainingRun
-from shopguide.training import request_training, run_training
+from shopguide.services.training import request_training, run_training
 from tests.factories import make_articles
 
 TINY_PRETRAINED = {"image_size": 32, "epochs": 2, "views": 2, "batch_size": 16}

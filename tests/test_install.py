@@ -139,7 +139,7 @@ def test_the_wheel_installs_into_a_fresh_virtualenv_and_serves(tmp_path, host_da
         run([python, "manage.py", "migrate"], cwd=project, env=env)
         # (A bulk load as the README says: no embedding tasks queued, so no broker is needed here.)
         run([python, "manage.py", "shell", "-c",
-             "from catalog.models import Product\nfrom shopguide.incremental import suspend_incremental_updates\n"
+             "from catalog.models import Product\nfrom shopguide.services.incremental import suspend_incremental_updates\n"
              "with suspend_incremental_updates():\n"
              "    Product.objects.create(title='Red shoe', price='19.90', sku='S1')\n"
              "    Product.objects.create(title='Blue shoe', price='24.00', sku='S2')"], cwd=project, env=env)  # fmt: skip

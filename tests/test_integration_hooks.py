@@ -10,10 +10,10 @@ from django.core.exceptions import ImproperlyConfigured
 
 from shopguide import conf
 from shopguide.conf import register_integration, shopguide_settings
-from shopguide.events import PastEvent, record_event, store_past_events
 from shopguide.models import Interaction, ModelVersion
+from shopguide.services.events import PastEvent, record_event, store_past_events
+from shopguide.services.versions import activate_version
 from shopguide.signals import version_activated
-from shopguide.versions import activate_version
 from tests.factories import make_articles
 
 

@@ -14,9 +14,9 @@ from django.utils import timezone
 
 from shopguide.models import ModelVersion, ProductVector, TrainingRun
 from shopguide.selectors import related_products
+from shopguide.selectors.versions import active_version
+from shopguide.services.training import cancel_run, fail_stale_runs, request_training, run_training
 from shopguide.tasks import enqueue_training
-from shopguide.training import cancel_run, fail_stale_runs, request_training, run_training
-from shopguide.versions import active_version
 from tests.conftest import wait_for
 from tests.factories import make_articles
 from tests.testapp.models import Article

@@ -14,7 +14,7 @@ from django.contrib.auth.models import AnonymousUser
 from django.contrib.sessions.middleware import SessionMiddleware
 from django.template import Context, Template
 
-from shopguide.events import VISITOR_SESSION_KEY
+from shopguide.services.events import VISITOR_SESSION_KEY
 from tests.demo import shell_json
 from tests.factories import make_articles
 

@@ -12,7 +12,7 @@ from django.test import Client
 from django.urls import reverse
 
 from shopguide.models import Interaction, ModelVersion, TrainingRun
-from shopguide.training import request_training, run_training
+from shopguide.services.training import request_training, run_training
 from tests.factories import make_articles, make_history, pattern_png
 from tests.testapp.models import Customer
 

@@ -9,9 +9,10 @@ from django.db import connection
 from django.test import Client
 
 from shopguide.models import ModelVersion, ProductVector, TrainingRun
-from shopguide.training import request_training, run_training
+from shopguide.selectors.versions import active_version
+from shopguide.services.training import request_training, run_training
+from shopguide.services.versions import ActivationError, rollback
 from shopguide.vectors import index_name
-from shopguide.versions import ActivationError, active_version, rollback
 from tests.factories import make_articles
 from tests.testapp.models import Article, ArticleImage
 

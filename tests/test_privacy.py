@@ -6,7 +6,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from shopguide.models import Interaction, Segment, SegmentMember, SegmentScore, UserVector
-from shopguide.training import request_training, run_training
+from shopguide.services.training import request_training, run_training
 from tests.factories import make_articles, make_history
 from tests.testapp.models import Customer
 

@@ -1,9 +1,9 @@
 import pytest
 
-from shopguide.incremental import embed_product
 from shopguide.models import SearchDocument
 from shopguide.search_documents import fulltext_matches, refresh_search_documents, trigram_matches
-from shopguide.training import request_training, run_training
+from shopguide.services.incremental import embed_product
+from shopguide.services.training import request_training, run_training
 from tests.factories import make_articles
 from tests.testapp.models import Article
 

@@ -12,8 +12,8 @@ from django.urls import reverse
 
 from shopguide.models import ProductVector, RelatedList
 from shopguide.spaces import SPACE_MODULES, Space, TrainedSpace, get_space, register, space_names, spaces, unregister
-from shopguide.training import request_training, run_training
-from shopguide.versions import active_version
+from shopguide.selectors.versions import active_version
+from shopguide.services.training import request_training, run_training
 from tests.factories import make_articles
 from tests.testapp.models import Customer
 
@@ -92,8 +92,8 @@ def test_a_registered_space_is_trained_stored_indexed_listed_and_served(colour_s
     assert body["source"] == "colour" and len(body["results"]) == 4
     assert all(item["reason"].startswith("same colour as ") for item in body["results"])
     # Live (no stored list): the same wording from the index the version built for it.
-    from shopguide.selectors.filters import ProductFilters
-    from shopguide.selectors.related import fused_neighbour_ids
+    from shopguide.filters import ProductFilters
+    from shopguide.ranking import fused_neighbour_ids
 
     live = fused_neighbour_ids(version, "A-0000", k=4, filters=ProductFilters(in_stock=False), space="colour")
     assert [pk for pk, _, _ in live] == stored.product_ids[:4]

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import pytest
 
-from shopguide.events import record_event
-from shopguide.incremental import embed_product, refresh_user_vector, refresh_visitor_list
 from shopguide.models import Interaction, RelatedList, ShopperList
-from shopguide.privacy import forget_user
 from shopguide.selectors import ProductFilters, recommended_for, related_products, related_products_of
 from shopguide.selectors.related import fused_neighbour_ids
-from shopguide.training import request_training, run_training
-from shopguide.versions import active_version
+from shopguide.selectors.versions import active_version
+from shopguide.services.events import record_event
+from shopguide.services.incremental import embed_product, refresh_user_vector, refresh_visitor_list
+from shopguide.services.privacy import forget_user
+from shopguide.services.training import request_training, run_training
 from tests.factories import SHELVES, make_articles, make_history
 from tests.testapp.models import Article
 
@@ -149,7 +149,7 @@ def test_a_guests_list_is_stored_from_their_session_history(shop):
     served = recommended_for(visitor="guest-1", k=4)
     assert served.source == "personal" and ids(served) == ids(live)
     assert [i.reason for i in served.items] == [i.reason for i in live.items]
-    from shopguide.events import merge_visitor_history
+    from shopguide.services.events import merge_visitor_history
 
     merge_visitor_history(visitor="guest-1", user=shop[1][0])  # logging in: the history is the customer's now
     assert not ShopperList.objects.filter(visitor="guest-1").exists()

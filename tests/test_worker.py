@@ -3,10 +3,10 @@
 import pytest
 from django.core.management import call_command
 
-from shopguide.models import ProductVector, TrainingRun
 from shopguide.conf import shopguide_settings
+from shopguide.models import ProductVector, TrainingRun
+from shopguide.selectors.versions import active_version
 from shopguide.tasks import enqueue_training, train
-from shopguide.versions import active_version
 from tests.conftest import wait_for
 from tests.factories import make_articles
 
@@ -49,7 +49,7 @@ def test_saved_product_is_embedded_and_related_without_a_retrain(celery_worker_p
     from tests.testapp.models import Article, ArticleImage, ArticleShelf, Shelf
 
     make_articles(12)
-    from shopguide.training import request_training, run_training
+    from shopguide.services.training import request_training, run_training
 
     assert run_training(request_training().pk).status == "succeeded"
     version = active_version()
@@ -70,9 +70,9 @@ def test_saved_product_is_embedded_and_related_without_a_retrain(celery_worker_p
 
 
 def test_new_events_refresh_the_customers_vector_without_a_retrain(celery_worker_process):
-    from shopguide.events import record_event
     from shopguide.models import UserVector
-    from shopguide.training import request_training, run_training
+    from shopguide.services.events import record_event
+    from shopguide.services.training import request_training, run_training
     from tests.factories import make_history
 
     articles = make_articles(30)

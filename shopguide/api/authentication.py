@@ -7,7 +7,7 @@ burning the server's CPU. Prefer session or token authentication for the API (th
 the test host enable only sessions). Where Basic is on, this class
 
 - refuses a login from an address or for a username with too many recent failures with 429 and
-  Retry-After, before any password is hashed (``shopguide.login_guard``);
+  Retry-After, before any password is hashed (``shopguide.services.login_guard``);
 - answers 401 for credentials with a NUL byte (DRF passes them to PostgreSQL, which raises).
 """
 
@@ -17,7 +17,7 @@ from django.conf import settings
 from drf_spectacular.authentication import BasicScheme
 from rest_framework import authentication, exceptions
 
-from shopguide.login_guard import login_wait
+from shopguide.services.login_guard import login_wait
 
 
 def host_authentication_classes() -> list | None:

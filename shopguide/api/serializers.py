@@ -206,7 +206,7 @@ class ImageSearchSerializer(QuerySerializer):
 
     def validate_image(self, value):
         # Refused by its size before it is read; its content is checked by search_by_image.
-        from shopguide.selectors.search import InvalidImage, check_upload_size
+        from shopguide.uploads import InvalidImage, check_upload_size
 
         try:
             check_upload_size(value.size)

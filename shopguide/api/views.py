@@ -28,10 +28,10 @@ from shopguide.api.serializers import (
     SearchResultsSerializer,
     TrendingQuerySerializer,
 )
-from shopguide.conf import shopguide_settings
 from shopguide.api.throttling import EventsThrottle, ImageSearchThrottle, SearchThrottle
-from shopguide.events import record_request_event, visitor_id
+from shopguide.conf import shopguide_settings
 from shopguide.selectors.profiles import VIEW_CUSTOMER_PERMISSION, may_view_customer
+from shopguide.services.events import record_request_event, visitor_id
 
 
 ERRORS = {

@@ -40,12 +40,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from .device import autocast_context, resolve_device, seed_everything
+from .event_types import EVENT_TYPES  # index = event-type id
 from .evaluation import evaluate
 
 logger = logging.getLogger(__name__)
 
 CHECKPOINT_FORMAT = "shopguide.sequence_model/1"
-EVENT_TYPES = ("view", "cart", "purchase", "search", "click")  # index = event-type id
 DEFAULT_EVENT_TYPE = EVENT_TYPES.index("purchase")  # used when no event types are given
 PAD, START = 0, 1  # reserved rows of the item table; item i lives at row i + 2
 Progress = Callable[[float, str], None]

@@ -6,11 +6,12 @@ fallback did. Serving never trains and never raises for a missing model or vecto
 popular products answer instead.
 """
 
-from shopguide.selectors.filters import DEFAULT_FILTERS, ProductFilters
+from shopguide.filters import DEFAULT_FILTERS, ProductFilters
+from shopguide.ranking import related_weights
 from shopguide.selectors.personal import recommended_for, shopper_history
 from shopguide.selectors.popular import popular_products, trending
 from shopguide.selectors.profiles import CustomerProfile, customer_profile
-from shopguide.selectors.related import related_products, related_products_of, related_weights
+from shopguide.selectors.related import related_products, related_products_of
 from shopguide.selectors.results import Recommendations, ScoredProduct
 from shopguide.selectors.search import InvalidImage, InvalidQuery, search_by_image, search_products
 

@@ -15,8 +15,8 @@ from django.core.cache import cache
 
 from shopguide.adapter import get_adapter
 from shopguide.conf import shopguide_settings
+from shopguide.filters import ProductFilters
 from shopguide.models import ModelVersion
-from shopguide.selectors.filters import ProductFilters
 from shopguide.selectors.results import Recommendations, ScoredProduct
 
 

@@ -7,35 +7,25 @@ shopper already bought or has in the cart is never recommended.
 
 from __future__ import annotations
 
-import functools
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from django.db.models import Model
 
 from shopguide.adapter import get_adapter
-from shopguide.models import Interaction, InteractionType, ModelVersion, UserVector
-from shopguide.selectors.filters import DEFAULT_FILTERS, ProductFilters
-from shopguide.selectors.neighbours import filtered_neighbours
+from shopguide.filters import DEFAULT_FILTERS, ProductFilters
+from shopguide.ml.event_types import EVENT_STRENGTH
+from shopguide.models import Interaction, InteractionType, ModelVersion
+from shopguide.ranking import HistoryItem, baseline_neighbours, because_reason, explained_neighbours, shopper_vector
 from shopguide.selectors.popular import TRENDING_WINDOW_DAYS, popular_products
 from shopguide.selectors.results import Recommendations, ScoredProduct
 from shopguide.selectors.stored import StoredShopper, read_listed, read_shopper
-from shopguide.snapshot import EVENT_STRENGTH
-from shopguide.vectors import Neighbour, pairwise_similarities
-from shopguide.versions import active_version
+from shopguide.selectors.versions import active_version
 
 HISTORY_EVENTS = 200  # most recent events read per shopper
 HISTORY_ITEMS = 50  # distinct products of them fed to the model
 OWNED_TYPES = (InteractionType.PURCHASE, InteractionType.CART)
 NO_REASON = "recommended for you"  # an item no product of the history explains
-VERBS = {"view": "viewed", "click": "viewed", "search": "searched for", "cart": "added", "purchase": "bought"}
-
-
-@dataclass(frozen=True)
-class HistoryItem:
-    product_id: Any
-    type: str  # the strongest event type the shopper had with the product
 
 
 def shopper_history(*, user: Model | None = None, visitor: str | None = None) -> list[HistoryItem]:
@@ -89,12 +79,6 @@ def recommended_for(
     return _topped_up(result, history, k=k, filters=filters)
 
 
-def because_reason(event_type: str, title: str) -> str:
-    """The reason of a personal recommendation: the history product closest to it, and what the
-    shopper did with it."""
-    return f"because you {VERBS.get(event_type, 'viewed')} {title}"
-
-
 def _from_stored(stored: StoredShopper, *, user, visitor, k: int, filters: ProductFilters) -> Recommendations | None:
     """The fresh stored list's first k products that pass ``filters`` (what the shopper met was
     left out when it was computed); None when fewer pass and a live search could find more."""
@@ -123,51 +107,6 @@ def _topped_up(result: Recommendations, history: list[HistoryItem], *, k: int, f
     return result
 
 
-def shopper_vector(version: ModelVersion, user: Model | None, history: list[HistoryItem], *, live: bool) -> np.ndarray | None:
-    if not live and user is not None:
-        stored = UserVector.objects.filter(version=version, user=user).values_list("embedding", flat=True).first()
-        if stored is not None:
-            return np.asarray(stored, dtype=np.float32)
-    from shopguide.ml.sequence_model import EVENT_TYPES
-    from shopguide.spaces import behaviour as behaviour_space
-
-    rows = _item_rows(version.artifacts[behaviour_space.ITEMS_ARTIFACT])
-    type_id = {name: i for i, name in enumerate(EVENT_TYPES)}
-    known = [(rows[str(h.product_id)], type_id[h.type]) for h in history if str(h.product_id) in rows]
-    if not known:  # only products the model has not seen: no sequence to read
-        return None
-    items, kinds = (np.array(column, dtype=np.int64) for column in zip(*known))
-    from shopguide.spaces.artifacts import use_query_threads
-
-    use_query_threads()
-    return behaviour_space.load(version).user_vectors([items], [kinds])[0]
-
-
-@functools.lru_cache(maxsize=4)
-def _item_rows(items_artifact: str) -> dict[str, int]:
-    """Product id (as text) -> row of the behaviour model, per version (artifacts never change)."""
-    from shopguide.spaces.artifacts import load_json_artifact
-
-    return {str(pk): i for i, pk in enumerate(load_json_artifact(items_artifact))}
-
-
-def explained_neighbours(
-    version: ModelVersion, vector: np.ndarray, seen: list[Any], *, k: int, filters: ProductFilters
-) -> list[tuple[Neighbour, Any]]:
-    """The k products nearest a shopper's vector (inner product in the behaviour index) that pass
-    ``filters`` and are not in ``seen``, best first, each with the product of ``seen`` most like
-    it, which explains it (None when none of ``seen`` has a vector). Serving and the stored lists
-    both rank this way."""
-    neighbours = filtered_neighbours(version, "behaviour", vector, k=k, filters=filters, metric="ip", exclude_ids=seen)
-    if not neighbours:
-        return []
-    # Each item's cosine similarity to each product of the history, computed in PostgreSQL.
-    similarity = pairwise_similarities(
-        version_id=version.pk, space="behaviour", product_ids=[n.product_id for n in neighbours], other_ids=list(seen)
-    )  # fmt: skip
-    return [(n, max(to_seen, key=to_seen.get) if (to_seen := similarity.get(n.product_id)) else None) for n in neighbours]
-
-
 def _nearest_with_reasons(
     version: ModelVersion, vector: np.ndarray, history: list[HistoryItem], *, k: int, filters: ProductFilters
 ) -> list[ScoredProduct]:
@@ -184,23 +123,6 @@ def _nearest_with_reasons(
         reason = because_reason(kind_of[because], adapter.title(by_pk[because])) if because in by_pk else NO_REASON
         items.append(ScoredProduct(by_pk[n.product_id], round(n.score, 4), reason))
     return items
-
-
-def baseline_neighbours(version: ModelVersion, seen: list[Any], *, depth: int) -> list[tuple[Neighbour, Any]]:
-    """Like :func:`explained_neighbours`, from the baseline ``version`` serves in the LSTM's place
-    (``spaces.behaviour.served_by``): its ``depth`` best products for a shopper who met ``seen``
-    (oldest first), none of them, each with the product of ``seen`` that explains it (or None).
-    Unfiltered: the caller filters (serving) or stores them all (stored lists)."""
-    from shopguide.spaces import behaviour as behaviour_space
-
-    rows = _item_rows(version.artifacts[behaviour_space.ITEMS_ARTIFACT])
-    known = [pk for pk in seen if str(pk) in rows]
-    history = np.array([rows[str(pk)] for pk in known], dtype=np.int64)
-    found, scores, because = behaviour_space.load_baseline(version).recommend(history, depth=depth)
-    to_pk = get_adapter().model._meta.pk.to_python
-    product_ids = behaviour_space.item_ids(version)
-    return [(Neighbour(to_pk(product_ids[r]), float(score)), known[b] if b >= 0 else None)
-            for r, score, b in zip(found, scores, because)]  # fmt: skip
 
 
 def _baseline_with_reasons(

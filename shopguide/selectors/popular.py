@@ -15,8 +15,8 @@ from django.utils import timezone
 
 from shopguide.adapter import get_adapter
 from shopguide.conf import shopguide_settings
+from shopguide.filters import DEFAULT_FILTERS, ProductFilters
 from shopguide.models import Interaction
-from shopguide.selectors.filters import DEFAULT_FILTERS, ProductFilters
 from shopguide.selectors.results import Recommendations, ScoredProduct
 
 TRENDING_WINDOW_DAYS = 7

@@ -11,7 +11,7 @@ from django.db.models import Model
 
 from shopguide.adapter import get_adapter
 from shopguide.models import Interaction, ModelVersion, SegmentMember, SegmentScore, UserVector
-from shopguide.versions import active_version
+from shopguide.selectors.versions import active_version
 
 # Reading another customer's profile or recommendations takes this permission (superusers have
 # every permission); being staff is not enough (staff may be anyone who runs part of the admin).

@@ -7,18 +7,15 @@ from typing import Any
 from django.db.models import Model
 
 from shopguide.adapter import get_adapter
+from shopguide.filters import DEFAULT_FILTERS, ProductFilters
 from shopguide.models import ModelVersion
+from shopguide.ranking import fused_neighbour_ids
 from shopguide.selectors.cache import cached_list
-from shopguide.selectors.filters import DEFAULT_FILTERS, ProductFilters
-from shopguide.selectors.neighbours import neighbours_in_spaces
 from shopguide.selectors.popular import popular_products
 from shopguide.selectors.results import Recommendations, ScoredProduct
 from shopguide.selectors.stored import StoredRelated, read_listed, read_related
+from shopguide.selectors.versions import active_version
 from shopguide.spaces import get_space
-from shopguide.vectors import SpaceSearch, VectorQuery
-from shopguide.versions import active_version
-
-RELATED_CANDIDATES = 50  # per space, before fusion
 
 
 def related_products(
@@ -104,47 +101,6 @@ def _topped_up(result: Recommendations, product: Model, *, k: int, filters: Prod
         taken = {item.product.pk for item in result.items} | {product.pk}
         result.items += popular_products(k=k - len(result.items), like=product, exclude_ids=taken, filters=filters)
     return result
-
-
-def related_weights(version: ModelVersion, space: str | None = None) -> dict[str, float]:
-    weights = (version.config or {}).get("related_weights") or {name: 1.0 for name in version.dimensions}
-    if space is not None:
-        return {space: 1.0} if space in version.dimensions else {}
-    return {name: w for name, w in weights.items() if w > 0 and name in version.dimensions}
-
-
-def fused_neighbour_ids(
-    version: ModelVersion, product_pk: Any, *, k: int, filters: ProductFilters, space: str | None
-) -> list[tuple[Any, float, str]]:
-    """The k products most related to ``product_pk`` that pass ``filters``, searched live in the
-    HNSW indexes: (pk, fused score, the space that contributed most), best first."""
-    weights = related_weights(version, space)
-    if not weights:
-        return []
-    search = related_search(version, product_pk, list(weights), k=k, filters=filters)
-    return rank_related(search, list(weights), weights, k=k)
-
-
-def related_search(version: ModelVersion, product_pk: Any, names: list[str], *, k: int, filters: ProductFilters) -> SpaceSearch:
-    """One statement: the product's own vectors, each space's neighbours of them (in the order of
-    ``names``), and every neighbour's similarity in every space (not only in the one that found it)."""
-    return neighbours_in_spaces(
-        version, [VectorQuery(name, like=product_pk) for name in names], k=max(RELATED_CANDIDATES, 3 * k),
-        filters=filters, exclude_ids=[product_pk], score=True,
-    )  # fmt: skip
-
-
-def rank_related(search: SpaceSearch, names: list[str], weights: dict[str, float], *, k: int) -> list[tuple[Any, float, str]]:
-    """The k best of ``related_search``'s neighbours by the weighted sum of their similarities in
-    the spaces of ``weights`` (a subset of ``names``, which the search's queries follow), among
-    the neighbours those spaces found: (pk, fused score, the space that contributed most)."""
-    found = {n.product_id for i, name in enumerate(names) if name in weights for n in search.neighbours[i]}
-    contributions: dict[Any, dict[str, float]] = {
-        pk: {names[i]: weights[names[i]] * value for i, value in sorted(search.similarities.get(pk, {}).items()) if names[i] in weights}
-        for pk in found
-    }  # fmt: skip
-    ranked = sorted((pk for pk in found if contributions[pk]), key=lambda pk: (-sum(contributions[pk].values()), str(pk)))[:k]
-    return [(pk, round(sum(contributions[pk].values()), 4), max(contributions[pk], key=contributions[pk].get)) for pk in ranked]
 
 
 def _fused_neighbours(

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-import io
 from typing import Any
 
 from shopguide.adapter import get_adapter
 from shopguide.conf import shopguide_settings
+from shopguide.filters import DEFAULT_FILTERS, ProductFilters
 from shopguide.models import ModelVersion
-from shopguide.selectors.filters import DEFAULT_FILTERS, ProductFilters
-from shopguide.selectors.neighbours import filtered_neighbours
+from shopguide.ranking import filtered_neighbours
 from shopguide.selectors.popular import popular_products
 from shopguide.selectors.results import Recommendations, ScoredProduct
+from shopguide.uploads import InvalidImage, check_upload_size, read_query_image  # noqa: F401 (part of this module's API)
+from shopguide.selectors.versions import active_version
 from shopguide.vectors import pk_subquery_sql
-from shopguide.versions import active_version
 
 SEARCH_CANDIDATES = 50  # per retriever, before fusion
 RRF_K = 60  # reciprocal-rank-fusion constant (Cormack et al.)
@@ -23,10 +23,6 @@ RRF_K = 60  # reciprocal-rank-fusion constant (Cormack et al.)
 # bench/search_quality.py compares it with plain rank fusion (power 0).
 TRIGRAM_SIMILARITY_POWER = 4
 MAX_QUERY_LENGTH = 200
-
-
-class InvalidImage(ValueError):
-    """An uploaded image that cannot be searched with; the message says why (for a 400)."""
 
 
 class InvalidQuery(ValueError):
@@ -78,28 +74,6 @@ def search_products(
         source="hybrid" if uses_model else "fulltext",
         fallback=not uses_model,
     )
-
-
-def check_upload_size(size: int | None) -> None:
-    """Raise InvalidImage for an upload over SHOPGUIDE["MAX_UPLOAD_BYTES"] (None: size unknown)."""
-    limit = shopguide_settings.MAX_UPLOAD_BYTES
-    if size is not None and size > limit:
-        raise InvalidImage(f"The image is {size:,} bytes; the limit is {limit:,} bytes.")
-
-
-def read_query_image(data: bytes, *, size: int, channels: int):
-    """Decode an uploaded image for the CNN; raises InvalidImage with a message a customer can read
-    (too large in bytes or in pixels, not an image, truncated, a decompression bomb). Pixels are
-    counted from the header, before decoding (SHOPGUIDE["MAX_IMAGE_PIXELS"])."""
-    from shopguide.ml.images import prepare_images
-
-    check_upload_size(len(data))
-    if not data:
-        raise InvalidImage("The uploaded file is empty.")
-    prepared = prepare_images([io.BytesIO(data)], size=size, channels=channels, max_pixels=shopguide_settings.MAX_IMAGE_PIXELS)
-    if prepared.errors:
-        raise InvalidImage(f"The upload cannot be used as an image: {prepared.errors[0]}.")
-    return prepared.array
 
 
 def search_by_image(

@@ -1,4 +1,4 @@
-"""Reading the lists stored when a version was built (``shopguide.stored_lists`` writes them).
+"""Reading the lists stored when a version was built (``shopguide.services.stored_lists`` writes them).
 
 Each reader is one hand-written statement that also finds the active version, so a request that a
 stored list answers costs one round trip for the ranking: a fresh shopper's list needs not even
@@ -17,8 +17,8 @@ from django.db.models import Model
 
 from shopguide.adapter import get_adapter
 from shopguide.conf import shopguide_settings
+from shopguide.filters import ProductFilters
 from shopguide.models import Interaction, ModelVersion, RelatedList, ShopperList
-from shopguide.selectors.filters import ProductFilters
 from shopguide.spaces import space_names
 
 VERSIONS = ModelVersion._meta.db_table

@@ -12,8 +12,9 @@ from typing import Any
 import numpy as np
 
 from shopguide.conf import shopguide_settings
+from shopguide.exceptions import TrainingRefused
 from shopguide.models import ModelVersion
-from shopguide.snapshot import CatalogSnapshot, EventSnapshot, TrainingRefused
+from shopguide.snapshot import CatalogSnapshot, EventSnapshot
 from shopguide.spaces import Space, TrainedSpace, UserVectors
 from shopguide.spaces.artifacts import load_artifact, load_json_artifact, save_artifact, save_json_artifact
 

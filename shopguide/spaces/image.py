@@ -9,8 +9,10 @@ from typing import Any
 import numpy as np
 
 from shopguide.conf import shopguide_settings
+from shopguide.exceptions import TrainingRefused
 from shopguide.models import ModelVersion
-from shopguide.snapshot import CatalogSnapshot, TrainingRefused, read_product_images
+from shopguide.products import read_product_images
+from shopguide.snapshot import CatalogSnapshot
 from shopguide.spaces import Space, TrainedSpace
 from shopguide.spaces.artifacts import load_artifact, save_artifact
 

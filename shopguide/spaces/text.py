@@ -10,7 +10,8 @@ import numpy as np
 
 from shopguide.conf import shopguide_settings
 from shopguide.models import Interaction, InteractionType, ModelVersion
-from shopguide.snapshot import CatalogSnapshot, product_document
+from shopguide.products import product_document
+from shopguide.snapshot import CatalogSnapshot
 from shopguide.spaces import Space, TrainedSpace
 from shopguide.spaces.artifacts import load_artifact, save_artifact, use_query_threads
 

@@ -29,7 +29,7 @@ from django.utils.html import format_html
 from shopguide import selectors
 from shopguide.adapter import get_adapter
 from shopguide.conf import shopguide_settings
-from shopguide.events import visitor_id
+from shopguide.services.events import visitor_id
 
 register = template.Library()
 logger = logging.getLogger(__name__)

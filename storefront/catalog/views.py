@@ -9,8 +9,8 @@ from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
 
 from shopguide import selectors
-from shopguide.events import record_product_view, record_request_event
-from shopguide.login_guard import login_wait
+from shopguide.services.events import record_product_view, record_request_event
+from shopguide.services.login_guard import login_wait
 from storefront.catalog.forms import ImageSearchForm
 from storefront.catalog.models import Category, Product
 

@@ -9,8 +9,8 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
-from shopguide.events import PastEvent, store_past_events
-from shopguide.training import request_training, run_training
+from shopguide.services.events import PastEvent, store_past_events
+from shopguide.services.training import request_training, run_training
 
 
 @pytest.fixture

@@ -2,7 +2,7 @@ from django.shortcuts import get_object_or_404, render
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from shopguide.events import record_product_view
+from shopguide.services.events import record_product_view
 from tests.testapp.models import Article
 
 

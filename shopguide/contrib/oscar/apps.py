@@ -28,6 +28,7 @@ class OscarIntegrationConfig(AppConfig):
         # Only settings, signal receivers and checks: nothing here imports torch.
         from shopguide import signals
         from shopguide.conf import register_integration
+        from shopguide.receivers import connect_catalog_signals
 
         from . import checks, receivers  # noqa: F401
         from .recommendations import on_version_activated
@@ -38,4 +39,4 @@ class OscarIntegrationConfig(AppConfig):
         # shopguide's own ready() may have connected the default adapter's models before these
         # defaults existed (INSTALLED_APPS order): connect the Oscar adapter's (dispatch uids
         # keep it idempotent).
-        signals.connect_catalog_signals()
+        connect_catalog_signals()

@@ -18,8 +18,8 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
-from shopguide.events import PastEvent, store_past_events
 from shopguide.models import Interaction, InteractionType
+from shopguide.services.events import PastEvent, store_past_events
 
 from .receivers import order_line_key
 

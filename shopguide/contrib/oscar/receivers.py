@@ -11,8 +11,8 @@ import logging
 from typing import Any
 
 from shopguide.adapter import get_adapter
-from shopguide.events import record_event, record_request_event
 from shopguide.models import InteractionType
+from shopguide.services.events import record_event, record_request_event
 
 logger = logging.getLogger(__name__)
 

@@ -64,8 +64,8 @@ class TrainingView(View):
     template_name = "shopguide/oscar/dashboard/training.html"
 
     def get(self, request: HttpRequest) -> HttpResponse:
-        from shopguide.evaluation import held_out_rows
-        from shopguide.training import fail_stale_runs
+        from shopguide.services.evaluation import held_out_rows
+        from shopguide.services.training import fail_stale_runs
 
         fail_stale_runs()
         runs = list(TrainingRun.objects.order_by("-created_at")[:RUNS_SHOWN])
@@ -81,8 +81,8 @@ class TrainingView(View):
         })
 
     def post(self, request: HttpRequest) -> HttpResponse:
+        from shopguide.services.versions import ActivationError, rollback
         from shopguide.tasks import BrokerUnavailable, enqueue_training
-        from shopguide.versions import ActivationError, rollback
 
         here = HttpResponseRedirect(reverse("shopguide_oscar:training"))
         if not request.user.has_perm(RETRAIN_PERMISSION):

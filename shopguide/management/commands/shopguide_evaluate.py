@@ -6,8 +6,8 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from shopguide.evaluation import NothingToEvaluate, evaluate_version
 from shopguide.models import ModelVersion
+from shopguide.services.evaluation import NothingToEvaluate, evaluate_version
 
 COLUMNS = ("hr@10", "ndcg@10", "mrr@10", "coverage@10")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
-from shopguide.privacy import forget_user
+from shopguide.services.privacy import forget_user
 
 
 class Command(BaseCommand):

@@ -7,7 +7,7 @@ import sys
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from shopguide.importing import import_events
+from shopguide.services.importing import import_events
 
 MAX_ERRORS_SHOWN = 50
 

@@ -28,7 +28,7 @@ class Command(BaseCommand):
         if force:
             options["force"] = True
         if sync:
-            from shopguide.training import request_training, run_training
+            from shopguide.services.training import request_training, run_training
             import threading
 
             run = request_training(options=options)

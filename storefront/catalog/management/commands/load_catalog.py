@@ -7,7 +7,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from shopguide.incremental import suspend_incremental_updates
+from shopguide.services.incremental import suspend_incremental_updates
 from storefront.catalog.loading import load_catalog
 
 MAX_ERRORS_SHOWN = 50

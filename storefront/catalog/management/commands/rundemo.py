@@ -18,7 +18,7 @@ from django.core.management.base import BaseCommand
 from tqdm import tqdm
 
 from shopguide.models import Segment
-from shopguide.versions import active_version
+from shopguide.selectors.versions import active_version
 from storefront.catalog.models import Product
 
 DEMO_USERNAME = "admin"

@@ -18,8 +18,8 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 
 from shopguide.adapter import get_adapter
-from shopguide.events import DEFAULT_WEIGHTS
 from shopguide.models import Interaction, InteractionType
+from shopguide.services.events import DEFAULT_WEIGHTS
 
 BATCH_SIZE = 2000
 

@@ -18,7 +18,7 @@ import numpy as np
 
 from shopguide.conf import shopguide_settings
 from shopguide.models import ModelVersion
-from shopguide.versions import active_version
+from shopguide.selectors.versions import active_version
 
 logger = logging.getLogger(__name__)
 

@@ -7,10 +7,10 @@ from __future__ import annotations
 from typing import Any
 
 from shopguide.models import ModelVersion
+from shopguide.selectors.versions import active_version
 from shopguide.snapshot import CatalogSnapshot, take_event_snapshot
 from shopguide.spaces import behaviour as behaviour_space
 from shopguide.spaces import spaces
-from shopguide.versions import active_version
 
 
 class NothingToEvaluate(Exception):

@@ -52,7 +52,7 @@ def list_depth(version: ModelVersion) -> int:
 def related_list_kinds(version: ModelVersion) -> dict[str, dict[str, float]]:
     """What is stored per product: "" = fused over the spaces with their tuned weights, and each
     space's own list ("looks similar", "customers also bought")."""
-    from shopguide.selectors.related import related_weights
+    from shopguide.ranking import related_weights
 
     fused = related_weights(version)
     kinds = {"": fused} if fused else {}
@@ -101,8 +101,8 @@ def store_product_lists(version: ModelVersion, product_pk: Any) -> int:
     lists again, computed live from the indexes, and put it into its neighbours' lists where it
     ranks (fused similarity is symmetric). Lists that held it before keep it until the next
     training. Returns the number of lists written or changed."""
-    from shopguide.selectors.filters import ProductFilters
-    from shopguide.selectors.related import rank_related, related_search
+    from shopguide.filters import ProductFilters
+    from shopguide.ranking import rank_related, related_search
 
     depth = list_depth(version)
     # In stock or not (serving filters stock), but visible only (ProductFilters always applies
@@ -184,8 +184,8 @@ def load_space_matrices(version: ModelVersion, names: Sequence[str]) -> tuple[li
 def build_shopper_lists(version: ModelVersion) -> int:
     """Compute and store every shopper's (customer's and guest's) recommendations for ``version``
     with its behaviour model. Returns the number of lists written (0 without a behaviour model)."""
+    from shopguide.ml.event_types import EVENT_TYPES
     from shopguide.ml.neighbours import closest_of, top_items_for_queries
-    from shopguide.ml.sequence_model import EVENT_TYPES
     from shopguide.snapshot import CatalogSnapshot, take_event_snapshot
     from shopguide.spaces import behaviour as behaviour_space
 
@@ -227,7 +227,7 @@ def build_shopper_lists(version: ModelVersion) -> int:
 def _baseline_lists(version: ModelVersion, events, model_rows: list[Any], *, depth: int) -> list:
     """Every shopper's list from the baseline the version serves, in the shape
     ``build_shopper_lists`` writes: (actor, item rows, scores, per item (history product, event type))."""
-    from shopguide.ml.sequence_model import EVENT_TYPES
+    from shopguide.ml.event_types import EVENT_TYPES
     from shopguide.spaces import behaviour as behaviour_space
 
     baseline = behaviour_space.load_baseline(version)
@@ -265,8 +265,8 @@ def store_shopper_list(
     """Store one shopper's list from their vector (already computed), searched in the behaviour
     index. ``history``: their products -> their strongest event type with each; ``as_of``: their
     newest event id when it was read."""
-    from shopguide.selectors.filters import ProductFilters
-    from shopguide.selectors.personal import baseline_neighbours, explained_neighbours
+    from shopguide.filters import ProductFilters
+    from shopguide.ranking import baseline_neighbours, explained_neighbours
     from shopguide.spaces.behaviour import served_by
 
     depth = list_depth(version)
@@ -288,7 +288,7 @@ def store_shopper_list(
 def reasons_for(because: list[tuple[str, str]], titles: Mapping[str, str]) -> list[str]:
     """The reason of each item from (the history product explaining it, its event type), as the
     live path words it; "" where none does (or the product is gone)."""
-    from shopguide.selectors.personal import because_reason
+    from shopguide.ranking import because_reason
 
     return [because_reason(kind, titles[pk]) if pk in titles else "" for pk, kind in because]
 

@@ -23,17 +23,19 @@ from django.utils import timezone
 
 from shopguide.adapter import get_adapter
 from shopguide.conf import shopguide_settings
-from shopguide.gate import compare_with_active, decide
+from shopguide.exceptions import TrainingRefused
 from shopguide.models import EmbeddingChunk, ModelVersion, ProductVector, TrainingRun
-from shopguide.progress import Heartbeat, RunCancelled, RunProgress
 from shopguide.search_documents import refresh_search_documents
-from shopguide.segments import train_segments
-from shopguide.snapshot import TrainingRefused, take_catalog_snapshot, take_event_snapshot
+from shopguide.selectors.versions import active_version
+from shopguide.services.gate import compare_with_active, decide
+from shopguide.services.progress import Heartbeat, RunCancelled, RunProgress
+from shopguide.services.segments import train_segments
+from shopguide.services.stored_lists import build_related_lists, build_shopper_lists
+from shopguide.services.versions import activate_version, prune_versions
+from shopguide.snapshot import take_catalog_snapshot, take_event_snapshot
 from shopguide.spaces import TrainedSpace, get_space, spaces
 from shopguide.spaces import image as image_space
-from shopguide.stored_lists import build_related_lists, build_shopper_lists
 from shopguide.vectors import drop_hnsw_indexes, ensure_hnsw_index, write_product_vectors, write_user_vectors
-from shopguide.versions import activate_version, active_version, prune_versions
 
 logger = logging.getLogger(__name__)
 

@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from shopguide.conf import shopguide_settings
 from shopguide.models import ModelVersion
+from shopguide.selectors.versions import active_version
 from shopguide.vectors import drop_hnsw_indexes
 
 logger = logging.getLogger(__name__)
@@ -22,10 +23,6 @@ logger = logging.getLogger(__name__)
 
 class ActivationError(Exception):
     """The version cannot be activated (not ready, or worse than the active one)."""
-
-
-def active_version() -> ModelVersion | None:
-    return ModelVersion.objects.filter(is_active=True).first()
 
 
 def activate_version(*, version: ModelVersion) -> ModelVersion:
