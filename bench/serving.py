@@ -153,6 +153,7 @@ def build_shop(n_products: int) -> None:
     from shopguide.selectors.versions import active_version
     from shopguide.services.versions import activate_version
     from shopguide.spaces import behaviour as behaviour_space
+    from shopguide.spaces import get_space
     from shopguide.spaces.artifacts import save_artifact, save_json_artifact
     from shopguide.vectors import ensure_hnsw_index, write_product_vectors, write_user_vectors
     from storefront.catalog.models import Category, Product
@@ -235,7 +236,7 @@ def build_shop(n_products: int) -> None:
         # As much memory as the graph needs, so the build does not spill (the bench's session only).
         cursor.execute("SET maintenance_work_mem = '1GB'")
     for space in SPACES:
-        for metric in behaviour_space.INDEX_METRICS if space == behaviour_space.NAME else ("cosine",):
+        for metric in get_space(space).index_metrics:
             ensure_hnsw_index(version=version, space=space, dimensions=DIMS, metric=metric)
             step.done(f"HNSW index {space}/{metric}")
     build_stored_lists(version, step)

@@ -94,7 +94,9 @@ class ModelVersionAdmin(RetrainPermissionMixin, admin.ModelAdmin):
         from shopguide.adapter import get_adapter
         from shopguide.charts import embedding_map
 
-        space = next((s for s in ("image", "text", "behaviour") if s in obj.dimensions), None)
+        from shopguide.spaces import space_names
+
+        space = next((s for s in space_names() if s in obj.dimensions), None)
         if space is None:
             return "–"
         rows = list(ProductVector.objects.filter(version=obj, space=space).values_list("product_id", "embedding")[: self.MAP_SAMPLE])

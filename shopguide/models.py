@@ -52,6 +52,10 @@ class ModelVersion(models.Model):
     dimensions = models.JSONField(default=dict, blank=True)
     n_products = models.PositiveIntegerField(default=0)
     n_interactions = models.PositiveIntegerField(default=0)
+    # How many products each stored list of this version was built to hold (SHOPGUIDE["LIST_DEPTH"]
+    # then): a shorter list holds every candidate there was. Null for versions built before it was
+    # recorded (their lists are read against the current setting).
+    list_depth = models.PositiveIntegerField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
@@ -218,10 +222,6 @@ class RealField(models.FloatField):
         return "real"
 
 
-# Index of each space in RelatedList.reasons. Append only: stored rows refer to positions.
-REASON_SPACES = ("image", "text", "behaviour")
-
-
 class RelatedList(models.Model):
     """A product's related products in one version, best first, computed exactly when the version
     was built (and again when the product is re-embedded): serving reads this one row instead of
@@ -233,8 +233,8 @@ class RelatedList(models.Model):
     space = models.CharField(max_length=16, blank=True)
     product_ids = ArrayField(models.TextField())
     scores = ArrayField(RealField())
-    # Per item, the space that contributed most to its score (the reason shown), as an index into
-    # REASON_SPACES.
+    # Per item, the space that contributed most to its score (the reason shown), as its position
+    # in the registry of spaces (shopguide.spaces.SPACE_MODULES).
     reasons = ArrayField(models.SmallIntegerField())
 
     class Meta:

@@ -46,3 +46,23 @@ def test_without_the_weights_package_the_run_trains_the_scratch_cnn(db, settings
     assert run.status == TrainingRun.Status.SUCCEEDED, run.error
     metrics = run.version.metrics["image"]
     assert metrics["backbone"] == "scratch" and "not installed" in metrics["choice"]["notes"][0]
+
+
+@pytest.mark.skipif(bool(missing_pretrained_packages()), reason="the pretrained backbone's packages are not installed")
+def test_stored_image_vectors_are_the_chosen_encoders_whatever_size_the_snapshot_was_decoded_at(db, settings):
+    # The snapshot is decoded at the larger candidate's size (32); the scratch CNN reads 16. When
+    # training's vectors came from resized images the chunks embed the products again; either way
+    # the stored vectors are what embedding each product with the saved encoder gives.
+    import numpy as np
+
+    from shopguide.spaces import get_space
+    from tests.testapp.models import Article
+
+    image_model(settings, backbone="auto", image_size=16, pretrained=TINY_PRETRAINED)
+    make_articles(24)
+    run = run_training(request_training().pk)
+    assert run.status == TrainingRun.Status.SUCCEEDED, run.error
+    ids, vectors, _ = get_space("image").embed_products(run.version, list(Article.objects.order_by("pk")))
+    stored = dict(ProductVector.objects.filter(version=run.version, space="image").values_list("product_id", "embedding"))
+    assert sorted(stored) == sorted(ids) and len(ids) == 24
+    np.testing.assert_allclose(np.array([stored[pk] for pk in ids]), vectors, atol=1e-5)

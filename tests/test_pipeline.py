@@ -62,6 +62,21 @@ def test_embedding_fans_out_in_chunks(db, settings):
     assert ProductVector.objects.filter(version=run.version).count() == 60  # image + text
 
 
+def test_stored_vectors_are_what_embedding_a_product_gives(trained):
+    # Training stores the vectors it computed (the chunks skip those products): they must be the
+    # very vectors the embedding path gives each product with the saved models.
+    from shopguide.spaces import get_space
+
+    articles, run = trained
+    version = run.version
+    products = list(Article.objects.order_by("pk"))
+    for space in ("image", "text"):
+        ids, vectors, _ = get_space(space).embed_products(version, products)
+        stored = dict(ProductVector.objects.filter(version=version, space=space).values_list("product_id", "embedding"))
+        assert sorted(stored) == sorted(ids)
+        np.testing.assert_allclose(np.array([stored[pk] for pk in ids]), vectors, atol=1e-5)
+
+
 def test_related_products_look_alike_and_skip_self_and_out_of_stock(trained, api_client):
     response = api_client.get(RELATED.format("A-0000"), {"k": 6})
     assert response.status_code == 200

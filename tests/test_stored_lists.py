@@ -98,6 +98,24 @@ def test_a_filter_that_leaves_too_few_of_the_list_is_searched_live(shop):
     assert {item.product.shelves.get().label for item in served.items} == {other}
 
 
+def test_raising_the_depth_setting_does_not_make_lists_built_shorter_look_complete(shop, settings):
+    from shopguide.selectors.stored import read_related
+
+    version = active_version()
+    assert version.list_depth == 10
+    # Deeper than the whole catalogue: under the new setting, a list of 10 would hold every candidate.
+    settings.SHOPGUIDE = {**settings.SHOPGUIDE, "LIST_DEPTH": 50}
+    product = Article.objects.get(pk="A-0000")
+    stored = read_related(product_pk=product.pk, space=None, version_id=None)
+    assert len(stored.product_ids) == 10 and stored.depth == 10 and not stored.complete
+    other = [label for label in SHELVES if label != "Stripes"][0]
+    served = related_products(product=product, k=8, filters=ProductFilters(category=other))
+    live = fused_neighbour_ids(version, product.pk, k=8, filters=ProductFilters(category=other), space=None)
+    assert len(served.items) == 8 and not served.fallback
+    assert [item.score for item in served.items] == pytest.approx([score for _, score, _ in live], abs=1e-3)
+    assert {item.product.shelves.get().label for item in served.items} == {other}
+
+
 def test_stored_recommendations_answer_as_the_live_path_until_an_event_makes_them_stale(shop, django_assert_num_queries):
     _, customers = shop
     customer = customers[0]

@@ -11,9 +11,9 @@ from shopguide.conf import shopguide_settings
 from shopguide.models import InteractionType, ModelVersion
 from shopguide.selectors import ProductFilters, Recommendations, ScoredProduct
 from shopguide.selectors.profiles import CustomerProfile
+from shopguide.spaces import spaces
 
 MAX_EXCLUDED = 100
-SPACES = ("image", "text", "behaviour")
 
 
 def product_ids(value: str, *, what: str) -> list:
@@ -143,11 +143,21 @@ class FilteredQuerySerializer(LimitQuerySerializer):
         )
 
 
+class SpaceField(serializers.ChoiceField):
+    """One of the registered spaces (shopguide.spaces), choices and help read when it is bound."""
+
+    def __init__(self, **kwargs):
+        super().__init__(choices=(), **kwargs)
+
+    def bind(self, field_name, parent):
+        super().bind(field_name, parent)
+        self.choices = list(spaces())
+        labels = ", ".join(space.label for space in spaces().values())
+        self.help_text = f"Only one space: {labels}. Default: all, fused."
+
+
 class RelatedQuerySerializer(FilteredQuerySerializer):
-    space = serializers.ChoiceField(
-        choices=SPACES, required=False,
-        help_text="Only one space: image (looks similar), text, behaviour (customers also bought). Default: all, fused.",
-    )
+    space = SpaceField(required=False)
 
 
 class RecommendationsQuerySerializer(FilteredQuerySerializer):

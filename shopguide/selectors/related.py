@@ -15,8 +15,7 @@ from shopguide.selectors.popular import popular_products
 from shopguide.selectors.results import Recommendations, ScoredProduct
 from shopguide.selectors.stored import StoredRelated, read_listed, read_related
 from shopguide.selectors.versions import active_version
-
-REASONS = {"image": "looks like {title}", "text": "similar to {title}", "behaviour": "bought together with {title}"}
+from shopguide.spaces import get_space
 
 
 def related_products(
@@ -89,7 +88,7 @@ def _from_stored(
     items = []
     for pk, score, reason in zip(stored.product_ids, stored.scores, stored.reasons):
         if pk in shown and len(items) < k:
-            items.append(ScoredProduct(by_pk[pk], round(score, 4), REASONS[reason].format(title=title)))
+            items.append(ScoredProduct(by_pk[pk], round(score, 4), get_space(reason).reason.format(title=title)))
     result = Recommendations(items=items, version=stored.version_id)
     if items:
         result.source, result.fallback = space or "related", False
@@ -114,4 +113,4 @@ def _fused_neighbours(
     by_pk = adapter.get_queryset().in_bulk([pk for pk, _, _ in found])
     title = adapter.title(product)
     # A product deleted since it was indexed is dropped, never crashed on.
-    return [ScoredProduct(by_pk[pk], score, REASONS[main].format(title=title)) for pk, score, main in found if pk in by_pk]
+    return [ScoredProduct(by_pk[pk], score, get_space(main).reason.format(title=title)) for pk, score, main in found if pk in by_pk]

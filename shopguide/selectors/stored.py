@@ -18,12 +18,16 @@ from django.db.models import Model
 from shopguide.adapter import get_adapter
 from shopguide.conf import shopguide_settings
 from shopguide.filters import ProductFilters
-from shopguide.models import REASON_SPACES, Interaction, ModelVersion, RelatedList, ShopperList
+from shopguide.models import Interaction, ModelVersion, RelatedList, ShopperList
+from shopguide.spaces import space_names
 
 VERSIONS = ModelVersion._meta.db_table
 RELATED = RelatedList._meta.db_table
 SHOPPERS = ShopperList._meta.db_table
 EVENTS = Interaction._meta.db_table
+# The depth a list's version was built with; the current setting (the parameter) for a version
+# built before the depth was recorded.
+DEPTH = f"COALESCE((SELECT v.list_depth FROM {VERSIONS} v WHERE v.id = {{t}}.version_id), %s)"
 
 
 @dataclass(frozen=True)
@@ -32,10 +36,11 @@ class StoredRelated:
     product_ids: list[Any]  # best first, as the product model's primary key type
     scores: list[float]
     reasons: list[str]  # the space that explains each item
+    depth: int  # the depth the version's lists were built with
 
     @property
     def complete(self) -> bool:
-        return is_complete(self.product_ids)
+        return is_complete(self.product_ids, self.depth)
 
 
 @dataclass(frozen=True)
@@ -45,10 +50,11 @@ class StoredShopper:
     product_ids: list[Any]
     scores: list[float]
     reasons: list[str]  # per item, the reason shown ("" = none), written with the list
+    depth: int  # the depth the version's lists were built with
 
     @property
     def complete(self) -> bool:
-        return is_complete(self.product_ids)
+        return is_complete(self.product_ids, self.depth)
 
 
 def read_related(*, product_pk: Any, space: str | None, version_id: int | None) -> StoredRelated | None:
@@ -56,18 +62,19 @@ def read_related(*, product_pk: Any, space: str | None, version_id: int | None) 
     (default: the active version), or None when there is none."""
     version, params = _version(version_id)
     sql = (
-        f"SELECT r.version_id, r.product_ids, r.scores, r.reasons FROM {RELATED} r "
+        f"SELECT r.version_id, r.product_ids, r.scores, r.reasons, {DEPTH.format(t='r')} FROM {RELATED} r "
         f"WHERE r.version_id = {version} AND r.product_id = %s AND r.space = %s"
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, [*params, product_pk, space or ""])
+        cursor.execute(sql, [shopguide_settings.LIST_DEPTH, *params, product_pk, space or ""])
         row = cursor.fetchone()
     if row is None:
         return None
-    version, ids, scores, reasons = row
+    version, ids, scores, reasons, depth = row
+    names = space_names()  # RelatedList.reasons holds each space's position in the registry
     return StoredRelated(
         version_id=version, product_ids=_to_pks(ids), scores=list(scores),
-        reasons=[REASON_SPACES[i] for i in reasons],
+        reasons=[names[i] for i in reasons], depth=depth,
     )  # fmt: skip
 
 
@@ -81,17 +88,18 @@ def read_shopper(*, user: Model | None, visitor: str | None, version_id: int | N
         actor, actor_params = "{t}.visitor = %s AND {t}.user_id IS NULL", [visitor or ""]
     sql = (
         f"SELECT l.version_id, l.as_of, l.product_ids, l.scores, l.reasons, "
-        f"(SELECT max(e.id) FROM {EVENTS} e WHERE {actor.format(t='e')} AND e.product_id IS NOT NULL) "
-        f"FROM {SHOPPERS} l WHERE l.version_id = {version} AND {actor.format(t='l')}"
+        f"(SELECT max(e.id) FROM {EVENTS} e WHERE {actor.format(t='e')} AND e.product_id IS NOT NULL), "
+        f"{DEPTH.format(t='l')} FROM {SHOPPERS} l WHERE l.version_id = {version} AND {actor.format(t='l')}"
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, [*actor_params, *params, *actor_params])
+        cursor.execute(sql, [*actor_params, shopguide_settings.LIST_DEPTH, *params, *actor_params])
         row = cursor.fetchone()
     if row is None:
         return None
-    version, as_of, ids, scores, reasons, newest = row
+    version, as_of, ids, scores, reasons, newest, depth = row
     return StoredShopper(
         version_id=version, fresh=as_of == newest, product_ids=_to_pks(ids), scores=list(scores), reasons=list(reasons),
+        depth=depth,
     )  # fmt: skip
 
 
@@ -131,10 +139,12 @@ def read_listed(ids: list[Any], *, k: int, filters: ProductFilters, also: list[A
     return by_pk, shown
 
 
-def is_complete(product_ids: list[Any]) -> bool:
-    """A stored list shorter than LIST_DEPTH holds every candidate there was: a live search under
-    filters would find nothing more."""
-    return len(product_ids) < shopguide_settings.LIST_DEPTH
+def is_complete(product_ids: list[Any], depth: int) -> bool:
+    """A stored list shorter than the depth its version's lists were built with
+    (``ModelVersion.list_depth``) holds every candidate there was: a live search under filters
+    would find nothing more. (Not the current LIST_DEPTH: raising it must not make a list built
+    shorter look complete.)"""
+    return len(product_ids) < depth
 
 
 def _to_pks(values: list[str]) -> list[Any]:

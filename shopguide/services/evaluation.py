@@ -10,6 +10,7 @@ from shopguide.models import ModelVersion
 from shopguide.selectors.versions import active_version
 from shopguide.snapshot import CatalogSnapshot, take_event_snapshot
 from shopguide.spaces import behaviour as behaviour_space
+from shopguide.spaces import spaces
 
 
 class NothingToEvaluate(Exception):
@@ -47,25 +48,13 @@ def held_out_rows(metrics: dict[str, Any]) -> list[tuple[str, str, Any, str, Any
             return None
         return (label, figure, est.get("value"), f"[{est.get('low')}, {est.get('high')}]", est.get("n"))
 
-    rows = []
-    image = metrics.get("image") or {}
-    for name, est in (image.get("held_out") or {}).items():
-        label = f"image · {image.get('backbone', 'model')}" if name == "model" else f"image · {name.replace('_', ' ')}"
-        rows.append(row(label, image.get("metric", ""), est))
-    text = metrics.get("text") or {}
-    for figure, est in (text.get("held_out") or {}).items():
-        rows.append(row("text", figure, est))
-    behaviour = metrics.get("behaviour") or {}
-    for model, values in (behaviour.get("evaluation") or {}).items():
-        rows.append(row(f"behaviour · {model}", "NDCG@10", values.get("ndcg@10_ci")))
-        rows.append(row(f"behaviour · {model}", "HR@10", values.get("hr@10_ci")))
+    rows, notes = [], []
+    for space in spaces().values():  # each space words its own figures
+        space_rows, space_notes = space.held_out_report(metrics.get(space.name) or {})
+        rows += [row(*each) for each in space_rows]
+        notes += space_notes
     for name, judged in ((metrics.get("gate") or {}).get("spaces") or {}).items():
         rows.append(row(f"gate · {name}", "new - active (paired)", judged.get("difference")))
-    notes = [("image backbone", image.get("choice", {}).get("why"))]
-    if behaviour.get("serving"):  # which recommender serves, and why (never worse than a baseline)
-        notes.append(("personal recommendations", behaviour["serving"].get("why")))
-    else:  # versions trained before baselines could serve
-        notes.append(("LSTM vs baselines (the LSTM serves)", (behaviour.get("baseline_check") or {}).get("why")))
     for name, why in ((metrics.get("related") or {}).get("baselines") or {}).items():
         notes.append((f"related products · {name}", why))
     rows += [(label, why, "", "", "") for label, why in notes if why]

@@ -22,12 +22,6 @@ from shopguide.selectors.versions import active_version
 
 logger = logging.getLogger(__name__)
 
-# What each space's held-out score is, and what it counts.
-FIGURES = {
-    "image": ("image precision@8", "images"),
-    "text": ("text MRR@10", "search queries"),
-    "behaviour": ("behaviour NDCG@10", "last events"),
-}
 NOT_ENOUGH = "not enough data"
 
 
@@ -35,7 +29,8 @@ def compare_with_active(*, spaces: Mapping[str, Any], catalog, events, candidate
     """Score the active version on the candidate's held-out data and judge each space.
 
     Args:
-        spaces: name -> space module (with ``version_scores(version, catalog, events)``).
+        spaces: name -> space (shopguide.spaces.Space: ``version_scores(version, catalog, events)``
+            and ``held_out_figure``).
         candidate_scores: name -> the new model's per-query held-out scores.
 
     Returns:
@@ -58,15 +53,16 @@ def compare_with_active(*, spaces: Mapping[str, Any], catalog, events, candidate
         if reference is None or len(reference) != len(candidate):
             judged[name] = {"verdict": "not compared", "why": f"{name}: {active} cannot be scored on these held-out data"}
             continue
-        judged[name] = judge(name, np.asarray(candidate), np.asarray(reference))
+        judged[name] = judge(name, np.asarray(candidate), np.asarray(reference), figure=spaces[name].held_out_figure)
     return {"against": active.pk, "spaces": judged}
 
 
-def judge(name: str, candidate: np.ndarray, reference: np.ndarray) -> dict[str, Any]:
-    """One space's verdict: "better", "worse", "no clear difference" or "not enough data"."""
+def judge(name: str, candidate: np.ndarray, reference: np.ndarray, *, figure: tuple[str, str] | None = None) -> dict[str, Any]:
+    """One space's verdict: "better", "worse", "no clear difference" or "not enough data".
+    ``figure``: (what the held-out score is, what it counts), the space's ``held_out_figure``."""
     from shopguide.ml.metrics import estimate, format_estimate, paired_difference
 
-    label, unit = FIGURES.get(name, (name, "queries"))
+    label, unit = figure or (name, "queries")
     difference = paired_difference(candidate, reference)
     new, old = estimate(candidate), estimate(reference)
     n = difference["n"]

@@ -26,7 +26,7 @@ def embed_product(product_pk: Any) -> list[str]:
     Returns the spaces written (empty when there is no active version, the product is gone, or
     it has nothing to embed, e.g. no image yet).
     """
-    from shopguide.services.training import SPACES
+    from shopguide.spaces import get_space
 
     product = get_adapter().get_by_pk(product_pk)
     if product is None:
@@ -39,7 +39,7 @@ def embed_product(product_pk: Any) -> list[str]:
 
     embedded = {}
     for name in version.dimensions:
-        ids, vectors, errors = SPACES[name].embed_products(version, [product])
+        ids, vectors, errors = get_space(name).embed_products(version, [product])
         if ids:
             embedded[name] = (ids, vectors)
         elif errors:

@@ -20,8 +20,30 @@ from django.db.models import Max, Q
 
 from shopguide.adapter import get_adapter
 from shopguide.conf import shopguide_settings
-from shopguide.models import REASON_SPACES, Interaction, ModelVersion, RelatedList, ShopperList
+from shopguide.models import Interaction, ModelVersion, RelatedList, ShopperList
+from shopguide.spaces import space_names
 from shopguide.vectors import read_product_vectors
+
+
+def reason_indexes() -> dict[str, int]:
+    """What RelatedList.reasons stores for each space: its position in the registry of spaces."""
+    return {name: i for i, name in enumerate(space_names())}
+
+
+def record_list_depth(version: ModelVersion) -> int:
+    """The depth ``version``'s lists are built with now (SHOPGUIDE["LIST_DEPTH"]), recorded on the
+    version: the reader compares a stored list with it, whatever the setting says later."""
+    depth = shopguide_settings.LIST_DEPTH
+    if version.list_depth != depth:
+        ModelVersion.objects.filter(pk=version.pk).update(list_depth=depth)
+        version.list_depth = depth
+    return depth
+
+
+def list_depth(version: ModelVersion) -> int:
+    """The depth of ``version``'s lists: a list stored between trainings keeps to it too (the
+    current setting for a version built before the depth was recorded)."""
+    return version.list_depth or shopguide_settings.LIST_DEPTH
 
 
 # -- related products -------------------------------------------------------------------------------
@@ -44,28 +66,30 @@ def build_related_lists(version: ModelVersion, *, progress: Callable[[float, str
     from shopguide.ml.neighbours import neighbour_lists
 
     kinds = related_list_kinds(version)
+    depth = record_list_depth(version)
     if progress:
         progress(0.0, "related lists: reading vectors")
     product_ids, spaces = load_space_matrices(version, list(version.dimensions))
     if progress:
         progress(0.2, "related lists: exact neighbours")
-    computed = neighbour_lists(spaces, kinds, depth=shopguide_settings.LIST_DEPTH, device=shopguide_settings.DEVICE)
+    computed = neighbour_lists(spaces, kinds, depth=depth, device=shopguide_settings.DEVICE)
     if progress:
         progress(0.8, "related lists: writing")
     RelatedList.objects.filter(version=version).delete()
     present = {name: np.abs(matrix).sum(axis=1) > 0 for name, matrix in spaces.items()}
+    reason_index = reason_indexes()
     written = 0
     for kind, weights in kinds.items():
         lists, names = computed[kind], list(weights)
         # Only products with a vector in one of the kind's spaces get a list of that kind.
         has_vector = np.logical_or.reduce([present[name] for name in names])
 
-        def rows(lists=lists, names=names, has_vector=has_vector):
+        def rows(lists=lists, names=names, has_vector=has_vector, reason_index=reason_index):
             for row in np.flatnonzero(has_vector):
                 found = lists.rows[row] >= 0
                 yield (
                     product_ids[row], [str(product_ids[i]) for i in lists.rows[row][found]], lists.scores[row][found],
-                    [REASON_SPACES.index(names[s]) for s in lists.spaces[row][found]],
+                    [reason_index[names[s]] for s in lists.spaces[row][found]],
                 )  # fmt: skip
 
         written += _copy_related(version, kind, rows())
@@ -80,7 +104,7 @@ def store_product_lists(version: ModelVersion, product_pk: Any) -> int:
     from shopguide.filters import ProductFilters
     from shopguide.ranking import rank_related, related_search
 
-    depth = shopguide_settings.LIST_DEPTH
+    depth = list_depth(version)
     # In stock or not (serving filters stock), but visible only (ProductFilters always applies
     # adapter.visible): a hidden product would only take a place. (The bulk build at activation
     # stores every product; serving drops hidden ones from either.)
@@ -98,7 +122,7 @@ def store_product_lists(version: ModelVersion, product_pk: Any) -> int:
                 continue
             RelatedList.objects.create(
                 version=version, product_id=product_pk, space=kind, product_ids=[str(pk) for pk, _, _ in found],
-                scores=[score for _, score, _ in found], reasons=[REASON_SPACES.index(space) for _, _, space in found],
+                scores=[score for _, score, _ in found], reasons=[reason_indexes()[space] for _, _, space in found],
             )  # fmt: skip
             changed += 1 + _insert_into_neighbours(version, kind, product_pk, found, depth=depth)
     return changed
@@ -106,7 +130,8 @@ def store_product_lists(version: ModelVersion, product_pk: Any) -> int:
 
 def _insert_into_neighbours(version: ModelVersion, kind: str, product_pk: Any, found, *, depth: int) -> int:
     me = str(product_pk)
-    by_neighbour = {str(pk): (score, REASON_SPACES.index(space)) for pk, score, space in found}
+    reason_index = reason_indexes()
+    by_neighbour = {str(pk): (score, reason_index[space]) for pk, score, space in found}
     lists = list(RelatedList.objects.select_for_update().filter(version=version, space=kind, product_id__in=[pk for pk, _, _ in found]))
     for stored in lists:
         score, reason = by_neighbour[str(stored.product_id)]
@@ -158,6 +183,7 @@ def build_shopper_lists(version: ModelVersion) -> int:
 
     if behaviour_space.NAME not in version.dimensions:
         return 0
+    depth = record_list_depth(version)
     # Newest event per shopper before the snapshot: a later event makes the list stale (never
     # the other way round).
     as_of = {("user", pk): newest for pk, newest in
@@ -170,7 +196,7 @@ def build_shopper_lists(version: ModelVersion) -> int:
     if not events.sequences:
         return 0
     if behaviour_space.served_by(version) != "lstm":  # a baseline beat the LSTM on held-out data: it serves
-        return _write_shopper_lists(version, _baseline_lists(version, events, model_rows), model_rows, as_of)
+        return _write_shopper_lists(version, _baseline_lists(version, events, model_rows, depth=depth), model_rows, as_of)
     vectors = behaviour_space.load(version).user_vectors(events.sequences, events.event_types)
     product_ids, spaces = load_space_matrices(version, [behaviour_space.NAME])
     items = spaces[behaviour_space.NAME]
@@ -178,7 +204,7 @@ def build_shopper_lists(version: ModelVersion) -> int:
     known = [[j for j, i in enumerate(seq) if model_rows[i] in position] for seq in events.sequences]
     histories = [np.array([position[model_rows[seq[j]]] for j in js], np.int64) for seq, js in zip(events.sequences, known)]
     history_types = [[EVENT_TYPES[types[j]] for j in js] for types, js in zip(events.event_types, known)]
-    rows, scores = top_items_for_queries(vectors, items, depth=shopguide_settings.LIST_DEPTH, exclude=histories,
+    rows, scores = top_items_for_queries(vectors, items, depth=depth, exclude=histories,
                                          device=shopguide_settings.DEVICE)  # fmt: skip
     lists = []  # (actor, item rows, scores, per item the history product explaining it and its event type)
     for actor, found, found_scores, history, types in zip(events.actors, rows, scores, histories, history_types):
@@ -190,7 +216,7 @@ def build_shopper_lists(version: ModelVersion) -> int:
     return _write_shopper_lists(version, lists, product_ids, as_of)
 
 
-def _baseline_lists(version: ModelVersion, events, model_rows: list[Any]) -> list:
+def _baseline_lists(version: ModelVersion, events, model_rows: list[Any], *, depth: int) -> list:
     """Every shopper's list from the baseline the version serves, in the shape
     ``build_shopper_lists`` writes: (actor, item rows, scores, per item (history product, event type))."""
     from shopguide.ml.event_types import EVENT_TYPES
@@ -199,7 +225,7 @@ def _baseline_lists(version: ModelVersion, events, model_rows: list[Any]) -> lis
     baseline = behaviour_space.load_baseline(version)
     lists = []
     for actor, sequence, types in zip(events.actors, events.sequences, events.event_types):
-        found, scores, because = baseline.recommend(sequence, depth=shopguide_settings.LIST_DEPTH)
+        found, scores, because = baseline.recommend(sequence, depth=depth)
         lists.append((actor, found, scores, [(str(model_rows[sequence[b]]), EVENT_TYPES[types[b]]) if b >= 0 else ("", "")
                                              for b in because]))  # fmt: skip
     return lists
@@ -235,11 +261,12 @@ def store_shopper_list(
     from shopguide.ranking import baseline_neighbours, explained_neighbours
     from shopguide.spaces.behaviour import served_by
 
+    depth = list_depth(version)
     if served_by(version) != "lstm":  # the baseline serving in the LSTM's place (``vector`` unused)
-        found = baseline_neighbours(version, list(history), depth=shopguide_settings.LIST_DEPTH)
+        found = baseline_neighbours(version, list(history), depth=depth)
     else:
         found = explained_neighbours(
-            version, vector, list(history), k=shopguide_settings.LIST_DEPTH, filters=ProductFilters(in_stock=False)
+            version, vector, list(history), k=depth, filters=ProductFilters(in_stock=False)
         )  # fmt: skip
     because = [("", "") if pk is None else (str(pk), history[pk]) for _, pk in found]
     actor = Q(user_id=user_id) if user_id is not None else Q(visitor=visitor, user__isnull=True)

@@ -24,7 +24,7 @@ from django.utils import timezone
 from shopguide.adapter import get_adapter
 from shopguide.conf import shopguide_settings
 from shopguide.exceptions import TrainingRefused
-from shopguide.models import EmbeddingChunk, Interaction, ModelVersion, TrainingRun
+from shopguide.models import EmbeddingChunk, ModelVersion, ProductVector, TrainingRun
 from shopguide.search_documents import refresh_search_documents
 from shopguide.selectors.versions import active_version
 from shopguide.services.gate import compare_with_active, decide
@@ -33,15 +33,11 @@ from shopguide.services.segments import train_segments
 from shopguide.services.stored_lists import build_related_lists, build_shopper_lists
 from shopguide.services.versions import activate_version, prune_versions
 from shopguide.snapshot import take_catalog_snapshot, take_event_snapshot
-from shopguide.spaces import behaviour as behaviour_space
+from shopguide.spaces import TrainedSpace, get_space, spaces
 from shopguide.spaces import image as image_space
-from shopguide.spaces import text as text_space
-from shopguide.vectors import drop_hnsw_indexes, ensure_hnsw_index, write_product_vectors
+from shopguide.vectors import drop_hnsw_indexes, ensure_hnsw_index, write_product_vectors, write_user_vectors
 
 logger = logging.getLogger(__name__)
-
-# In training order: the behaviour model reads the image and text vectors as item content.
-SPACES = {image_space.NAME: image_space, text_space.NAME: text_space, behaviour_space.NAME: behaviour_space}
 
 __all__ = ["TrainingRefused", "request_training", "run_training", "start_run", "train_models", "embed_chunk"]
 
@@ -127,25 +123,26 @@ def train_models(run: TrainingRun) -> ModelVersion | None:
         warnings = [f"product {pk}: {why}" for pk, why in catalog.skipped.items()]
         TrainingRun.objects.filter(pk=run.pk).update(version=version, warnings=warnings)
 
-        metrics, vectors, skipped, user_vectors, scores = train_spaces(run, version, catalog, events, progress)
-        if user_vectors is not None:
-            user_ids, matrix = user_vectors
-            metrics["segments"] = train_segments(version, user_ids=user_ids, user_vectors=matrix)
+        trained, skipped = train_spaces(run, version, catalog, events, progress)
+        metrics: dict[str, Any] = {name: space.metrics for name, space in trained.items()}
+        users = next((space.users for space in trained.values() if space.users is not None), None)
+        if users is not None:
+            metrics["segments"] = train_segments(version, user_ids=users.user_ids, user_vectors=users.vectors)
         timings["train"] = progress.finish_stage("train")
         # A space its own baseline (raw pixels, full-text) beats on held-out data leaves fusion.
         from shopguide.ml.baselines import fused_spaces
 
-        checks = {name: None if name == behaviour_space.NAME else metrics[name].get("baseline_check") for name in vectors}
-        kept, baselines = fused_spaces(checks)
-        fused = {name: vectors[name] for name in kept}
+        kept, baselines = fused_spaces({name: space.fusion_check for name, space in trained.items()})
+        fused = {name: trained[name].vectors for name in kept}
         weights, fusion_report = tune_related_weights(catalog, events, fused)
         metrics["related"] = {"weights": weights, "hit_rate_at_10": fusion_report, "baselines": baselines}
         # The active version scored on this snapshot's held-out data, beside the new models.
-        metrics["gate"] = compare_with_active(spaces=SPACES, catalog=catalog, events=events, candidate_scores=scores)
+        scores = {name: space.held_out_scores for name, space in trained.items()}
+        metrics["gate"] = compare_with_active(spaces=spaces(), catalog=catalog, events=events, candidate_scores=scores)
         if skipped:
             metrics["skipped"] = skipped
             warnings += [f"{name} model skipped: {why}" for name, why in skipped.items()]
-        dimensions = {name: metrics[name].pop("dimensions") for name in vectors}
+        dimensions = {name: space.dimensions for name, space in trained.items()}
         ModelVersion.objects.filter(pk=version.pk).update(
             metrics=metrics, dimensions=dimensions, config={"related_weights": weights}
         )
@@ -161,50 +158,45 @@ def train_models(run: TrainingRun) -> ModelVersion | None:
     return None
 
 
-def train_spaces(run, version, catalog, events, progress):
-    """Train image → text → behaviour (which reads the other two as item content).
+def train_spaces(run, version, catalog, events, progress) -> tuple[dict[str, TrainedSpace], dict[str, str]]:
+    """Train every enabled space in registry order (the behaviour model reads the image and text
+    vectors as item content) and store the vectors training already computed exactly as the
+    embedding chunks would (see ``embed_chunk``), and the shoppers' vectors.
 
-    Returns (metrics by space, product vectors by space, skipped spaces with the reason, the
-    behaviour model's (user ids, user vectors) or None, and each space's per-query held-out
-    scores). Raises TrainingRefused when no model could be trained at all.
+    Returns (each trained space, the skipped spaces with the reason). Raises TrainingRefused when
+    no model could be trained at all.
     """
-    enabled = [name for name in SPACES if name in shopguide_settings.MODELS]
-    share = {"image": 0.4, "text": 0.25, "behaviour": 0.35}
-    total = sum(share[name] for name in enabled) or 1.0
+    enabled = [space for name, space in spaces().items() if name in shopguide_settings.MODELS]
+    total = sum(space.training_share for space in enabled) or 1.0
     done = 0.0
-    metrics, vectors, skipped, user_vectors, scores = {}, {}, {}, None, {}
-    for name in enabled:
-        lo, width = done / total, share[name] / total
+    trained: dict[str, TrainedSpace] = {}
+    skipped: dict[str, str] = {}
+    for space in enabled:
+        name = space.name
+        lo, width = done / total, space.training_share / total
         callback = progress.callback("train")
         sub_progress = lambda f, m="", lo=lo, width=width, name=name: callback(lo + width * f, f"{name}: {m}")
         overrides = run.options.get(f"{name}_model") or {}
         try:
-            if name == behaviour_space.NAME:
-                content = _content_features(catalog, vectors)
-                result = behaviour_space.train(
-                    catalog, events, version=version, content=content, overrides=overrides, progress=sub_progress
-                )
-            else:
-                result = SPACES[name].train(catalog, version=version, overrides=overrides, progress=sub_progress)
+            result = space.train(
+                catalog, events, version=version, trained=dict(trained), overrides=overrides, progress=sub_progress
+            )
         except TrainingRefused as exc:
             skipped[name] = str(exc)
             continue
         finally:
-            done += share[name]
-        vectors[name] = result.pop("_vectors")
-        scores[name] = result.pop("_held_out_scores", None)
-        if "_user_vectors" in result:
-            rows, matrix = result.pop("_user_vectors")
-            user_vectors = ([events.actors[i][1] for i in rows], matrix)
-        metrics[name] = result
-    if not metrics:
+            done += space.training_share
+        if result.stored is not None and len(result.stored):
+            rows = np.asarray(result.stored)
+            write_product_vectors(
+                version=version, space=name, product_ids=[catalog.product_ids[i] for i in rows], vectors=result.vectors[rows]
+            )
+        if result.users is not None:
+            write_user_vectors(version=version, user_ids=result.users.user_ids, vectors=result.users.vectors)
+        trained[name] = result
+    if not trained:
         raise TrainingRefused("No model could be trained: " + " ".join(f"{k}: {v}" for k, v in skipped.items()))
-    return metrics, vectors, skipped, user_vectors, scores
-
-
-def _content_features(catalog, vectors) -> np.ndarray | None:
-    parts = [vectors[name] for name in ("image", "text") if name in vectors]
-    return np.concatenate(parts, axis=1) if parts else None
+    return trained, skipped
 
 
 def tune_related_weights(catalog, events, vectors) -> tuple[dict[str, float], dict[str, float]]:
@@ -218,7 +210,15 @@ def tune_related_weights(catalog, events, vectors) -> tuple[dict[str, float], di
 
 def embed_chunk(run_id: int, index: int) -> bool:
     """Embed one chunk of products in every space and bulk-write the vectors. The call that
-    completes the last chunk finishes the run; returns True when this call finished it."""
+    completes the last chunk finishes the run; returns True when this call finished it.
+
+    The one path from a trained model to stored vectors: what training already computed for its
+    evaluation exactly as this step would (text and behaviour vectors, image vectors when the
+    snapshot's images have the encoder's format) it wrote itself, so each chunk embeds only the
+    products a space has no vector of yet in this version. Evaluation needs every product's
+    vectors in memory anyway (the fusion weights, the behaviour model's item content, held-out
+    ranks among all products), so embedding them a second time here would only repeat that work;
+    whatever training did not write is embedded here, fanned out across workers."""
     run = TrainingRun.objects.select_related("version").get(pk=run_id)
     if run.status != TrainingRun.Status.RUNNING or run.version is None:
         return False
@@ -229,9 +229,14 @@ def embed_chunk(run_id: int, index: int) -> bool:
             by_pk = adapter.get_queryset().in_bulk(chunk.product_ids)
             products = [by_pk[pk] for pk in chunk.product_ids if pk in by_pk]  # deleted meanwhile: skip
             for name in run.version.dimensions:
-                if getattr(SPACES[name], "EMBEDDED_IN_TRAINING", False):
+                written = set(
+                    ProductVector.objects.filter(version=run.version, space=name, product_id__in=chunk.product_ids)
+                    .values_list("product_id", flat=True)
+                )  # fmt: skip
+                missing = [product for product in products if product.pk not in written]
+                if not missing:
                     continue  # written by train_models already
-                ids, vectors, _errors = SPACES[name].embed_products(run.version, products)
+                ids, vectors, _errors = get_space(name).embed_products(run.version, missing)
                 write_product_vectors(version=run.version, space=name, product_ids=ids, vectors=vectors)
             refresh_search_documents(products)
             EmbeddingChunk.objects.filter(pk=chunk.pk, done_at__isnull=True).update(done_at=timezone.now())
@@ -264,7 +269,7 @@ def finish_run(run: TrainingRun) -> None:
     with _failing(run, lambda: version):
         progress.stage("finish", 0.0, "building vector indexes")
         for name, dims in version.dimensions.items():
-            for metric in getattr(SPACES[name], "INDEX_METRICS", (SPACES[name].METRIC,)):
+            for metric in get_space(name).index_metrics:
                 ensure_hnsw_index(version=version, space=name, dimensions=dims, metric=metric)
         # Every product's related lists and every shopper's recommendations, exactly, before the
         # version can serve: serving reads one stored row per request.

@@ -15,13 +15,13 @@ from shopguide.conf import shopguide_settings
 from shopguide.exceptions import TrainingRefused
 from shopguide.models import ModelVersion
 from shopguide.snapshot import CatalogSnapshot, EventSnapshot
+from shopguide.spaces import Space, TrainedSpace, UserVectors
 from shopguide.spaces.artifacts import load_artifact, load_json_artifact, save_artifact, save_json_artifact
-from shopguide.vectors import write_product_vectors, write_user_vectors
 
 NAME = "behaviour"
 METRIC = "ip"  # recommendations rank by inner product; related products also use cosine
 INDEX_METRICS = ("ip", "cosine")
-EMBEDDED_IN_TRAINING = True  # item vectors come out of training; chunks need not embed them
+CONTENT_SPACES = ("image", "text")  # the item content the model reads, when trained before it
 MIN_SHOPPERS = 2
 ITEMS_ARTIFACT = "behaviour_items"
 # The baseline that serves personal recommendations when it beat the LSTM on held-out last events.
@@ -109,8 +109,10 @@ def train(
     content: np.ndarray | None,
     overrides: dict,
     progress,
-) -> dict[str, Any]:
-    """Train on the shoppers' sequences, write item and user vectors, evaluate with baselines."""
+) -> TrainedSpace:
+    """Train on the shoppers' sequences, evaluate with baselines. Every product's item vector
+    comes out of training (stored as it is: the embedding chunks need not embed them), and every
+    shopper's vector."""
     from shopguide.ml.evaluation import leave_last_out
     from shopguide.ml.sequence_model import SequenceRecommender
 
@@ -140,16 +142,12 @@ def train(
     serving = serving_decision(version, events, check, n_items=catalog.n_products)
 
     item_vectors = model.item_vectors()
-    write_product_vectors(version=version, space=NAME, product_ids=catalog.product_ids, vectors=item_vectors)
     user_rows = events.user_rows()
     users = model.user_vectors([events.sequences[i] for i in user_rows], [events.event_types[i] for i in user_rows])
-    write_user_vectors(version=version, user_ids=[events.actors[i][1] for i in user_rows], vectors=users)
-    return {
+    metrics = {
         "evaluation": report,
         "baseline_check": check,
         "serving": serving,
-        # The gate compares what serves: the LSTM, or the baseline serving in its place.
-        "_held_out_scores": per_user.get(serving["personal"]),
         "training": {
             "losses": [round(x, 4) for x in fit.losses],
             "seconds": round(fit.seconds, 2),
@@ -160,10 +158,22 @@ def train(
             "device": str(model.device),
             "config": asdict(cfg),
         },
-        "dimensions": cfg.embedding_dim,
-        "_vectors": item_vectors,
-        "_user_vectors": (user_rows, users),
     }
+    return TrainedSpace(
+        name=NAME, metrics=metrics, dimensions=cfg.embedding_dim, vectors=item_vectors,
+        # The gate compares what serves: the LSTM, or the baseline serving in its place.
+        held_out_scores=per_user.get(serving["personal"]),
+        # Its baseline check is about personal recommendations: related products always fuse it.
+        fusion_check=None, stored=np.arange(catalog.n_products),
+        users=UserVectors(user_ids=[events.actors[i][1] for i in user_rows], vectors=users),
+    )
+
+
+def train_space(catalog, events, *, version, trained, overrides, progress) -> TrainedSpace:
+    """``train`` with the vectors of the spaces trained before it as item content."""
+    parts = [trained[name].vectors for name in CONTENT_SPACES if name in trained]
+    content = np.concatenate(parts, axis=1) if parts else None
+    return train(catalog, events, version=version, content=content, overrides=overrides, progress=progress)
 
 
 def version_scores(version: ModelVersion, catalog: CatalogSnapshot, events: EventSnapshot) -> np.ndarray | None:
@@ -234,3 +244,31 @@ def content_features(version: ModelVersion, products: list, *, image, text) -> n
         for pk, vector in zip(pks, vectors):
             out[row[pk], offset : offset + len(vector)] = vector
     return out
+
+
+def held_out_report(metrics: dict[str, Any]) -> tuple[list, list]:
+    """The admin's rows of the LSTM's and the baselines' held-out figures, and which serves."""
+    rows = []
+    for model, values in (metrics.get("evaluation") or {}).items():
+        rows.append((f"behaviour · {model}", "NDCG@10", values.get("ndcg@10_ci")))
+        rows.append((f"behaviour · {model}", "HR@10", values.get("hr@10_ci")))
+    if metrics.get("serving"):  # which recommender serves, and why (never worse than a baseline)
+        notes = [("personal recommendations", metrics["serving"].get("why"))]
+    else:  # versions trained before baselines could serve
+        notes = [("LSTM vs baselines (the LSTM serves)", (metrics.get("baseline_check") or {}).get("why"))]
+    return rows, notes
+
+
+SPACE = Space(
+    name=NAME,
+    metric=METRIC,
+    index_metrics=INDEX_METRICS,
+    reason="bought together with {title}",
+    list_label="customers also bought",
+    held_out_figure=("behaviour NDCG@10", "last events"),
+    training_share=0.35,
+    train=train_space,
+    embed_products=embed_products,
+    version_scores=version_scores,
+    held_out_report=held_out_report,
+)

@@ -13,6 +13,7 @@ from shopguide.exceptions import TrainingRefused
 from shopguide.models import ModelVersion
 from shopguide.products import read_product_images
 from shopguide.snapshot import CatalogSnapshot
+from shopguide.spaces import Space, TrainedSpace
 from shopguide.spaces.artifacts import load_artifact, save_artifact
 
 NAME = "image"
@@ -57,9 +58,10 @@ def resize_array(images: np.ndarray, *, size: int) -> np.ndarray:
     return resize(images, size=size)
 
 
-def train(snapshot: CatalogSnapshot, *, version: ModelVersion, overrides: dict, progress) -> dict[str, Any]:
+def train(snapshot: CatalogSnapshot, *, version: ModelVersion, overrides: dict, progress) -> TrainedSpace:
     """Train the candidate encoders, keep the best on held-out images, save it with ``version``.
-    Returns the space's metrics (every figure on held-out TEST images, with its interval)."""
+    Returns the space's metrics (every figure on held-out TEST images, with its interval) and
+    every product's vector."""
     from shopguide.ml.image_selection import choose_image_encoder
 
     if len(snapshot.image_rows) < 2:
@@ -86,7 +88,7 @@ def train(snapshot: CatalogSnapshot, *, version: ModelVersion, overrides: dict, 
     if "raw_pixels" in report:
         held_out["raw_pixels"] = report["raw_pixels"]["test"]
     check = baseline_check(snapshot, scores, report)
-    return {
+    metrics = {
         "backbone": choice.chosen,
         "held_out": held_out,
         "metric": f"{report['metric']}@{report['k']}",
@@ -97,11 +99,16 @@ def train(snapshot: CatalogSnapshot, *, version: ModelVersion, overrides: dict, 
             **chosen["training"],
             "device": str(choice.encoder.device),
         },
-        "dimensions": cfg.embedding_dim,
         "baseline_check": check,
-        "_vectors": all_vectors,
-        "_held_out_scores": scores,
     }
+    # The vectors were computed from images decoded as the embedding chunks decode them when the
+    # snapshot's format is the chosen encoder's: then they are stored as they are (the chunks skip
+    # those products); otherwise (a larger candidate's snapshot, resized) the chunks embed again.
+    same_format = snapshot.images.shape[1:] == (cfg.image_size, cfg.image_size, cfg.channels)
+    return TrainedSpace(
+        name=NAME, metrics=metrics, dimensions=cfg.embedding_dim, vectors=all_vectors, held_out_scores=scores,
+        fusion_check=check, stored=np.asarray(snapshot.image_rows) if same_format else None,
+    )
 
 
 def baseline_check(snapshot: CatalogSnapshot, scores: np.ndarray, report: dict) -> dict | None:
@@ -154,3 +161,29 @@ def embed_products(version: ModelVersion, products: list) -> tuple[list[Any], np
     ok, pixels, errors = read_product_images(products, size=cfg.image_size, channels=cfg.channels)
     vectors = encoder.embed(pixels) if len(pixels) else np.zeros((0, cfg.embedding_dim), np.float32)
     return [products[i].pk for i in ok], vectors, {products[i].pk: m for i, m in errors.items()}
+
+
+def held_out_report(metrics: dict[str, Any]) -> tuple[list, list]:
+    """The admin's rows of this space's held-out figures, and why its backbone was chosen."""
+    rows = []
+    for name, est in (metrics.get("held_out") or {}).items():
+        label = f"image · {metrics.get('backbone', 'model')}" if name == "model" else f"image · {name.replace('_', ' ')}"
+        rows.append((label, metrics.get("metric", ""), est))
+    return rows, [("image backbone", metrics.get("choice", {}).get("why"))]
+
+
+SPACE = Space(
+    name=NAME,
+    metric=METRIC,
+    index_metrics=(METRIC,),
+    reason="looks like {title}",
+    list_label="looks similar",
+    held_out_figure=("image precision@8", "images"),
+    training_share=0.4,
+    train=lambda catalog, events, *, version, trained, overrides, progress: train(
+        catalog, version=version, overrides=overrides, progress=progress
+    ),
+    embed_products=embed_products,
+    version_scores=version_scores,
+    held_out_report=held_out_report,
+)

@@ -12,6 +12,7 @@ from shopguide.conf import shopguide_settings
 from shopguide.models import Interaction, InteractionType, ModelVersion
 from shopguide.products import product_document
 from shopguide.snapshot import CatalogSnapshot
+from shopguide.spaces import Space, TrainedSpace
 from shopguide.spaces.artifacts import load_artifact, save_artifact, use_query_threads
 
 NAME = "text"
@@ -102,9 +103,10 @@ def fulltext_scores(snapshot: CatalogSnapshot, queries: dict[str, list]) -> np.n
     return reciprocal_rank_at_k(ranks, EVAL_K)
 
 
-def train(snapshot: CatalogSnapshot, *, version: ModelVersion, overrides: dict, progress) -> dict[str, Any]:
+def train(snapshot: CatalogSnapshot, *, version: ModelVersion, overrides: dict, progress) -> TrainedSpace:
     """Train the text encoder, save it with ``version``; returns metrics (on held-out queries,
-    with intervals) and the product vectors."""
+    with intervals) and the product vectors (stored as they are: the snapshot's documents are
+    what the embedding chunks would embed, and the encoder's results do not depend on batching)."""
     from shopguide.ml.baselines import baseline_verdict
     from shopguide.ml.metrics import estimate
     from shopguide.ml.text_encoder import TextEncoder
@@ -124,14 +126,13 @@ def train(snapshot: CatalogSnapshot, *, version: ModelVersion, overrides: dict, 
         scores, fulltext, model_name="the text model", baseline_name="full-text search",
         figure="MRR@10", min_n=shopguide_settings.GATE_MIN_SAMPLES,
     )  # fmt: skip
-    return {
+    metrics = {
         "held_out": {
             "mrr@10": estimate(scores),
             "mrr@10 logged searches": estimate(scores[:n_logged]),
             "mrr@10 generated queries": estimate(scores[n_logged:]),
             "mrr@10 full-text search (baseline)": estimate(fulltext),
         },
-        "_held_out_scores": scores,
         "baseline_check": check,
         "training": {
             "losses": [round(x, 4) for x in fit.losses],
@@ -142,9 +143,11 @@ def train(snapshot: CatalogSnapshot, *, version: ModelVersion, overrides: dict, 
             "device": str(encoder.device),
             "config": asdict(cfg),
         },
-        "dimensions": cfg.embedding_dim,
-        "_vectors": vectors,
     }
+    return TrainedSpace(
+        name=NAME, metrics=metrics, dimensions=cfg.embedding_dim, vectors=vectors, held_out_scores=scores,
+        fusion_check=check, stored=np.arange(snapshot.n_products),
+    )
 
 
 def version_scores(version: ModelVersion, snapshot: CatalogSnapshot, events=None) -> np.ndarray:
@@ -168,3 +171,25 @@ def embed_products(version: ModelVersion, products: list) -> tuple[list[Any], np
         return [], np.zeros((0, version.dimensions[NAME]), np.float32), {}
     vectors = load(version).embed([product_document(p) for p in products])
     return [p.pk for p in products], vectors, {}
+
+
+def held_out_report(metrics: dict[str, Any]) -> tuple[list, list]:
+    """The admin's rows of this space's held-out figures."""
+    return [("text", figure, est) for figure, est in (metrics.get("held_out") or {}).items()], []
+
+
+SPACE = Space(
+    name=NAME,
+    metric=METRIC,
+    index_metrics=(METRIC,),
+    reason="similar to {title}",
+    list_label="",
+    held_out_figure=("text MRR@10", "search queries"),
+    training_share=0.25,
+    train=lambda catalog, events, *, version, trained, overrides, progress: train(
+        catalog, version=version, overrides=overrides, progress=progress
+    ),
+    embed_products=embed_products,
+    version_scores=version_scores,
+    held_out_report=held_out_report,
+)

@@ -162,8 +162,9 @@ def related_products(
     context, product, limit: int | None = None, title: str = "Related products", space: str | None = None,
     widget: str = "related_products", template: str | None = None,
 ) -> str:
-    """Products related to ``product`` (same list as ``GET products/<pk>/related/``); ``space``
-    "image" for "looks similar", "behaviour" for "customers also bought", "text"; all by default."""
+    """Products related to ``product`` (same list as ``GET products/<pk>/related/``); ``space``:
+    one registered space (``shopguide.spaces``), e.g. "image" for "looks similar", "behaviour"
+    for "customers also bought"; all, fused, by default."""
     if product is None:
         return ""
     try:
