@@ -46,7 +46,7 @@ def create_products() -> list[int]:
         category, _ = Category.objects.get_or_create(name="Load", slug="load")
         Product.objects.bulk_create(
             [Product(sku=f"L-{i}", title=f"Load test product {i}", description="", category=category, price=1, in_stock=True)
-             for i in range(N_PRODUCTS)],  # fmt: skip
+             for i in range(N_PRODUCTS)],
             batch_size=1000,
         )
     return list(Product.objects.values_list("pk", flat=True))
@@ -99,7 +99,7 @@ class Shopper:
         rng = random.Random(self.seed)
         while time.monotonic() < deadline:
             body = json.dumps({"type": rng.choice(EVENT_TYPES), "product": str(rng.choice(self.product_ids)),
-                               "widget": "load-test"})  # fmt: skip
+                               "widget": "load-test"})
             headers = {"Content-Type": "application/json", **({"Cookie": self.cookie} if self.cookie else {})}
             started = time.perf_counter()
             try:
@@ -153,13 +153,13 @@ def main() -> None:
     acknowledged = statuses.get(201, 0)
     others = {k: v for k, v in statuses.items() if k != 201}
     print(f"\nEvents endpoint under load: gunicorn, {args.workers} sync workers, {args.clients} guest clients, "
-          f"{elapsed:.1f} s, {len(product_ids):,} products")  # fmt: skip
+          f"{elapsed:.1f} s, {len(product_ids):,} products")
     header = f"{'sent':>8} {'acknowledged':>13} {'other answers':>22} {'accepted/s':>11} {'p50 ms':>7} {'p99 ms':>7} {'stored':>8} {'lost':>5} {'extra':>6}"
     print(header)
     print("-" * len(header))
     lost, extra = max(acknowledged - stored, 0), max(stored - acknowledged, 0)
     print(f"{sum(statuses.values()):>8} {acknowledged:>13} {str(others or '-'):>22} {acknowledged / elapsed:>11.1f} "
-          f"{np.percentile(latencies, 50):>7.1f} {np.percentile(latencies, 99):>7.1f} {stored:>8} {lost:>5} {extra:>6}")  # fmt: skip
+          f"{np.percentile(latencies, 50):>7.1f} {np.percentile(latencies, 99):>7.1f} {stored:>8} {lost:>5} {extra:>6}")
     verdict = "every acknowledged event stored, nothing else" if stored == acknowledged else "MISMATCH"
     print(f"\nstored == acknowledged: {stored == acknowledged} ({verdict})")
     if stored != acknowledged:

@@ -63,7 +63,7 @@ def photo_jpeg(width: int, height: int) -> bytes:
 def upload(port: int, data: bytes, filename: str, results: list) -> None:
     boundary = "benchboundary"
     body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"image\"; filename=\"{filename}\"\r\n"
-            f"Content-Type: application/octet-stream\r\n\r\n").encode() + data + f"\r\n--{boundary}--\r\n".encode()  # fmt: skip
+            f"Content-Type: application/octet-stream\r\n\r\n").encode() + data + f"\r\n--{boundary}--\r\n".encode()
     started = time.perf_counter()
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=300)
     conn.request("POST", "/api/shopguide/search/image/", body=body, headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
@@ -129,7 +129,7 @@ def main() -> None:
     if not Product.objects.exists():
         category, _ = Category.objects.get_or_create(name="Bench", slug="bench")
         Product.objects.bulk_create([Product(sku=f"U-{i}", title=f"Upload bench product {i}", category=category, price=1)
-                                     for i in range(8)])  # fmt: skip
+                                     for i in range(8)])
     cases = [
         ("bomb PNG 9,400 x 9,400 RGBA", blank_png(9400, 9400), "bomb.png"),
         ("PNG at the limit 4,000 x 4,000 RGBA", blank_png(4000, 4000), "limit.png"),
@@ -138,7 +138,7 @@ def main() -> None:
     rows = [run_case(name, data, filename, n) for name, data, filename in cases for n in (1, 4)]
     limit = shopguide_settings.MAX_IMAGE_PIXELS
     print(f"\nImage search uploads: gunicorn, {WORKERS} sync workers, MAX_IMAGE_PIXELS = {limit:,}; "
-          f"peak RSS growth (VmHWM) over a warmed-up worker")  # fmt: skip
+          f"peak RSS growth (VmHWM) over a warmed-up worker")
     header = f"{'upload':<38} {'at once':>7} {'answers':<20} {'slowest s':>9} {'worst worker MB':>15} {'all workers MB':>14}"
     print(header)
     print("-" * len(header))

@@ -34,7 +34,7 @@ def pip(python: Path, *args: str, env: dict | None = None) -> subprocess.Complet
 
 def cpu_sizes(work: Path, torch: str) -> list[tuple[str, float]]:
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(work / "dist"), str(ROOT)],
-                   check=True, capture_output=True)  # fmt: skip
+                   check=True, capture_output=True)
     wheel = next((work / "dist").glob("shopguide-*.whl"))
     venv = work / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
@@ -58,7 +58,7 @@ def cuda_download_sizes(work: Path, torch: str) -> list[tuple[str, float]]:
     env = {**os.environ, "PIP_CONFIG_FILE": os.devnull, "PIP_FIND_LINKS": "", "PIP_CONSTRAINT": ""}
     report = work / "cuda-report.json"
     subprocess.run([sys.executable, "-m", "pip", "install", "--dry-run", "--ignore-installed", "-q", "--report", str(report),
-                    "--index-url", "https://pypi.org/simple", torch], check=True, env=env, capture_output=True)  # fmt: skip
+                    "--index-url", "https://pypi.org/simple", torch], check=True, env=env, capture_output=True)
     rows = []
     for item in json.loads(report.read_text())["install"]:
         name, filename = item["metadata"]["name"], item["download_info"]["url"].rsplit("/", 1)[-1]

@@ -25,7 +25,7 @@ def create_movie_products(data) -> list:
     from storefront.catalog.models import Category, Product
 
     categories = {name: Category.objects.create(name=name, slug=name.lower().replace(" ", "-").replace("(", "").replace(")", ""))
-                  for name in data.genre_names + ["Other"]}  # fmt: skip
+                  for name in data.genre_names + ["Other"]}
     return Product.objects.bulk_create(
         [
             Product(sku=f"ML-{movie_id}", title=title[:200], description=" ".join(genres),

@@ -107,15 +107,15 @@ CATEGORIES = {
     "Stationery": ["notebook", "journal", "planner", "sketchbook"],
 }
 COLOURS = ["black", "white", "navy", "red", "olive", "grey", "beige", "teal",
-           "mustard", "burgundy", "cream", "charcoal", "coral", "sage", "ivory", "rust"]  # fmt: skip
+           "mustard", "burgundy", "cream", "charcoal", "coral", "sage", "ivory", "rust"]
 MATERIALS = ["linen", "wool", "cotton", "leather", "denim", "silk", "cashmere", "suede",
-             "canvas", "velvet", "bamboo", "oak", "ceramic", "steel", "glass", "walnut"]  # fmt: skip
+             "canvas", "velvet", "bamboo", "oak", "ceramic", "steel", "glass", "walnut"]
 STYLES = ["classic", "slim", "vintage", "oversized", "cropped", "minimal", "rustic", "modern",
-          "relaxed", "tailored", "quilted", "woven", "striped", "padded", "compact", "deluxe"]  # fmt: skip
+          "relaxed", "tailored", "quilted", "woven", "striped", "padded", "compact", "deluxe"]
 QUALITIES = ["soft", "durable", "lightweight", "handmade", "breathable", "water-resistant", "sturdy",
-             "washable", "sustainable", "organic", "recycled", "hand-finished", "warm", "cool"]  # fmt: skip
+             "washable", "sustainable", "organic", "recycled", "hand-finished", "warm", "cool"]
 OCCASIONS = ["everyday use", "the office", "weekends away", "travel", "summer evenings", "winter",
-             "gifting", "the garden", "long walks", "rainy days"]  # fmt: skip
+             "gifting", "the garden", "long walks", "rainy days"]
 
 
 # --------------------------------------------------------------------------- building the shop
@@ -171,7 +171,7 @@ def build_shop(n_products: int) -> None:
             sku=f"SV-{i:06d}", title=f"{style.title()} {colour} {material} {noun}",
             description=f"A {q1} {material} {noun} for {pyrng.choice(OCCASIONS)}. {q2.capitalize()}, in {colour}.",
             category=categories[c], price=round(pyrng.uniform(5, 500), 2), in_stock=pyrng.random() > 0.05,
-        ))  # fmt: skip
+        ))
     product_ids = [p.pk for p in Product.objects.bulk_create(products, batch_size=5000)]
     step.done(f"{n_products:,} products")
 
@@ -185,13 +185,13 @@ def build_shop(n_products: int) -> None:
         status=ModelVersion.Status.BUILDING, dimensions={space: DIMS for space in SPACES},
         config={"related_weights": {"image": 1.0, "text": 0.8, "behaviour": 0.6}, "bench": "serving (synthetic vectors)"},
         n_products=n_products,
-    )  # fmt: skip
+    )
     vectors = {}
     for space in SPACES:
         vectors[space] = clustered_vectors(rng, category_of, n_categories=len(names), unit=space != "behaviour")
         for start in range(0, n_products, 20_000):
             write_product_vectors(version=version, space=space, product_ids=product_ids[start : start + 20_000],
-                                  vectors=vectors[space][start : start + 20_000])  # fmt: skip
+                                  vectors=vectors[space][start : start + 20_000])
     step.done(f"{len(SPACES)} x {n_products:,} vectors (COPY)")
 
     # Customers (stored vectors) and guests (history only), a few events each, this week.
@@ -210,7 +210,7 @@ def build_shop(n_products: int) -> None:
                 visitor="" if actor < N_CUSTOMERS else f"bench-guest-{actor - N_CUSTOMERS:03d}",
                 product_id=product_ids[row], type=kind, weight={"view": 1.0, "cart": 3.0, "purchase": 5.0}[kind],
                 ts=now - timedelta(seconds=pyrng.uniform(60, 6 * 86400)),
-            ))  # fmt: skip
+            ))
         if actor < N_CUSTOMERS:
             mean = vectors["behaviour"][rows].mean(axis=0)
             user_vectors.append(mean + 0.1 * np.linalg.norm(mean) * rng.standard_normal(DIMS) / np.sqrt(DIMS))
@@ -373,7 +373,7 @@ def measure_recall(seed: int) -> tuple[list[RecallRow], float]:
         return lambda: nearest_products(
             version_id=version.pk, space=space, dimensions=DIMS, vector=vector, k=RECALL_K,
             candidates=filters.excluding(exclude).candidates(), metric=metric, exact=exact,
-        )  # fmt: skip
+        )
 
     out = []
     exact_check = RecallRow("shopguide's exact SQL against numpy")
@@ -406,7 +406,7 @@ def measure_recall(seed: int) -> tuple[list[RecallRow], float]:
                 if n < WALK_QUERIES:  # slow (up to hnsw.max_scan_tuples visits): fewer queries
                     compare(walked, walk(space, matrix[i], filters=filters, exclude=[ids[i]]), expected)
                 compare(served, lambda: filtered_neighbours(version, space, matrix[i], k=RECALL_K, filters=filters,
-                                                            exclude_ids=[ids[i]]), expected)  # fmt: skip
+                                                            exclude_ids=[ids[i]]), expected)
             image_rows = [walked, served]
     out += image_rows
     return out, statistics.mean(exact_check.recalls)
@@ -444,7 +444,7 @@ Request = Callable[[random.Random], tuple[str, dict]]  # rng -> (path, headers)
 
 
 def drive(port: int, name: str, make_request: Request, *, clients: int, seconds: float, k: int | None,
-          target: str = "") -> LoadRow:  # fmt: skip
+          target: str = "") -> LoadRow:
     """Closed loop: ``clients`` threads, each sending its next request when the last is answered."""
     row = LoadRow(name, target=target)
     lock = threading.Lock()
@@ -493,7 +493,7 @@ def drive(port: int, name: str, make_request: Request, *, clients: int, seconds:
 
 
 def drive_paired(port: int, name: str, make_request: Request, plain: Request, *, clients: int, seconds: float,
-                 k: int | None, target: str) -> LoadRow:  # fmt: skip
+                 k: int | None, target: str) -> LoadRow:
     """``drive`` in slices of PAIR_SLICE seconds, alternating with the plain endpoint, so both see
     the same machine: the ratio of their p50s is not moved by drift over the run (other users of
     the machine, CPU clocks), which shifts a baseline measured minutes apart by 25 % or more."""
@@ -531,7 +531,7 @@ def start_gunicorn(port: int, log_path: Path) -> subprocess.Popen:
         "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep),
     }  # DATABASE_URL and SHOPGUIDE_VAR_DIR were set by setup_django
     command = [sys.executable, "-m", "gunicorn", "storefront.wsgi", "-w", "2", "--threads", "1",
-               "-b", f"127.0.0.1:{port}", "--timeout", "60"]  # fmt: skip
+               "-b", f"127.0.0.1:{port}", "--timeout", "60"]
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "wb") as log:
         return subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
@@ -634,12 +634,12 @@ def run_load(args, customers: list[str], guests: list[str]) -> list[LoadRow]:
                 conn.getresponse().read()
                 conn.close()
         print(f"load average before the load phase: {' '.join(f'{x:.2f}' for x in os.getloadavg())} "
-              f"({os.cpu_count()} cores; other users of the machine show here)")  # fmt: skip
+              f"({os.cpu_count()} cores; other users of the machine show here)")
         results = []
         for name, make_request, k, target in rows:
             if target == "latency":
                 results.append(drive_paired(port, name, make_request, plain, clients=args.clients, seconds=args.seconds,
-                                            k=k, target=target))  # fmt: skip
+                                            k=k, target=target))
             else:
                 results.append(drive(port, name, make_request, clients=args.clients, seconds=args.seconds, k=k, target=target))
             print(f"  {name}: {len(results[-1].latencies_ms)} requests", flush=True)
@@ -668,9 +668,9 @@ def print_load(rows: list[LoadRow], args) -> bool:
     print(f"\nThrough gunicorn (2 sync workers, DEBUG=0), {args.clients} closed-loop clients, "
           f"{args.seconds:.0f} s per endpoint, k={K}; client-side latency. p50/plain: against the mean p50 "
           f"of the two plain rows; paired: against the plain endpoint driven in the {PAIR_SLICE:g}-second slices "
-          "between this row's (what the targets are judged on)\n")  # fmt: skip
+          "between this row's (what the targets are judged on)\n")
     header = (f"{'endpoint':<32}{'requests':>9}{'req/s':>8}{'p50 ms':>8}{'p99 ms':>8}{'p50/plain':>10}"
-              f"{'paired ms':>10}{'p50/paired':>11}{'/logged-in':>11}{'short':>7}{'topped':>7}{'errors':>7}  targets")  # fmt: skip
+              f"{'paired ms':>10}{'p50/paired':>11}{'/logged-in':>11}{'short':>7}{'topped':>7}{'errors':>7}  targets")
     print(header)
     print("-" * len(header))
     met = True
@@ -690,18 +690,18 @@ def print_load(rows: list[LoadRow], args) -> bool:
         # Django's session and user lookups.
         beside = f"{row.p50 / logged_in.p50:>11.2f}" if logged_in and row.name.startswith("recommendations, customer") else f"{'':>11}"
         print(f"{row.name:<32}{len(row.latencies_ms):>9}{len(row.latencies_ms) / row.seconds:>8.1f}{row.p50:>8.2f}"
-              f"{row.p99:>8.2f}{row.p50 / base:>10.2f}{pairing}{beside}{row.short:>7}{row.topped_up:>7}{row.errors:>7}  {verdict}")  # fmt: skip
+              f"{row.p99:>8.2f}{row.p50 / base:>10.2f}{pairing}{beside}{row.short:>7}{row.topped_up:>7}{row.errors:>7}  {verdict}")
     for row in rows:
         if row.first_error:
             print(f"first error of {row.name}: {row.first_error}")
     print("short = answers with fewer than k results; topped = answers where popular products filled up the list; "
-          "/logged-in = p50 against the plain endpoint asked with the same customers' session cookies")  # fmt: skip
+          "/logged-in = p50 against the plain endpoint asked with the same customers' session cookies")
     return met
 
 
 def print_recall(rows: list[RecallRow], exact_recall: float) -> bool:
     print(f"\nHNSW against exact search (numpy brute force), recall@{RECALL_K}, {RECALL_QUERIES} queries each; "
-          "in-stock filter and ef_search as served\n")  # fmt: skip
+          "in-stock filter and ef_search as served\n")
     header = f"{'search':<40}{'recall@10':>10}{'min':>7}{'short':>7}{'p50 ms':>8}{'p99 ms':>8}  target"
     print(header)
     print("-" * len(header))
@@ -713,7 +713,7 @@ def print_recall(rows: list[RecallRow], exact_recall: float) -> bool:
         met &= ok or not graded
         verdict = f">= {TARGET_RECALL}, full k: {'yes' if ok else 'NO'}" if graded else "(not served alone)"
         print(f"{row.name:<40}{recall:>10.4f}{min(row.recalls):>7.2f}{row.short:>7}{percentile(row.ms, 50):>8.2f}"
-              f"{percentile(row.ms, 99):>8.2f}  {verdict}")  # fmt: skip
+              f"{percentile(row.ms, 99):>8.2f}  {verdict}")
     print("short = searches that returned fewer than k products; ms = in-process, one query at a time")
     print(f"shopguide's exact path (nearest_products(exact=True)) against numpy: recall@10 {exact_recall:.4f} over 60 queries")
     return met and exact_recall >= 0.999
@@ -735,7 +735,7 @@ def bench_database(fresh: bool) -> str:
     server = embedded_db.start(data_dir)
     with psycopg.connect(server.database_url("postgres"), autocommit=True) as conn:
         stale = {name: value for name, value in SERVER_SETTINGS.items()
-                 if conn.execute(f"SHOW {name}").fetchone()[0] != value}  # fmt: skip
+                 if conn.execute(f"SHOW {name}").fetchone()[0] != value}
         for name, value in stale.items():
             conn.execute(f"ALTER SYSTEM SET {name} = '{value}'")
     if stale:  # these settings need a restart; the server is the bench's own

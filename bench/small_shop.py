@@ -113,7 +113,7 @@ def image_section(photos, labels, product_ids, device: str) -> tuple[dict, np.nd
         held_out_scores(choice.vectors, labels, test, k=K, supervised=True),
         held_out_scores(raw_pixel_vectors(images), labels, test, k=K, supervised=True),
         model_name=choice.chosen, baseline_name="raw pixels", figure=f"leaf P@{K}", min_n=30,
-    )  # fmt: skip
+    )
     print(f"related products' image space: {'raw pixels beat it: left out of fusion' if verdict['serve'] == 'baseline' else 'kept'} ({verdict['why']})")
     print(f"image training, all candidates: {wall:.0f} s wall, {cpu:.0f} s CPU (torch threads {torch.get_num_threads()})")
     return report, choice.vectors

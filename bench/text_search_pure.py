@@ -111,7 +111,7 @@ def _known_item_queries(titles: list[str], rng: random.Random) -> dict[str, tupl
         hits = [
             i for i in candidates
             if any(title_words[i][s : s + n] == fragment for s in range(len(title_words[i]) - n + 1))
-        ]  # fmt: skip
+        ]
         return np.array(sorted(hits), dtype=np.int64)
 
     out: dict[str, tuple[list[str], list[np.ndarray]]] = {kind: ([], []) for kind in KNOWN_ITEM_KINDS}
@@ -167,7 +167,7 @@ def load_demo(seed: int) -> Catalogue:
     spec_by_name = {spec.name: spec for spec in demo_data.CATEGORIES}
     seasons = ("spring", "summer", "autumn", "winter", "all-season")
     colours = ("black", "charcoal", "grey", "off-white", "navy", "stone", "camel", "olive",
-               "burgundy", "red", "blue", "green", "brown", "pink", "mustard")  # fmt: skip
+               "burgundy", "red", "blue", "green", "brown", "pink", "mustard")
     texts = [f" {' '.join(_words(d.replace('-', '_')))} " for d in documents]  # keep "all-season" whole
     categories = [r["category"] for r in rows]
     attribute_queries: tuple[list[str], list[np.ndarray]] = ([], [])
@@ -182,7 +182,7 @@ def load_demo(seed: int) -> Catalogue:
         keys = [f" {' '.join(_words(w.replace('-', '_')))} " for w in picked]
         relevant = np.array([
             j for j in range(len(rows)) if categories[j] == categories[i] and all(k in texts[j] for k in keys)
-        ], dtype=np.int64)  # fmt: skip
+        ], dtype=np.int64)
         if len(relevant) < K:
             continue
         category_word = rng.choice(spec.search_words)
@@ -345,7 +345,7 @@ def evaluate(catalogue: Catalogue, config: TextEncoderConfig, device: str) -> li
     embed_seconds = time.perf_counter() - started
     print(f"{catalogue.name}: trained {config.epochs} epochs ({len(catalogue.pairs)} search->click pairs) in {fit.seconds:.0f} s "
           f"({fit.texts_per_second:,.0f} texts/s), loss {fit.losses[0]:.3f} -> {fit.losses[-1]:.3f}; "
-          f"embedded {len(doc_vectors):,} documents in {embed_seconds:.1f} s")  # fmt: skip
+          f"embedded {len(doc_vectors):,} documents in {embed_seconds:.1f} s")
 
     bm25, trigram = BM25(catalogue.documents), TrigramSimilarity(catalogue.titles)
     doc_matrix = torch.from_numpy(doc_vectors)
@@ -386,7 +386,7 @@ def print_table(name: str, rows: list[tuple[str, dict[str, float]]]) -> None:
     print("-" * len(header))
     for method, r in rows:
         print(f"{method:<40} {r['title']:>7.3f} {r['fragment']:>9.3f} {r['typo']:>7.3f} "
-              f"{r['known-item']:>11.3f} {r['attribute']:>10.3f} {r['ms']:>13.2f}")  # fmt: skip
+              f"{r['known-item']:>11.3f} {r['attribute']:>10.3f} {r['ms']:>13.2f}")
 
 
 def main(argv: list[str] | None = None) -> None:

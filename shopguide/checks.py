@@ -161,7 +161,7 @@ def _missing_broker_client(url: str) -> tuple[str, str] | None:
             make_url(url.split("+", 1)[1]).get_dialect().import_dbapi()
         except ImportError as exc:
             return (f"the database driver of {scheme.split('+', 1)[1]!r} ({exc.name or exc})",
-                    "install the driver, or name one you have: sqla+postgresql+psycopg://...")  # fmt: skip
+                    "install the driver, or name one you have: sqla+postgresql+psycopg://...")
         except Exception:  # a malformed URL is Celery's to report
             return None
     return None
@@ -278,14 +278,14 @@ def check_hostile_client_settings(app_configs=None, **kwargs) -> list[checks.Che
     messages: list[checks.CheckMessage] = []
     try:
         proxies, rates, pixels = (conf.shopguide_settings.TRUSTED_PROXIES, conf.shopguide_settings.FAILED_LOGIN_RATES,
-                                  conf.shopguide_settings.MAX_IMAGE_PIXELS)  # fmt: skip
+                                  conf.shopguide_settings.MAX_IMAGE_PIXELS)
     except ImproperlyConfigured:
         return []  # unknown keys: reported by E002
     if not isinstance(proxies, int) or isinstance(proxies, bool) or proxies < 0:
         messages.append(checks.Error(
             f"SHOPGUIDE['TRUSTED_PROXIES'] must be a whole number >= 0, got {proxies!r}.",
             hint="0 when clients reach the site directly; else how many reverse proxies of yours append to X-Forwarded-For.",
-            id="shopguide.E015"))  # fmt: skip
+            id="shopguide.E015"))
     try:
         unknown = set(rates or {}) - {"address", "username"}
         if unknown:
@@ -296,11 +296,11 @@ def check_hostile_client_settings(app_configs=None, **kwargs) -> list[checks.Che
     except (TypeError, ValueError, AttributeError) as exc:
         messages.append(checks.Error(
             f"SHOPGUIDE['FAILED_LOGIN_RATES'] is not valid: {exc}.",
-            hint='A dict with "address" and/or "username", each a rate like "10/hour" or None.', id="shopguide.E016"))  # fmt: skip
+            hint='A dict with "address" and/or "username", each a rate like "10/hour" or None.', id="shopguide.E016"))
     if pixels is not None and (not isinstance(pixels, int) or isinstance(pixels, bool) or pixels < 1):
         messages.append(checks.Error(
             f"SHOPGUIDE['MAX_IMAGE_PIXELS'] must be a whole number >= 1 or None, got {pixels!r}.",
-            hint="The default, 16_000_000, decodes images up to 4,000 x 4,000.", id="shopguide.E017"))  # fmt: skip
+            hint="The default, 16_000_000, decodes images up to 4,000 x 4,000.", id="shopguide.E017"))
     from shopguide.api.authentication import host_authentication_classes
 
     # Basic only counts where the host asks for it: without DEFAULT_AUTHENTICATION_CLASSES,
@@ -311,13 +311,13 @@ def check_hostile_client_settings(app_configs=None, **kwargs) -> list[checks.Che
             "The API accepts HTTP Basic authentication: every such request hashes a password.",
             hint="Set REST_FRAMEWORK['DEFAULT_AUTHENTICATION_CLASSES'] to session (and token) authentication; "
                  "shopguide's views guard Basic against password guessing, but not against its CPU cost.",
-            id="shopguide.W015"))  # fmt: skip
+            id="shopguide.W015"))
         if "shopguide.auth.ThrottledModelBackend" not in getattr(settings, "AUTHENTICATION_BACKENDS", []):
             messages.append(checks.Warning(
                 "Logins are not refused after repeated failures: AUTHENTICATION_BACKENDS does not include "
                 "shopguide.auth.ThrottledModelBackend.",
                 hint="Use 'shopguide.auth.ThrottledModelBackend' in place of 'django.contrib.auth.backends.ModelBackend'.",
-                id="shopguide.W016"))  # fmt: skip
+                id="shopguide.W016"))
     return messages
 
 

@@ -49,7 +49,7 @@ class VisitorCookieMiddleware:
             response.set_signed_cookie(
                 events.VISITOR_COOKIE, new, salt=events.VISITOR_COOKIE_SALT, max_age=events.VISITOR_COOKIE_AGE,
                 httponly=True, samesite="Lax", secure=settings.SESSION_COOKIE_SECURE,
-            )  # fmt: skip
+            )
         elif getattr(request, events.DROP_COOKIE_ATTR, False):
             response.delete_cookie(events.VISITOR_COOKIE, samesite="Lax")
         return response

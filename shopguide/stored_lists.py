@@ -67,7 +67,7 @@ def build_related_lists(version: ModelVersion, *, progress: Callable[[float, str
                 yield (
                     product_ids[row], [str(product_ids[i]) for i in lists.rows[row][found]], lists.scores[row][found],
                     [REASON_SPACES.index(names[s]) for s in lists.spaces[row][found]],
-                )  # fmt: skip
+                )
 
         written += _copy_related(version, kind, rows())
     return written
@@ -100,7 +100,7 @@ def store_product_lists(version: ModelVersion, product_pk: Any) -> int:
             RelatedList.objects.create(
                 version=version, product_id=product_pk, space=kind, product_ids=[str(pk) for pk, _, _ in found],
                 scores=[score for _, score, _ in found], reasons=[REASON_SPACES.index(space) for _, _, space in found],
-            )  # fmt: skip
+            )
             changed += 1 + _insert_into_neighbours(version, kind, product_pk, found, depth=depth)
     return changed
 
@@ -170,9 +170,9 @@ def build_shopper_lists(version: ModelVersion) -> int:
     # Newest event per shopper before the snapshot: a later event makes the list stale (never
     # the other way round).
     as_of = {("user", pk): newest for pk, newest in
-             Interaction.objects.filter(user__isnull=False, product__isnull=False).order_by().values_list("user").annotate(Max("pk"))}  # fmt: skip
+             Interaction.objects.filter(user__isnull=False, product__isnull=False).order_by().values_list("user").annotate(Max("pk"))}
     as_of.update({("visitor", v): newest for v, newest in
-                  Interaction.objects.filter(user__isnull=True, product__isnull=False).order_by().values_list("visitor").annotate(Max("pk"))})  # fmt: skip
+                  Interaction.objects.filter(user__isnull=True, product__isnull=False).order_by().values_list("visitor").annotate(Max("pk"))})
     model_rows = behaviour_space.item_ids(version)
     events = take_event_snapshot(CatalogSnapshot(product_ids=model_rows))
     ShopperList.objects.filter(version=version).delete()
@@ -188,7 +188,7 @@ def build_shopper_lists(version: ModelVersion) -> int:
     histories = [np.array([position[model_rows[seq[j]]] for j in js], np.int64) for seq, js in zip(events.sequences, known)]
     history_types = [[EVENT_TYPES[types[j]] for j in js] for types, js in zip(events.event_types, known)]
     rows, scores = top_items_for_queries(vectors, items, depth=shopguide_settings.LIST_DEPTH, exclude=histories,
-                                         device=shopguide_settings.DEVICE)  # fmt: skip
+                                         device=shopguide_settings.DEVICE)
     lists = []  # (actor, item rows, scores, per item the history product explaining it and its event type)
     for actor, found, found_scores, history, types in zip(events.actors, rows, scores, histories, history_types):
         found, found_scores = found[found >= 0], found_scores[found >= 0]
@@ -210,7 +210,7 @@ def _baseline_lists(version: ModelVersion, events, model_rows: list[Any]) -> lis
     for actor, sequence, types in zip(events.actors, events.sequences, events.event_types):
         found, scores, because = baseline.recommend(sequence, depth=shopguide_settings.LIST_DEPTH)
         lists.append((actor, found, scores, [(str(model_rows[sequence[b]]), EVENT_TYPES[types[b]]) if b >= 0 else ("", "")
-                                             for b in because]))  # fmt: skip
+                                             for b in because]))
     return lists
 
 
@@ -229,7 +229,7 @@ def _write_shopper_lists(version: ModelVersion, lists: list, product_ids: list[A
                     version.pk, key if kind == "user" else None, key if kind == "visitor" else "", as_of.get(actor),
                     [str(product_ids[i]) for i in found], [float(s) for s in found_scores], [pk for pk, _ in because],
                     reasons_for(because, titles), now,
-                ))  # fmt: skip
+                ))
     return len(lists)
 
 
@@ -249,11 +249,11 @@ def store_shopper_list(
     else:
         found = explained_neighbours(
             version, vector, list(history), k=shopguide_settings.LIST_DEPTH, filters=ProductFilters(in_stock=False)
-        )  # fmt: skip
+        )
     because = [("", "") if pk is None else (str(pk), history[pk]) for _, pk in found]
     actor = Q(user_id=user_id) if user_id is not None else Q(visitor=visitor, user__isnull=True)
     fields = {"as_of": as_of, "product_ids": [str(n.product_id) for n, _ in found], "scores": [n.score for n, _ in found],
-              "because": [pk for pk, _ in because], "reasons": reasons_for(because, product_titles({pk for pk, _ in because if pk}))}  # fmt: skip
+              "because": [pk for pk, _ in because], "reasons": reasons_for(because, product_titles({pk for pk, _ in because if pk}))}
     with transaction.atomic():
         ShopperList.objects.filter(actor, version=version).delete()
         return ShopperList.objects.create(version=version, user_id=user_id, visitor=visitor or "", **fields)

@@ -173,7 +173,7 @@ def nearest_products(
     return nearest_products_in_spaces(
         version_id=version_id, dimensions={space: dimensions}, queries=[VectorQuery(space, vector, metric=metric)],
         k=k, candidates=candidates, exclude_ids=exclude_ids, exact=exact,
-    ).neighbours[0]  # fmt: skip
+    ).neighbours[0]
 
 
 def pk_subquery_sql(queryset: QuerySet) -> tuple[str, tuple[Any, ...]]:
@@ -275,7 +275,7 @@ def nearest_products_in_spaces(
         # without a vector in that query's space has none). Query -1 marks these rows.
         scored = " UNION ALL ".join(
             f"SELECT {index} AS query, {own} AS vector, %s AS space" for index, (own, _) in enumerate(vectors)
-        )  # fmt: skip
+        )
         for (_, own_params), query in zip(vectors, queries):
             params += [*own_params, query.space]
         sql = (

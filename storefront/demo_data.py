@@ -342,7 +342,7 @@ BRANDS: tuple[str, ...] = (
     "Nordlys", "Halden", "Marlowe", "Ostra", "Vellum", "Tidewater", "Bramble & Co", "Kestrel",
     "Lumen", "Saltmarsh", "Fjell", "Corvo", "Arden", "Willowby", "Northgate", "Solace",
     "Ember Lane", "Quill", "Rivermoor", "Aster", "Juniper", "Calder", "Maison Rive", "Outpost",
-)  # fmt: skip
+)
 
 
 # --------------------------------------------------------------------------------------------
@@ -402,7 +402,7 @@ def build_demo_dataset(
     logger.info(
         "Demo data set in %s: %d products (%s images), %d events from %d shoppers.",
         out_dir, n_products, image_source, len(events), n_shoppers,
-    )  # fmt: skip
+    )
     return DemoDataset(
         catalog_path=catalog_path,
         events_path=events_path,
@@ -524,7 +524,7 @@ _PALETTE: tuple[tuple[str, tuple[int, int, int]], ...] = (
     ("olive", (96, 104, 60)), ("burgundy", (110, 30, 45)), ("red", (190, 40, 40)),
     ("blue", (50, 100, 170)), ("green", (40, 120, 80)), ("brown", (100, 66, 40)),
     ("pink", (222, 140, 160)), ("mustard", (205, 160, 40)),
-)  # fmt: skip
+)
 
 _CANVAS = 224  # drawn at twice the final size, then downsampled for smooth edges
 
@@ -563,7 +563,7 @@ class _Canvas:
         ImageDraw.Draw(getattr(self, layer)).ellipse(self._box(x0, y0, x1, y1), fill=255)
 
     def arc(self, layer: str, box: tuple[float, float, float, float], start: float,
-            end: float, width: float) -> None:  # fmt: skip
+            end: float, width: float) -> None:
         ImageDraw.Draw(getattr(self, layer)).arc(
             self._box(*box), start, end, fill=255, width=self._width(width)
         )
@@ -576,7 +576,7 @@ def _draw_tshirt(c: _Canvas, rng: np.random.Generator) -> None:
         (0.38, 0.15), (0.44, 0.20), (0.50, 0.215), (0.56, 0.20), (0.62, 0.15), (0.74, 0.19),
         (0.90, sleeve), (0.80, sleeve + 0.09), (0.70, 0.34), (0.70, hem), (0.30, hem),
         (0.30, 0.34), (0.20, sleeve + 0.09), (0.10, sleeve), (0.26, 0.19),
-    ])  # fmt: skip
+    ])
     c.line("dark", [(0.38, 0.15), (0.44, 0.20), (0.50, 0.215), (0.56, 0.20), (0.62, 0.15)], 0.015)
 
 
@@ -587,7 +587,7 @@ def _draw_long_sleeved(c: _Canvas, rng: np.random.Generator, *, hem: float, flar
         (0.39, 0.14), (0.50, 0.20), (0.61, 0.14), (0.73, 0.17), (0.92, cuff), (0.81, cuff + 0.03),
         (0.70, 0.38), (0.70 + flare, hem), (0.30 - flare, hem), (0.30, 0.38),
         (0.19, cuff + 0.03), (0.08, cuff),
-    ])  # fmt: skip
+    ])
 
 
 def _draw_pullover(c: _Canvas, rng: np.random.Generator) -> None:
@@ -633,7 +633,7 @@ def _draw_dress(c: _Canvas, rng: np.random.Generator) -> None:
         (0.39, 0.08), (0.42, 0.08), (0.44, 0.20), (0.56, 0.20), (0.58, 0.08), (0.61, 0.08),
         (0.63, 0.24), (0.59, waist), (0.5 + hem_half, 0.93), (0.5 - hem_half, 0.93),
         (0.41, waist), (0.37, 0.24),
-    ])  # fmt: skip
+    ])
     c.line("dark", [(0.41, waist), (0.59, waist)], 0.015)
     if rng.random() < 0.5:  # pleats / tiers
         for k in range(1, 4):
@@ -648,7 +648,7 @@ def _draw_trousers(c: _Canvas, rng: np.random.Generator) -> None:
     c.polygon("body", [
         (0.32, 0.08), (0.68, 0.08), (0.70 + flare, 0.94), (0.54, 0.94), (0.50, crotch),
         (0.46, 0.94), (0.30 - flare, 0.94),
-    ])  # fmt: skip
+    ])
     c.line("dark", [(0.32, 0.13), (0.68, 0.13)], 0.01)  # waistband
     c.line("dark", [(0.50, 0.13), (0.50, crotch - 0.06)], 0.008)  # fly
     c.arc("dark", (0.26, 0.06, 0.42, 0.26), 0, 90, 0.008)  # pockets
@@ -670,7 +670,7 @@ def _draw_sneaker(c: _Canvas, rng: np.random.Generator) -> None:
     c.polygon("body", [
         (0.10, 0.62), (0.12, 0.46), (0.34, 0.41), (0.50, top), (0.64, top), (0.70, 0.44),
         (0.88, 0.52), (0.92, 0.62),
-    ])  # fmt: skip
+    ])
     c.polygon("light", [(0.08, 0.62), (0.93, 0.62), (0.92, 0.71), (0.09, 0.71)])  # sole
     c.line("dark", [(0.09, 0.71), (0.92, 0.71)], 0.012)
     for k in range(4):  # laces
@@ -695,7 +695,7 @@ def _draw_ankle_boot(c: _Canvas, rng: np.random.Generator) -> None:
     c.polygon("body", [
         (0.20, shaft), (0.46, shaft), (0.48, 0.44), (0.70, 0.52), (0.87, 0.58), (0.90, 0.66),
         (0.90, 0.72), (0.30, 0.72), (0.28, 0.72 + heel), (0.15, 0.72 + heel), (0.14, 0.55),
-    ])  # fmt: skip
+    ])
     c.polygon("dark", [(0.15, 0.72), (0.28, 0.72), (0.28, 0.72 + heel), (0.15, 0.72 + heel)])
     c.line("dark", [(0.30, 0.72), (0.90, 0.72)], 0.02)  # sole
     c.polygon("dark", [(0.26, shaft + 0.04), (0.38, shaft + 0.04), (0.36, 0.42), (0.28, 0.42)])
@@ -705,7 +705,7 @@ def _draw_ankle_boot(c: _Canvas, rng: np.random.Generator) -> None:
 _DRAWERS: tuple[Callable[[_Canvas, np.random.Generator], None], ...] = (
     _draw_tshirt, _draw_trousers, _draw_pullover, _draw_dress, _draw_coat,
     _draw_sandal, _draw_shirt, _draw_sneaker, _draw_bag, _draw_ankle_boot,
-)  # fmt: skip
+)
 _SHOE_CATEGORIES = frozenset({5, 7, 9})
 
 
@@ -896,7 +896,7 @@ def _describe(
         f"{'These' if plural else 'This'} {material_l} {noun_l} {'come' if plural else 'comes'} "
         f"in {colour} and {'have' if plural else 'has'} {fit}.",
         f"From {brand}, {styled_noun} cut from {material_l}, finished in {colour} with {fit}.",
-    ))  # fmt: skip
+    ))
 
     season = _pick_weighted(rng, spec.seasons)
     occasion = _pick(rng, spec.occasions)
@@ -906,7 +906,7 @@ def _describe(
         f"{_article(season).capitalize()} {season} pick for {occasion} days.",
         f"Just right for {occasion} plans {when}.",
         f"Works for {occasion} outfits {when}.",
-    ))  # fmt: skip
+    ))
 
     sentences = [what, wear]
     if rng.random() < 0.6:

@@ -133,7 +133,7 @@ def production_environment(env: dict[str, str], **overrides: str) -> dict[str, s
     """``env`` with the demo's production settings, as a shop runs them (DEBUG off, a real secret
     key), on plain HTTP on loopback (no TLS to redirect to)."""
     return {**env, "DJANGO_DEBUG": "0", "DJANGO_SECRET_KEY": "live-test-" + "k" * 50, "DJANGO_HTTPS": "0",
-            "DJANGO_ALLOWED_HOSTS": "127.0.0.1", **overrides}  # fmt: skip
+            "DJANGO_ALLOWED_HOSTS": "127.0.0.1", **overrides}
 
 
 class GunicornServer(ServerProcess):
@@ -141,7 +141,7 @@ class GunicornServer(ServerProcess):
     it. ``access_log``: a file with one line per request, "METHOD PATH STATUS"."""
 
     def __init__(self, env, log_path: Path, *, workers: int = 2, access_log: Path | None = None,
-                 ready_path: str = "/api/shopguide/trending/", extra_args: tuple[str, ...] = ()) -> None:  # fmt: skip
+                 ready_path: str = "/api/shopguide/trending/", extra_args: tuple[str, ...] = ()) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
@@ -151,7 +151,7 @@ class GunicornServer(ServerProcess):
                 [sys.executable, "-m", "gunicorn", "storefront.wsgi", "-w", str(workers), "-b", f"127.0.0.1:{self.port}",
                  "--timeout", "60", *access, *extra_args],
                 cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-            )  # fmt: skip
+            )
         try:
             wait_until_answering(self.url + ready_path)
         except AssertionError:

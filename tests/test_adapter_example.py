@@ -25,7 +25,7 @@ def example_settings() -> dict:
         **settings.SHOPGUIDE,
         "ADAPTER": "tests.testapp.offers_adapter.OfferAdapter",
         "PRODUCT_FIELDS": {"title": "name", "text": ["summary"], "sku": "code", "category": None, "image": None,
-                           "price": None, "in_stock": None, "visible": None},  # fmt: skip
+                           "price": None, "in_stock": None, "visible": None},
         "CURRENCY": None,  # every currency comes from an offer
     }
 

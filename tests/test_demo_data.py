@@ -269,7 +269,7 @@ def test_progress_reports_the_image_stage(tmp_path: Path) -> None:
     build_demo_dataset(
         tmp_path, n_products=25, n_shoppers=2, fashion_mnist_dir=tmp_path / "none",
         progress=lambda done, total, stage: calls.append((done, total, stage)),
-    )  # fmt: skip
+    )
     assert calls and all(stage == "images" and total == 25 for _, total, stage in calls)
     done = [d for d, _, _ in calls]
     assert done == sorted(done) and done[-1] == 25

@@ -28,7 +28,7 @@ EXAMPLES = int(os.environ.get("FUZZ_LIVE_EXAMPLES", "300"))
 CHECKS = ",".join([
     "not_a_server_error", "status_code_conformance", "content_type_conformance", "response_schema_conformance",
     "negative_data_rejection",
-])  # fmt: skip
+])
 
 pytestmark = [
     pytest.mark.fuzz,
@@ -76,7 +76,7 @@ print(json.dumps(True))
 @pytest.mark.parametrize("who", ["anonymous", "customer", "staff with view_customer"])
 def test_the_api_holds_against_schemathesis_from_outside(fuzz_server, demo_env, who, capsys):
     headers = {"anonymous": lambda: {}, "customer": lambda: session_for(demo_env, "fuzz-customer"),
-               "staff with view_customer": lambda: staff_with_view_customer(demo_env)}[who]()  # fmt: skip
+               "staff with view_customer": lambda: staff_with_view_customer(demo_env)}[who]()
     _, offset = statuses_since(fuzz_server.access_log, 0)
     har = fuzz_server.folder / f"{who.replace(' ', '-')}.har"
     command = [
@@ -90,7 +90,7 @@ def test_the_api_holds_against_schemathesis_from_outside(fuzz_server, demo_env, 
         # generate "without the cookie" cases that still carry it.
         "--generation-with-security-parameters", "false",
         *[arg for name, value in headers.items() for arg in ("-H", f"{name}: {value}")],
-    ]  # fmt: skip
+    ]
     result = subprocess.run(command, cwd=fuzz_server.folder, capture_output=True, text=True, timeout=3000)
     (fuzz_server.folder / f"schemathesis-{who.replace(' ', '-')}.txt").write_text(result.stdout + result.stderr)
     # Every answer the client got (the HAR report), and every request Django answered (the access
@@ -101,7 +101,7 @@ def test_the_api_holds_against_schemathesis_from_outside(fuzz_server, demo_env, 
     with capsys.disabled():
         print(f"\n[outside fuzz, {who}] {cases.group(1) if cases else '?'} test cases, {sum(answers.values()):,} requests: "
               f"{dict(sorted(answers.items()))}; served by Django {sum(served.values()):,}: {dict(sorted(served.items()))}; "
-              f"output in {fuzz_server.folder}")  # fmt: skip
+              f"output in {fuzz_server.folder}")
     server_errors = {status: n for status, n in (answers + served).items() if status >= 500 or status == 0}
     assert not server_errors, f"{server_errors}\n{result.stdout[-6000:]}\n{fuzz_server.log()[-3000:]}"
     assert result.returncode == 0, result.stdout[-8000:]

@@ -43,7 +43,7 @@ def test_a_category_that_matches_nothing_is_an_empty_list_in_every_space(trained
         assert response.status_code == 200, (space, response.content[:300])
         assert response.json()["results"] == [], space
     for path, params in (("search/", {"q": "a", "category": "nosuch"}), ("trending/", {"category": "nosuch"}),
-                         ("recommendations/", {"category": "nosuch"})):  # fmt: skip
+                         ("recommendations/", {"category": "nosuch"})):
         response = api_client.get(API + path, params)
         assert response.status_code == 200 and response.json()["results"] == [], (path, response.content[:300])
 
@@ -134,10 +134,10 @@ def test_a_rotating_x_forwarded_for_lifts_no_throttle(db, api_client, settings):
     settings.SHOPGUIDE = {**settings.SHOPGUIDE, "THROTTLE_RATES": {"events": "4/minute", "search": "3/minute"}}
     make_articles(2, with_images=False)
     searches = [api_client.get(f"{API}search/", {"q": "article"}, HTTP_X_FORWARDED_FOR=f"10.0.{i}.1").status_code
-                for i in range(6)]  # fmt: skip
+                for i in range(6)]
     assert searches == [200] * 3 + [429] * 3
     events = [api_client.post(f"{API}events/", {"type": "search", "query": "a"}, format="json",
-                              HTTP_X_FORWARDED_FOR=f"10.1.{i}.1").status_code for i in range(6)]  # fmt: skip
+                              HTTP_X_FORWARDED_FOR=f"10.1.{i}.1").status_code for i in range(6)]
     assert events == [201] * 4 + [429] * 2
 
 
@@ -189,7 +189,7 @@ def test_a_failed_basic_login_burst_gets_429_even_for_the_right_password(db, api
 
     Customer.objects.create_user("admin@example.com", "right")
     codes = [api_client.get(f"{API}profiles/me/", HTTP_AUTHORIZATION=basic("admin@example.com", f"wrong{i}")).status_code
-             for i in range(32)]  # fmt: skip
+             for i in range(32)]
     assert set(codes[:10]) <= {401, 403} and set(codes[10:]) == {429}, codes
     locked = api_client.get(f"{API}profiles/me/", HTTP_AUTHORIZATION=basic("admin@example.com", "right"))
     assert_json_error(locked, 429)
@@ -202,7 +202,7 @@ def test_a_failed_basic_login_burst_gets_429_even_for_the_right_password(db, api
 
 def test_one_address_guessing_many_usernames_gets_429(db, api_client, basic_auth_on):
     codes = [api_client.get(f"{API}profiles/me/", HTTP_AUTHORIZATION=basic(f"user{i}@example.com", "pw"),
-                            HTTP_X_FORWARDED_FOR=f"10.9.{i}.1").status_code for i in range(32)]  # fmt: skip
+                            HTTP_X_FORWARDED_FOR=f"10.9.{i}.1").status_code for i in range(32)]
     assert set(codes[:30]) <= {401, 403} and set(codes[30:]) == {429}, codes
 
 

@@ -61,7 +61,7 @@ s = SessionStore()
 s[SESSION_KEY], s[BACKEND_SESSION_KEY], s[HASH_SESSION_KEY] = str(user.pk), "shopguide.auth.ThrottledModelBackend", user.get_session_auth_hash()
 s.create()
 print(json.dumps(s.session_key))
-""")  # fmt: skip
+""")
     return {"Cookie": f"sessionid={session}; csrftoken={token}", "X-CSRFToken": token}
 
 
@@ -106,7 +106,7 @@ def test_the_demo_search_page_refuses_nul_with_a_400(live):
 def test_the_image_bomb_is_refused_with_a_json_400(live):
     boundary = "bombboundary"
     body = (f'--{boundary}\r\nContent-Disposition: form-data; name="image"; filename="bomb.png"\r\n'
-            f"Content-Type: image/png\r\n\r\n").encode() + blank_png(9400, 9400) + f"\r\n--{boundary}--\r\n".encode()  # fmt: skip
+            f"Content-Type: image/png\r\n\r\n").encode() + blank_png(9400, 9400) + f"\r\n--{boundary}--\r\n".encode()
     result = assert_json_client_error(*send(live, "POST", f"{API}search/image/", body, {"Content-Type": f"multipart/form-data; boundary={boundary}"}), 400)
     assert "pixels" in result["image"][0]
 
@@ -116,7 +116,7 @@ def test_the_image_bomb_is_refused_with_a_json_400(live):
 
 def test_staff_without_the_view_customer_permission_reads_no_customer(live, demo_env):
     customer = shell_json(demo_env, "import json; from shopguide.models import Interaction; "
-                                    "print(json.dumps(Interaction.objects.filter(user__isnull=False).first().user.username))")  # fmt: skip
+                                    "print(json.dumps(Interaction.objects.filter(user__isnull=False).first().user.username))")
     headers = session_for(demo_env, "live-staff", staff=True)
     for path in (f"profiles/{customer}/", f"recommendations/?user={customer}"):
         body = assert_json_client_error(*send(live, "GET", API + path, headers=headers), 403)
@@ -130,11 +130,11 @@ def test_a_rotating_x_forwarded_for_lifts_no_throttle(live):
     # 60 searches a minute per address, counted in a cache both workers share (the category test
     # above searched once too), however the header rotates.
     codes = [send(live, "GET", f"{API}search/?q=shirt", headers={"X-Forwarded-For": f"10.{i // 250}.{i % 250}.1"})[0]
-             for i in range(80)]  # fmt: skip
+             for i in range(80)]
     assert 55 <= codes.count(200) <= 60 and codes[-20:] == [429] * 20, codes
     events = [send(live, "POST", f"{API}events/", json.dumps({"type": "search", "query": "x"}).encode(),
                    {"Content-Type": "application/json", "X-Forwarded-For": f"10.9.{i % 250}.{i // 250}"})[0]
-              for i in range(140)]  # fmt: skip
+              for i in range(140)]
     assert events.count(201) <= 120 and events[-20:] == [429] * 20, events
 
 

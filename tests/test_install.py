@@ -111,7 +111,7 @@ def test_the_wheel_installs_into_a_fresh_virtualenv_and_serves(tmp_path, host_da
         env = {key: value for key, value in os.environ.items() if key not in ("VIRTUAL_ENV", "PYTHONPATH", "DJANGO_SETTINGS_MODULE")}
         dist = tmp_path / "dist"
         run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(dist), str(ROOT)],
-            cwd=tmp_path, env=env)  # fmt: skip
+            cwd=tmp_path, env=env)
         wheel = next(dist.glob("shopguide-*.whl"))
         run([sys.executable, "-m", "venv", str(venv)], cwd=tmp_path, env=env)  # no system site-packages
         pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--no-compile"]
@@ -128,7 +128,7 @@ def test_the_wheel_installs_into_a_fresh_virtualenv_and_serves(tmp_path, host_da
         env |= {
             "DJANGO_SETTINGS_MODULE": "host.settings", "HOST_DB_NAME": DB_NAME, "HOST_DB_USER": db["USER"],
             "HOST_DB_PASSWORD": db.get("PASSWORD") or "", "HOST_DB_HOST": db["HOST"], "HOST_DB_PORT": str(db.get("PORT") or 5432),
-        }  # fmt: skip
+        }
         python = str(venv / "bin" / "python")
         missing = subprocess.run([python, "manage.py", "check"], cwd=project, env=env, capture_output=True, text=True, timeout=300)
         assert missing.returncode != 0 and "shopguide.E008" in missing.stderr and 'shopguide[redis]' in missing.stderr, missing.stderr
@@ -142,7 +142,7 @@ def test_the_wheel_installs_into_a_fresh_virtualenv_and_serves(tmp_path, host_da
              "from catalog.models import Product\nfrom shopguide.incremental import suspend_incremental_updates\n"
              "with suspend_incremental_updates():\n"
              "    Product.objects.create(title='Red shoe', price='19.90', sku='S1')\n"
-             "    Product.objects.create(title='Blue shoe', price='24.00', sku='S2')"], cwd=project, env=env)  # fmt: skip
+             "    Product.objects.create(title='Blue shoe', price='24.00', sku='S2')"], cwd=project, env=env)
         assert_serves(python, project, env)
     finally:
         shutil.rmtree(venv, ignore_errors=True)  # ~900 MB: not left for pytest's tmp retention
@@ -172,7 +172,7 @@ def assert_serves(python: str, project: Path, env: dict) -> None:
     before any training), and the OpenAPI schema."""
     port = free_port()
     server = subprocess.Popen([python, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
-                              cwd=project, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)  # fmt: skip
+                              cwd=project, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
         base = f"http://127.0.0.1:{port}/api/shopguide/"
         deadline = time.monotonic() + 60

@@ -207,7 +207,7 @@ def test_a_shops_own_list_gets_the_click_tracking_attributes(db, page_request):
     from shopguide.selectors import Recommendations
 
     html = render('{% load shopguide_tags %}<ul {% shopguide_tracking "search" results %}>', page_request,
-                  results=Recommendations(version=3, source="hybrid"))  # fmt: skip
+                  results=Recommendations(version=3, source="hybrid"))
     assert 'data-shopguide-widget="search" data-shopguide-version="3" data-shopguide-source="hybrid"' in html
     assert 'data-shopguide-events-url="/api/shopguide/events/"' in html and 'data-shopguide-csrf-cookie="csrftoken"' in html
     with pytest.raises(Exception, match="Widget name"):

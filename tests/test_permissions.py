@@ -144,7 +144,7 @@ def test_events_are_throttled_and_nothing_is_stored_beyond_the_limit(shop, setti
     client = client_for(shop, "customer")
     before = Interaction.objects.count()
     codes = [client.post(API + "events/", {"type": "view", "product": "A-0004"}, content_type="application/json").status_code
-             for _ in range(7)]  # fmt: skip
+             for _ in range(7)]
     assert codes == [201] * 5 + [429] * 2
     assert Interaction.objects.count() == before + 5
     # Limits are per client: another customer is not affected.

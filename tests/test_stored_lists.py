@@ -50,7 +50,7 @@ def test_training_stores_every_kind_of_list_for_every_product_and_shopper(shop):
     stored = RelatedList.objects.filter(version=version)
     assert {kind: stored.filter(space=kind).count() for kind in ("", "image", "text", "behaviour")} == {
         "": 30, "image": 30, "text": 30, "behaviour": 30,
-    }  # fmt: skip
+    }
     assert all(len(row.product_ids) == 10 and row.scores == sorted(row.scores, reverse=True) for row in stored)
     lists = ShopperList.objects.filter(version=version)
     assert lists.count() == len(customers)

@@ -50,7 +50,7 @@ def test_several_searches_in_one_statement_answer_as_one_by_one(space):
     found = nearest_products_in_spaces(
         version_id=version.pk, dimensions=version.dimensions, k=5, exclude_ids=ids[:2], score=True,
         queries=[VectorQuery("image", image_query), VectorQuery("text", like=like)],
-    )  # fmt: skip
+    )
     for neighbours, name, query in ((found.neighbours[0], "image", image_query), (found.neighbours[1], "text", vectors["text"][1])):
         alone = nearest_products(
             version_id=version.pk, space=name, dimensions=DIMS, vector=query, k=5, exclude_ids=ids[:2]
@@ -79,7 +79,7 @@ def test_exact_scoring_of_candidates_ranks_them_all_as_brute_force(space):
     found = nearest_products(
         version_id=version.pk, space="image", dimensions=DIMS, vector=query, k=len(ids),
         candidates=Article.objects.filter(available=True), exclude_ids=[ids[3]], exact=True,
-    )  # fmt: skip
+    )
     expected = ranking(ids, vectors["image"], query, allowed=lambda pk: pk not in (ids[3], ids[5]))
     assert [n.product_id for n in found] == expected
     assert found[0].score == pytest.approx(cosine(vectors["image"][ids.index(expected[0])], query), abs=1e-5)

@@ -63,7 +63,7 @@ def neighbour_lists(
     out = {
         kind: NeighbourLists(np.full((n, depth), -1, np.int64), np.zeros((n, depth), np.float32), np.zeros((n, depth), np.int8))
         for kind in kinds
-    }  # fmt: skip
+    }
     if depth == 0:
         return out
     batch = _batch_rows(batch, n)

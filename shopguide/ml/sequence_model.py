@@ -84,7 +84,7 @@ class SequenceModelConfig:
         if self.loss not in ("full", "sampled"):
             raise ValueError(f"loss must be 'full' or 'sampled', got {self.loss!r}")
         if min(self.embedding_dim, self.hidden_dim, self.num_layers, self.max_len, self.epochs,
-               self.batch_size, self.n_event_types, self.n_negatives) < 1:  # fmt: skip
+               self.batch_size, self.n_event_types, self.n_negatives) < 1:
             raise ValueError("sizes, epochs, batch_size and n_negatives must be >= 1")
         for name in ("dropout", "id_dropout", "content_dropout"):
             if not 0.0 <= getattr(self, name) < 1.0:
@@ -132,7 +132,7 @@ class SequenceNet(nn.Module):
         self.lstm = nn.LSTM(
             d, config.hidden_dim, config.num_layers, batch_first=True,
             dropout=config.dropout if config.num_layers > 1 else 0.0,
-        )  # fmt: skip
+        )
         self.project = nn.Linear(config.hidden_dim, d)
         self.residual = config.residual
 
@@ -379,7 +379,7 @@ class SequenceRecommender:
         self.model.eval()
         for start in range(0, len(histories), batch_size):
             rows = [self._inference_input(h, e) for h, e in
-                    zip(histories[start : start + batch_size], event_types[start : start + batch_size])]  # fmt: skip
+                    zip(histories[start : start + batch_size], event_types[start : start + batch_size])]
             items, events = _pad([r[0] for r in rows]), _pad([r[1] for r in rows])
             last = torch.tensor([len(r[0]) - 1 for r in rows])
             with autocast_context(self.device):
@@ -446,7 +446,7 @@ class SequenceRecommender:
         state = checkpoint["state_dict"]
         features = state["features"][2:].numpy() if checkpoint["n_features"] else None
         model = cls(SequenceModelConfig(**checkpoint["config"]), n_items=checkpoint["n_items"],
-                    item_features=features, device=device)  # fmt: skip
+                    item_features=features, device=device)
         model.model.load_state_dict(state)
         model.model.eval()
         model.metrics = dict(checkpoint.get("metrics", {}))

@@ -40,7 +40,7 @@ def neighbours_in_spaces(
         return nearest_products_in_spaces(
             version_id=version.pk, dimensions=version.dimensions, queries=queries, k=k, candidates=candidates,
             exact=exact, score=score,
-        )  # fmt: skip
+        )
 
     found = search(exact=exact)
     if not exact and filters.is_narrow and any(len(neighbours) < k for neighbours in found.neighbours):

@@ -164,7 +164,7 @@ def explained_neighbours(
     # Each item's cosine similarity to each product of the history, computed in PostgreSQL.
     similarity = pairwise_similarities(
         version_id=version.pk, space="behaviour", product_ids=[n.product_id for n in neighbours], other_ids=list(seen)
-    )  # fmt: skip
+    )
     return [(n, max(to_seen, key=to_seen.get) if (to_seen := similarity.get(n.product_id)) else None) for n in neighbours]
 
 
@@ -200,7 +200,7 @@ def baseline_neighbours(version: ModelVersion, seen: list[Any], *, depth: int) -
     to_pk = get_adapter().model._meta.pk.to_python
     product_ids = behaviour_space.item_ids(version)
     return [(Neighbour(to_pk(product_ids[r]), float(score)), known[b] if b >= 0 else None)
-            for r, score, b in zip(found, scores, because)]  # fmt: skip
+            for r, score, b in zip(found, scores, because)]
 
 
 def _baseline_with_reasons(
@@ -218,4 +218,4 @@ def _baseline_with_reasons(
         ScoredProduct(by_pk[n.product_id], round(n.score, 4),
                       because_reason(kind_of[b], adapter.title(causes[b])) if b in causes else NO_REASON)
         for n, b in kept
-    ]  # fmt: skip
+    ]

@@ -131,7 +131,7 @@ def related_search(version: ModelVersion, product_pk: Any, names: list[str], *, 
     return neighbours_in_spaces(
         version, [VectorQuery(name, like=product_pk) for name in names], k=max(RELATED_CANDIDATES, 3 * k),
         filters=filters, exclude_ids=[product_pk], score=True,
-    )  # fmt: skip
+    )
 
 
 def rank_related(search: SpaceSearch, names: list[str], weights: dict[str, float], *, k: int) -> list[tuple[Any, float, str]]:
@@ -142,7 +142,7 @@ def rank_related(search: SpaceSearch, names: list[str], weights: dict[str, float
     contributions: dict[Any, dict[str, float]] = {
         pk: {names[i]: weights[names[i]] * value for i, value in sorted(search.similarities.get(pk, {}).items()) if names[i] in weights}
         for pk in found
-    }  # fmt: skip
+    }
     ranked = sorted((pk for pk in found if contributions[pk]), key=lambda pk: (-sum(contributions[pk].values()), str(pk)))[:k]
     return [(pk, round(sum(contributions[pk].values()), 4), max(contributions[pk], key=contributions[pk].get)) for pk in ranked]
 

@@ -58,7 +58,7 @@ def search_products(
         "fulltext": [(pk, 1.0) for pk, _ in fulltext_matches(query, limit=SEARCH_CANDIDATES, candidates_sql=candidates_sql)],
         "trigram": [(pk, similarity**TRIGRAM_SIMILARITY_POWER)
                     for pk, similarity in trigram_matches(query, limit=SEARCH_CANDIDATES, candidates_sql=candidates_sql)],
-    }  # fmt: skip
+    }
     uses_model = version is not None and text_space.NAME in version.dimensions and bool(query)
     if uses_model:
         vector = text_space.embed_query(version, query)
@@ -125,7 +125,7 @@ def search_by_image(
     neighbours = filtered_neighbours(version, image_space.NAME, vector, k=k, filters=filters)
     by_pk = get_adapter().get_queryset().in_bulk([n.product_id for n in neighbours])
     items = [ScoredProduct(by_pk[n.product_id], round(n.score, 4), "looks like your photo")
-             for n in neighbours if n.product_id in by_pk]  # fmt: skip
+             for n in neighbours if n.product_id in by_pk]
     if not items:
         return Recommendations(items=popular_products(k=k, filters=filters), version=version.pk, source="popular", fallback=True)
     return Recommendations(items=items, version=version.pk, source="image-search", fallback=False)

@@ -71,7 +71,7 @@ def read_related(*, product_pk: Any, space: str | None, version_id: int | None) 
     return StoredRelated(
         version_id=version, product_ids=_to_pks(ids), scores=list(scores),
         reasons=[REASON_SPACES[i] for i in reasons],
-    )  # fmt: skip
+    )
 
 
 def read_shopper(*, user: Model | None, visitor: str | None, version_id: int | None) -> StoredShopper | None:
@@ -95,7 +95,7 @@ def read_shopper(*, user: Model | None, visitor: str | None, version_id: int | N
     version, as_of, ids, scores, reasons, newest = row
     return StoredShopper(
         version_id=version, fresh=as_of == newest, product_ids=_to_pks(ids), scores=list(scores), reasons=list(reasons),
-    )  # fmt: skip
+    )
 
 
 def _version(version_id: int | None) -> tuple[str, list]:

@@ -121,7 +121,7 @@ def train(snapshot: CatalogSnapshot, *, version: ModelVersion, overrides: dict, 
     check = baseline_verdict(
         scores, fulltext, model_name="the text model", baseline_name="full-text search",
         figure="MRR@10", min_n=shopguide_settings.GATE_MIN_SAMPLES,
-    )  # fmt: skip
+    )
     return {
         "held_out": {
             "mrr@10": estimate(scores),

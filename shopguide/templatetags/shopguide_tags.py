@@ -147,7 +147,7 @@ def shopguide_tracking(widget: str, result) -> str:
         'data-shopguide-widget="{}" data-shopguide-version="{}" data-shopguide-source="{}"{} data-shopguide-csrf-cookie="{}"',
         widget, "" if version is None else version, getattr(result, "source", ""),
         format_html(' data-shopguide-events-url="{}"', url) if url else "", settings.CSRF_COOKIE_NAME,
-    )  # fmt: skip
+    )
 
 
 @register.simple_tag(takes_context=True)

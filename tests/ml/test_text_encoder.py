@@ -30,7 +30,7 @@ BRANDS = ["Nordlys", "Halden", "Marlowe", "Vellum", "Kestrel", "Tidewater", "Sal
 STYLES = ["Relaxed", "Classic", "Vintage", "Tailored", "Chunky", "Minimal"]
 MATERIALS = ["Linen", "Cashmere", "Denim", "Leather", "Canvas", "Merino"]
 PRODUCTS = {"Shirt": "Shirts", "Trousers": "Trousers", "Sweater": "Knitwear", "Sneakers": "Shoes",
-            "Backpack": "Bags", "Overcoat": "Coats"}  # fmt: skip
+            "Backpack": "Bags", "Overcoat": "Coats"}
 COLOURS = ["black", "navy", "grey", "olive", "camel"]
 SEASONS = ["summer", "winter", "spring", "autumn"]
 
@@ -72,7 +72,7 @@ def tiny_config() -> TextEncoderConfig:
     return TextEncoderConfig(
         tokenizer=TokenizerConfig(n_buckets=2**14),
         embedding_dim=32, piece_dim=32, hidden_dim=32, epochs=30, batch_size=64, seed=0,
-    )  # fmt: skip
+    )
 
 
 @pytest.fixture(scope="module")
@@ -80,7 +80,7 @@ def trained(catalogue) -> TextEncoder:
     config = TextEncoderConfig(
         tokenizer=TokenizerConfig(n_buckets=2**14),
         embedding_dim=32, piece_dim=32, hidden_dim=32, epochs=40, batch_size=64, seed=0,
-    )  # fmt: skip
+    )
     encoder = TextEncoder(config, device="cpu")
     encoder.fit(catalogue[0])
     return encoder
@@ -130,7 +130,7 @@ def test_embedding_does_not_depend_on_batch_padding(tiny_config):
 def test_split_document():
     assert split_document("Linen Shirt\nLight and cool.\nShirts & Tops") == (
         "Linen Shirt", ["Light and cool."], ["Shirts", "Tops"],
-    )  # fmt: skip
+    )
     assert split_document("Heat\nAction|Crime|Drama") == ("Heat", ["Action|Crime|Drama"], ["Action", "Crime", "Drama"])
     assert split_document("\n  Title only \n") == ("Title only", [], [])
     assert split_document("") == ("", [], [])

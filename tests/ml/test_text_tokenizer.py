@@ -35,7 +35,7 @@ def test_words_are_normalised_and_lines_marked():
     tokenizer = HashingTokenizer()
     assert tokenizer.words("Mon Oncle d'AMÉRIQUE\n\nDrama|Sci-Fi\n") == [
         "mon", "oncle", "d", "amerique", LINE_BREAK, "drama", "sci", "fi",
-    ]  # fmt: skip
+    ]
     assert tokenizer.words("  \n ") == []
 
 
