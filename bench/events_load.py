@@ -154,7 +154,8 @@ def main() -> None:
     others = {k: v for k, v in statuses.items() if k != 201}
     print(f"\nEvents endpoint under load: gunicorn, {args.workers} sync workers, {args.clients} guest clients, "
           f"{elapsed:.1f} s, {len(product_ids):,} products")
-    header = f"{'sent':>8} {'acknowledged':>13} {'other answers':>22} {'accepted/s':>11} {'p50 ms':>7} {'p99 ms':>7} {'stored':>8} {'lost':>5} {'extra':>6}"
+    header = (f"{'sent':>8} {'acknowledged':>13} {'other answers':>22} {'accepted/s':>11} {'p50 ms':>7} "
+        f"{'p99 ms':>7} {'stored':>8} {'lost':>5} {'extra':>6}")
     print(header)
     print("-" * len(header))
     lost, extra = max(acknowledged - stored, 0), max(stored - acknowledged, 0)

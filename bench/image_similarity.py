@@ -99,7 +99,8 @@ def main(argv: list[str] | None = None) -> None:
     pixel_p = estimate(precision_per_query(pixels, test_labels, np.arange(len(test_labels)), k=args.k))
 
     print()
-    print(f"Fashion-MNIST, {len(test_images)} held-out images, same-category precision@{args.k} (leave-self-out cosine kNN)")
+    print(f"Fashion-MNIST, {len(test_images)} held-out images, same-category precision@{args.k} "
+        "(leave-self-out cosine kNN)")
     print(f"{'method':<40} {f'P@{args.k} [95% CI] n':<32} {'train s':>9} {'embed ms/image':>15}")
     for name, (config, fit, embed_ms, figure, _) in results.items():
         label = f"{name} {config.image_size}x{config.image_size}x{config.channels}, {fit.mode}" + (" <- auto" if name == auto else "")

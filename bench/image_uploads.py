@@ -143,8 +143,10 @@ def main() -> None:
     print(header)
     print("-" * len(header))
     for row in rows:
-        print(f"{row.case:<38} {row.uploads:>7} {row.statuses:<20} {row.seconds:>9.2f} {row.worst_worker_mb:>15.0f} {row.total_mb:>14.0f}")
-    print(f"\nsizes: bomb {len(cases[0][1]):,} bytes, limit PNG {len(cases[1][1]):,} bytes, JPEG {len(cases[2][1]):,} bytes")
+        print(f"{row.case:<38} {row.uploads:>7} {row.statuses:<20} {row.seconds:>9.2f} "
+            f"{row.worst_worker_mb:>15.0f} {row.total_mb:>14.0f}")
+    print(f"\nsizes: bomb {len(cases[0][1]):,} bytes, limit PNG {len(cases[1][1]):,} bytes, JPEG "
+        f"{len(cases[2][1]):,} bytes")
     print(f"documented bound: about 8 bytes x MAX_IMAGE_PIXELS = {8 * limit / MB:.0f} MB per upload being decoded "
           "(RGBA pixels and one working copy)")
 

@@ -79,7 +79,8 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="shopguide-install-size-") as tmp:
         work = Path(tmp)
-        print(f"CPU: a fresh virtualenv (Python {sys.version_info.major}.{sys.version_info.minor}), du -sb after each step")
+        print(f"CPU: a fresh virtualenv (Python {sys.version_info.major}.{sys.version_info.minor}), du "
+            "-sb after each step")
         for label, mb in cpu_sizes(work, args.torch):
             print(f"  {label:<44} {mb:9,.0f} MB" if mb == mb else f"  {label}")
         if args.skip_cuda:
@@ -90,7 +91,8 @@ def main() -> None:
             if mb >= 1:
                 print(f"  {label:<44} {mb:9,.0f} MB")
         nvidia = sum(1 for label, _ in rows if label.startswith("nvidia"))
-        print(f"  {'total, ' + str(len(rows)) + ' wheels (' + str(nvidia) + ' nvidia-*)':<44} {sum(mb for _, mb in rows):9,.0f} MB")
+        print(f"  {'total, ' + str(len(rows)) + ' wheels (' + str(nvidia) + ' nvidia-*)':<44} "
+            f"{sum(mb for _, mb in rows):9,.0f} MB")
 
 
 if __name__ == "__main__":

@@ -87,13 +87,15 @@ def main() -> None:
     print(f"{'model':<12}{'HR@10':>9}{'NDCG@10':>9}  {'NDCG@10 95% interval':<22}{'MRR@10':>9}{'cov@10':>9}")
     for name, values in behaviour["evaluation"].items():
         ci = values["ndcg@10_ci"]
-        print(f"{name:<12}{values['hr@10']:>9.4f}{values['ndcg@10']:>9.4f}  [{ci['low']:.4f}, {ci['high']:.4f}] n={ci['n']:<6}"
+        print(f"{name:<12}{values['hr@10']:>9.4f}{values['ndcg@10']:>9.4f}  [{ci['low']:.4f}, "
+            f"{ci['high']:.4f}] n={ci['n']:<6}"
               f"{values['mrr@10']:>9.4f}{values['coverage@10']:>9.4f}")
     if behaviour.get("baseline_check"):
         print(f"held-out verdict: {behaviour['baseline_check']['why']}")
     training = behaviour["training"]
     print(f"\nwhole run {seconds:.0f} s (timings {run.timings}); LSTM training {training['seconds']:.0f} s, "
-          f"{training['sequences_per_second']:.0f} sequences/s on {training['device']}, best epoch {training['best_epoch']}")
+          f"{training['sequences_per_second']:.0f} sequences/s on {training['device']}, best epoch "
+              f"{training['best_epoch']}")
     from shopguide.ml.metrics import format_estimate
 
     print(f"text model: MRR@10 on held-out queries {format_estimate(metrics['text']['held_out']['mrr@10'], digits=4)}, "

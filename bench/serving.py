@@ -263,7 +263,8 @@ def ensure_shop(n_products: int) -> None:
     version = active_version()
     if version is not None:
         if Product.objects.count() != n_products:
-            raise SystemExit(f"The bench database holds {Product.objects.count():,} products, not {n_products:,}: rerun with --fresh.")
+            raise SystemExit(f"The bench database holds {Product.objects.count():,} products, not {n_products:,}: rerun "
+                "with --fresh.")
         if not version.related_lists.exists():  # a database built before lists were stored
             print("Storing the lists of the bench's version ...")
             build_stored_lists(version, Timer())
@@ -679,7 +680,8 @@ def print_load(rows: list[LoadRow], args) -> bool:
         verdict = "-"
         if row.target == "latency":
             ok_ratio, ok_p99 = paired <= TARGET_P50_RATIO, row.p99 < TARGET_P99_MS
-            verdict = f"p50<={TARGET_P50_RATIO:g}x {'yes' if ok_ratio else 'NO'}, p99<{TARGET_P99_MS:g}ms {'yes' if ok_p99 else 'NO'}"
+            verdict = (f"p50<={TARGET_P50_RATIO:g}x {'yes' if ok_ratio else 'NO'}, p99<{TARGET_P99_MS:g}ms "
+                f"{'yes' if ok_p99 else 'NO'}")
             met &= ok_ratio and ok_p99 and row.errors == 0
         elif row.target == "full k":
             ok = row.short == 0 and row.topped_up == 0 and row.errors == 0
@@ -690,7 +692,8 @@ def print_load(rows: list[LoadRow], args) -> bool:
         # Django's session and user lookups.
         beside = f"{row.p50 / logged_in.p50:>11.2f}" if logged_in and row.name.startswith("recommendations, customer") else f"{'':>11}"
         print(f"{row.name:<32}{len(row.latencies_ms):>9}{len(row.latencies_ms) / row.seconds:>8.1f}{row.p50:>8.2f}"
-              f"{row.p99:>8.2f}{row.p50 / base:>10.2f}{pairing}{beside}{row.short:>7}{row.topped_up:>7}{row.errors:>7}  {verdict}")
+              f"{row.p99:>8.2f}{row.p50 / base:>10.2f}{pairing}{beside}{row.short:>7}{row.topped_up:>7}{row.errors:>7} "
+                  f" {verdict}")
     for row in rows:
         if row.first_error:
             print(f"first error of {row.name}: {row.first_error}")
@@ -715,7 +718,8 @@ def print_recall(rows: list[RecallRow], exact_recall: float) -> bool:
         print(f"{row.name:<40}{recall:>10.4f}{min(row.recalls):>7.2f}{row.short:>7}{percentile(row.ms, 50):>8.2f}"
               f"{percentile(row.ms, 99):>8.2f}  {verdict}")
     print("short = searches that returned fewer than k products; ms = in-process, one query at a time")
-    print(f"shopguide's exact path (nearest_products(exact=True)) against numpy: recall@10 {exact_recall:.4f} over 60 queries")
+    print("shopguide's exact path (nearest_products(exact=True)) against numpy: recall@10 "
+        f"{exact_recall:.4f} over 60 queries")
     return met and exact_recall >= 0.999
 
 

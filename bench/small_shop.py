@@ -114,7 +114,9 @@ def image_section(photos, labels, product_ids, device: str) -> tuple[dict, np.nd
         held_out_scores(raw_pixel_vectors(images), labels, test, k=K, supervised=True),
         model_name=choice.chosen, baseline_name="raw pixels", figure=f"leaf P@{K}", min_n=30,
     )
-    print(f"related products' image space: {'raw pixels beat it: left out of fusion' if verdict['serve'] == 'baseline' else 'kept'} ({verdict['why']})")
+    print("related products' image space: "
+        f"{'raw pixels beat it: left out of fusion' if verdict['serve'] == 'baseline' else 'kept'} "
+        f"({verdict['why']})")
     print(f"image training, all candidates: {wall:.0f} s wall, {cpu:.0f} s CPU (torch threads {torch.get_num_threads()})")
     return report, choice.vectors
 
@@ -165,7 +167,8 @@ def related_section(sequences, spaces: dict[str, np.ndarray]) -> None:
     weights, report = tune_weights(spaces, pairs)
     print(f"\nRelated products: hit rate@10 of held-out co-interaction pairs; fused figure out-of-fold "
           f"({report['folds']}-fold cross-validation over {report['pairs_reported_on']} pairs, each scored with weights "
-          f"chosen on the other folds); served weights chosen on all {report['pairs_chosen_on']} (shrinkage {report['shrinkage']})")
+          f"chosen on the other folds); served weights chosen on all {report['pairs_chosen_on']} "
+              f"(shrinkage {report['shrinkage']})")
     for name in sorted(spaces):
         print(f"{name + ' only':<22}{format_estimate(report[f'{name}_only'])}")
     print(f"{'fused':<22}{format_estimate(report['fused'])}  weights {weights}")

@@ -343,7 +343,8 @@ def evaluate(catalogue: Catalogue, config: TextEncoderConfig, device: str) -> li
     started = time.perf_counter()
     doc_vectors = encoder.embed(catalogue.documents)
     embed_seconds = time.perf_counter() - started
-    print(f"{catalogue.name}: trained {config.epochs} epochs ({len(catalogue.pairs)} search->click pairs) in {fit.seconds:.0f} s "
+    print(f"{catalogue.name}: trained {config.epochs} epochs ({len(catalogue.pairs)} search->click "
+        f"pairs) in {fit.seconds:.0f} s "
           f"({fit.texts_per_second:,.0f} texts/s), loss {fit.losses[0]:.3f} -> {fit.losses[-1]:.3f}; "
           f"embedded {len(doc_vectors):,} documents in {embed_seconds:.1f} s")
 
@@ -381,7 +382,8 @@ def evaluate(catalogue: Catalogue, config: TextEncoderConfig, device: str) -> li
 
 def print_table(name: str, rows: list[tuple[str, dict[str, float]]]) -> None:
     print(f"\n{name}: known-item MRR@{K} per query kind, attribute P@{K}, {QUERIES_PER_KIND} queries per kind")
-    header = f"{'method':<40} {'title':>7} {'fragment':>9} {'typo':>7} {'known-item':>11} {'attr P@10':>10} {'ms/query p50':>13}"
+    header = (f"{'method':<40} {'title':>7} {'fragment':>9} {'typo':>7} {'known-item':>11} "
+        f"{'attr P@10':>10} {'ms/query p50':>13}")
     print(header)
     print("-" * len(header))
     for method, r in rows:

@@ -284,7 +284,8 @@ def check_hostile_client_settings(app_configs=None, **kwargs) -> list[checks.Che
     if not isinstance(proxies, int) or isinstance(proxies, bool) or proxies < 0:
         messages.append(checks.Error(
             f"SHOPGUIDE['TRUSTED_PROXIES'] must be a whole number >= 0, got {proxies!r}.",
-            hint="0 when clients reach the site directly; else how many reverse proxies of yours append to X-Forwarded-For.",
+            hint="0 when clients reach the site directly; else how many reverse proxies of yours append to "
+                "X-Forwarded-For.",
             id="shopguide.E015"))
     try:
         unknown = set(rates or {}) - {"address", "username"}
@@ -316,7 +317,8 @@ def check_hostile_client_settings(app_configs=None, **kwargs) -> list[checks.Che
             messages.append(checks.Warning(
                 "Logins are not refused after repeated failures: AUTHENTICATION_BACKENDS does not include "
                 "shopguide.auth.ThrottledModelBackend.",
-                hint="Use 'shopguide.auth.ThrottledModelBackend' in place of 'django.contrib.auth.backends.ModelBackend'.",
+                hint="Use 'shopguide.auth.ThrottledModelBackend' in place of "
+                    "'django.contrib.auth.backends.ModelBackend'.",
                 id="shopguide.W016"))
     return messages
 

@@ -138,7 +138,8 @@ def load_space_matrices(version: ModelVersion, names: Sequence[str]) -> tuple[li
     with connection.cursor() as cursor:
         for name in names:
             cursor.execute(
-                f"SELECT product_id, embedding::real[] FROM {VECTORS} WHERE version_id = %s AND space = %s ORDER BY product_id",
+                f"SELECT product_id, embedding::real[] FROM {VECTORS} WHERE version_id = %s AND space = %s "
+                    "ORDER BY product_id",
                 [version.pk, name],
             )
             rows = cursor.fetchall()

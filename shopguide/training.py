@@ -69,7 +69,8 @@ def fail_stale_runs() -> int:
     stale = TrainingRun.objects.filter(status=TrainingRun.Status.RUNNING, heartbeat_at__lt=cutoff)
     count = 0
     for run in stale:
-        _fail(run, f"The worker running this training stopped responding (no heartbeat since {run.heartbeat_at:%Y-%m-%d %H:%M:%S} UTC).")
+        _fail(run, "The worker running this training stopped responding (no heartbeat since "
+            f"{run.heartbeat_at:%Y-%m-%d %H:%M:%S} UTC).")
         count += 1
     return count
 

@@ -263,7 +263,8 @@ def nearest_products_in_spaces(
             if candidates is not None:
                 where.append(f"pv.product_id IN ({sub_sql})")
                 params.extend(sub_params)
-            sql = f"SELECT {index} AS query, pv.product_id, {distance} AS distance FROM {TABLE} pv WHERE {' AND '.join(where)}{guard}"
+            sql = (f"SELECT {index} AS query, pv.product_id, {distance} AS distance FROM {TABLE} pv WHERE "
+                f"{' AND '.join(where)}{guard}")
             params += guard_params
             if exact:  # a materialised CTE cannot be answered from the index's order: all are scored
                 sql = f"WITH scored AS MATERIALIZED ({sql}) SELECT * FROM scored"

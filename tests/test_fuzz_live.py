@@ -99,8 +99,10 @@ def test_the_api_holds_against_schemathesis_from_outside(fuzz_server, demo_env, 
     served, _ = statuses_since(fuzz_server.access_log, offset)
     cases = re.search(r"([0-9,]+) generated", result.stdout)
     with capsys.disabled():
-        print(f"\n[outside fuzz, {who}] {cases.group(1) if cases else '?'} test cases, {sum(answers.values()):,} requests: "
-              f"{dict(sorted(answers.items()))}; served by Django {sum(served.values()):,}: {dict(sorted(served.items()))}; "
+        print(f"\n[outside fuzz, {who}] {cases.group(1) if cases else '?'} test cases, "
+            f"{sum(answers.values()):,} requests: "
+              f"{dict(sorted(answers.items()))}; served by Django {sum(served.values()):,}: "
+                  f"{dict(sorted(served.items()))}; "
               f"output in {fuzz_server.folder}")
     server_errors = {status: n for status, n in (answers + served).items() if status >= 500 or status == 0}
     assert not server_errors, f"{server_errors}\n{result.stdout[-6000:]}\n{fuzz_server.log()[-3000:]}"

@@ -58,7 +58,9 @@ from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_K
 from django.contrib.sessions.backends.db import SessionStore
 user, _ = get_user_model().objects.get_or_create(username={username!r}, defaults={{"is_staff": {staff}}})
 s = SessionStore()
-s[SESSION_KEY], s[BACKEND_SESSION_KEY], s[HASH_SESSION_KEY] = str(user.pk), "shopguide.auth.ThrottledModelBackend", user.get_session_auth_hash()
+s[SESSION_KEY] = str(user.pk)
+s[BACKEND_SESSION_KEY] = "shopguide.auth.ThrottledModelBackend"
+s[HASH_SESSION_KEY] = user.get_session_auth_hash()
 s.create()
 print(json.dumps(s.session_key))
 """)

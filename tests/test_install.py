@@ -152,7 +152,8 @@ def make_host_project(project: Path) -> Path:
     readme = readme_block("INSTALLED_APPS")
     settings = SETTINGS.replace("README_LINES", readme)
     files = {
-        "manage.py": "import sys\nfrom django.core.management import execute_from_command_line\nexecute_from_command_line(sys.argv)\n",
+        "manage.py": "import sys\nfrom django.core.management import "
+            "execute_from_command_line\nexecute_from_command_line(sys.argv)\n",
         "host/__init__.py": "",  # no Celery app of the shop's own: shopguide brings one
         "host/settings.py": settings,
         "host/urls.py": URLS,

@@ -138,7 +138,8 @@ def test_a_shop_template_for_one_widget_wins(db, page_request):
 def test_related_products_by_one_space_without_that_model_falls_back(db, page_request):
     articles = make_articles(4, with_images=False)
     html = render(
-        '{% load shopguide_tags %}{% related_products article space="behaviour" widget="customers_also_bought" title="Customers also bought" %}',
+        '{% load shopguide_tags %}{% related_products article space="behaviour" '
+            'widget="customers_also_bought" title="Customers also bought" %}',
         page_request, article=articles[1],
     )
     assert 'aria-label="Customers also bought"' in html

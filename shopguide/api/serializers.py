@@ -68,7 +68,8 @@ def _limit_field(**kwargs) -> serializers.IntegerField:
     # The schema shows the limit in force when it was built; validate_k checks the current one.
     return serializers.IntegerField(
         required=False, min_value=1, max_value=shopguide_settings.MAX_LIMIT,
-        help_text=f"How many items (default {shopguide_settings.DEFAULT_LIMIT}, at most {shopguide_settings.MAX_LIMIT}).",
+        help_text=f"How many items (default {shopguide_settings.DEFAULT_LIMIT}, at most "
+            f"{shopguide_settings.MAX_LIMIT}).",
         **kwargs,
     )
 
@@ -146,7 +147,8 @@ class FilteredQuerySerializer(LimitQuerySerializer):
 class RelatedQuerySerializer(FilteredQuerySerializer):
     space = serializers.ChoiceField(
         choices=SPACES, required=False,
-        help_text="Only one space: image (looks similar), text, behaviour (customers also bought). Default: all, fused.",
+        help_text="Only one space: image (looks similar), text, behaviour (customers also bought). "
+        "Default: all, fused.",
     )
 
 

@@ -188,7 +188,8 @@ class CustomerProfileView(ShopguideAPIView):
     @extend_schema(responses=responses({200: ProfileSerializer}, 401, 403, 404))
     def get(self, request: Request, username: str) -> Response:
         if not may_view_customer(viewer=request.user, username=username):
-            raise PermissionDenied(f"A profile is visible to its customer and to staff with the {VIEW_CUSTOMER_PERMISSION} permission only.")
+            raise PermissionDenied(f"A profile is visible to its customer and to staff with the {VIEW_CUSTOMER_PERMISSION} "
+                "permission only.")
         return Response(ProfileSerializer(selectors.customer_profile(get_user_or_404(username))).data)
 
 

@@ -56,13 +56,16 @@ def baseline_verdict(
     n = difference["n"]
     if n < min_n:
         serve = "model"
-        why = f"{n} held-out queries are too few to compare {model_name} with {baseline_name} (minimum {min_n}): not enough data to judge"
+        why = (f"{n} held-out queries are too few to compare {model_name} with {baseline_name} (minimum "
+            f"{min_n}): not enough data to judge")
     elif difference["high"] < 0:
         serve = "baseline"
-        why = f"{baseline_name} beats {model_name} beyond the interval: {figure} {model_name} - {baseline_name} {format_estimate(difference)}"
+        why = (f"{baseline_name} beats {model_name} beyond the interval: {figure} {model_name} - "
+            f"{baseline_name} {format_estimate(difference)}")
     else:
         serve = "model"
-        why = f"{model_name} is not worse than {baseline_name} beyond the interval: {figure} {model_name} - {baseline_name} {format_estimate(difference)}"
+        why = (f"{model_name} is not worse than {baseline_name} beyond the interval: {figure} "
+            f"{model_name} - {baseline_name} {format_estimate(difference)}")
     return {"serve": serve, "baseline": baseline_name, "difference": difference, "why": why}
 
 
@@ -80,7 +83,8 @@ def fused_spaces(verdicts: dict[str, dict | None]) -> tuple[list[str], dict[str,
     beaten = [name for name, verdict in verdicts.items() if verdict and verdict["serve"] == "baseline"]
     if beaten and len(beaten) == len(verdicts):
         return list(verdicts), {
-            name: f"kept in the fused related list although {verdicts[name]['why']} (every space lost to its baseline; nothing better to fuse)"
+            name: f"kept in the fused related list although {verdicts[name]['why']} (every space lost to its "
+                "baseline; nothing better to fuse)"
             for name in beaten
         }
     why = {}
@@ -88,7 +92,8 @@ def fused_spaces(verdicts: dict[str, dict | None]) -> tuple[list[str], dict[str,
         if not verdict:
             continue
         if name in beaten:
-            why[name] = f"dropped from the fused related list for this version: {verdict['why']} (its own list still comes from the {name} model)"
+            why[name] = (f"dropped from the fused related list for this version: {verdict['why']} (its own list "
+                f"still comes from the {name} model)")
         else:
             why[name] = f"kept in the fused related list: {verdict['why']}"
     return [name for name in verdicts if name not in beaten], why

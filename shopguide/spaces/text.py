@@ -85,8 +85,10 @@ def fulltext_scores(snapshot: CatalogSnapshot, queries: dict[str, list]) -> np.n
     sql = (
         "WITH d AS MATERIALIZED (SELECT i, setweight(to_tsvector(%s::regconfig, split_part(doc, E'\\n', 1)), 'A') || "
         "  setweight(to_tsvector(%s::regconfig, doc), 'B') AS v FROM unnest(%s::text[]) WITH ORDINALITY AS t(doc, i)), "
-        "q AS MATERIALIZED (SELECT j, websearch_to_tsquery(%s::regconfig, query) AS q FROM unnest(%s::text[]) WITH ORDINALITY AS u(query, j)), "
-        "r AS (SELECT q.j, d.i, row_number() OVER (PARTITION BY q.j ORDER BY ts_rank_cd(d.v, q.q, 32) DESC, d.i) AS rank "
+        "q AS MATERIALIZED (SELECT j, websearch_to_tsquery(%s::regconfig, query) AS q FROM "
+            "unnest(%s::text[]) WITH ORDINALITY AS u(query, j)), "
+        "r AS (SELECT q.j, d.i, row_number() OVER (PARTITION BY q.j ORDER BY ts_rank_cd(d.v, q.q, "
+            "32) DESC, d.i) AS rank "
         "  FROM q JOIN d ON d.v @@ q.q) "
         "SELECT j, i, rank FROM r WHERE rank <= %s"
     )

@@ -144,7 +144,8 @@ def shopguide_tracking(widget: str, result) -> str:
     version = getattr(result, "version", None)
     url = events_url()
     return format_html(
-        'data-shopguide-widget="{}" data-shopguide-version="{}" data-shopguide-source="{}"{} data-shopguide-csrf-cookie="{}"',
+        'data-shopguide-widget="{}" data-shopguide-version="{}" data-shopguide-source="{}"{} '
+            'data-shopguide-csrf-cookie="{}"',
         widget, "" if version is None else version, getattr(result, "source", ""),
         format_html(' data-shopguide-events-url="{}"', url) if url else "", settings.CSRF_COOKIE_NAME,
     )

@@ -38,5 +38,6 @@ class Command(BaseCommand):
             for line_no, message in report.errors[:MAX_ERRORS_SHOWN]:
                 self.stderr.write(f"{file}:{line_no}: {message}")
             raise CommandError(
-                f"{len(report.errors)} bad line(s) skipped (first: line {report.errors[0][0]}); the good lines were loaded."
+                f"{len(report.errors)} bad line(s) skipped (first: line {report.errors[0][0]}); the good "
+                    "lines were loaded."
             )
