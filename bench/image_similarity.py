@@ -80,7 +80,7 @@ def main(argv: list[str] | None = None) -> None:
         encoder = ImageEncoder(config, device=args.device)
         with tqdm(total=config.epochs, desc=f"{name} on {encoder.device}", unit="epoch") as bar:
             def progress(fraction: float, message: str) -> None:
-                bar.n = round(fraction * config.epochs)
+                bar.n = round(fraction * config.epochs)  # noqa: B023 - called by this iteration's fit only
                 bar.set_postfix_str(message)
                 bar.refresh()
 

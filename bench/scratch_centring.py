@@ -31,7 +31,7 @@ def cos(v):
 def main() -> None:
     torch.set_num_threads(1)
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 300
-    leaves, product_leaf, photos = make_catalogue(n, seed=0)
+    _leaves, product_leaf, photos = make_catalogue(n, seed=0)
     labels = np.array(product_leaf)
     cands, _ = candidate_configs({"backbone": "scratch"}, n_images=n, pretrained_available=False)
     cfg = cands["scratch"]

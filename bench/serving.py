@@ -56,6 +56,7 @@ Targets (issue 4): related and recommendations p50 within 2x of the plain endpoi
 from __future__ import annotations
 
 import argparse
+import functools
 import http.client
 import json
 import os
@@ -370,7 +371,9 @@ def measure_recall(seed: int) -> tuple[list[RecallRow], float]:
         row.short += len(found) < RECALL_K
         row.recalls.append(len(expected & {n.product_id for n in found}) / RECALL_K)
 
-    def walk(space, vector, *, metric="cosine", filters=ProductFilters(), exclude=(), exact=False):
+    no_filters = ProductFilters()
+
+    def walk(space, vector, *, metric="cosine", filters=no_filters, exclude=(), exact=False):
         return lambda: nearest_products(
             version_id=version.pk, space=space, dimensions=DIMS, vector=vector, k=RECALL_K,
             candidates=filters.excluding(exclude).candidates(), metric=metric, exact=exact,
@@ -406,8 +409,8 @@ def measure_recall(seed: int) -> tuple[list[RecallRow], float]:
                 expected = truth(matrix, matrix[i], metric="cosine", mask=mask)
                 if n < WALK_QUERIES:  # slow (up to hnsw.max_scan_tuples visits): fewer queries
                     compare(walked, walk(space, matrix[i], filters=filters, exclude=[ids[i]]), expected)
-                compare(served, lambda: filtered_neighbours(version, space, matrix[i], k=RECALL_K, filters=filters,
-                                                            exclude_ids=[ids[i]]), expected)
+                compare(served, functools.partial(filtered_neighbours, version, space, matrix[i], k=RECALL_K,
+                                                  filters=filters, exclude_ids=[ids[i]]), expected)
             image_rows = [walked, served]
     out += image_rows
     return out, statistics.mean(exact_check.recalls)

@@ -189,7 +189,8 @@ def main(argv: list[str] | None = None) -> None:
     started = time.perf_counter()
     leaves, product_leaf, photos = make_catalogue(args.products, seed=args.seed)
     labels = np.array(product_leaf, dtype=np.int64)
-    print(f"Small shop: {args.products} products in {len(leaves)} leaf categories under {len({l.top for l in leaves})} "
+    print(f"Small shop: {args.products} products in {len(leaves)} leaf categories under "
+          f"{len({leaf.top for leaf in leaves})} "
           f"top categories, {args.shoppers} simulated shoppers (seed {args.seed})")
     _, image_vectors = image_section(photos, labels, [f"P{i}" for i in range(args.products)], args.device)
     if args.only == "image":

@@ -18,6 +18,7 @@ Queryset methods take and return a queryset of the product model, so they compos
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 from collections.abc import Iterable
@@ -110,10 +111,8 @@ class CatalogAdapter:
         for attribute in ("slug", "name", "title"):
             if attribute in names:
                 match |= Q(**{f"{attribute}__iexact": value})
-        try:
+        with contextlib.suppress(ValidationError, ValueError, TypeError):  # not a valid key: match by name only
             match |= Q(pk=related._meta.pk.to_python(value))
-        except (ValidationError, ValueError, TypeError):
-            pass  # not a valid key of the category model: match by name only
         if not match:
             return queryset.none()
         # The categories first (a small table, one short query): products are then read through

@@ -175,7 +175,10 @@ def train_spaces(run, version, catalog, events, progress):
     for name in enabled:
         lo, width = done / total, share[name] / total
         callback = progress.callback("train")
-        sub_progress = lambda f, m="", lo=lo, width=width, name=name: callback(lo + width * f, f"{name}: {m}")
+
+        def sub_progress(f, m="", lo=lo, width=width, name=name, callback=callback):
+            return callback(lo + width * f, f"{name}: {m}")
+
         overrides = run.options.get(f"{name}_model") or {}
         try:
             if name == behaviour_space.NAME:

@@ -154,7 +154,7 @@ def ids_of(body: dict) -> list[str]:
 
 
 def test_customer_gets_personal_recommendations_without_what_they_bought(shop, api_client):
-    articles, customers = shop
+    _articles, customers = shop
     customer = customers[0]
     bought = set(Interaction.objects.filter(user=customer, type="purchase").values_list("product_id", flat=True))
     seen = set(Interaction.objects.filter(user=customer).values_list("product_id", flat=True))

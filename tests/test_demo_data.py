@@ -5,6 +5,7 @@ Run alone with: .venv/bin/python -m pytest tests/test_demo_data.py -q -p no:djan
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import re
@@ -162,7 +163,7 @@ def test_searches_are_followed_by_a_view_of_the_clicked_product(events) -> None:
     for event in events:
         by_user[event["user"]].append(event)
     for history in by_user.values():
-        for before, after in zip(history, history[1:]):
+        for before, after in itertools.pairwise(history):
             if before["type"] == "search":
                 assert (after["type"], after["sku"]) == ("view", before["sku"])
 

@@ -54,7 +54,7 @@ def statuses_since(access_log, offset: int) -> tuple[Counter, int]:
     text = access_log.read_text(errors="replace")
     counts: Counter = Counter()
     for line in text[offset:].splitlines():
-        method, path, status = line.rsplit(" ", 2) if line.count(" ") >= 2 else ("", "", "")
+        _method, path, status = line.rsplit(" ", 2) if line.count(" ") >= 2 else ("", "", "")
         if status.isdigit() and not path.endswith("/schema/"):
             counts[int(status)] += 1
     return counts, len(text)

@@ -40,7 +40,7 @@ def hide(code: str) -> None:
 
 
 def test_a_hidden_product_is_never_listed_and_its_related_list_is_404(shop, api_client):
-    articles, customers = shop
+    _articles, customers = shop
     first = api_client.get(f"{API}products/A-0000/related/", {"k": 4}).json()
     assert first["source"] == "related" and len(first["results"]) == 4
     hidden = first["results"][0]["id"]

@@ -72,9 +72,9 @@ print(json.dumps(s.session_key))
 
 def test_an_unknown_category_is_an_empty_list_in_every_space_and_in_search(live):
     for space in ("", "&space=image", "&space=text", "&space=behaviour"):
-        status, response, data = send(live, "GET", f"{API}products/1/related/?category=nosuch{space}")
+        status, _response, data = send(live, "GET", f"{API}products/1/related/?category=nosuch{space}")
         assert status == 200 and json.loads(data)["results"] == [], (space, data[:300])
-    status, response, data = send(live, "GET", f"{API}search/?q=a&category=nosuch")
+    status, _response, data = send(live, "GET", f"{API}search/?q=a&category=nosuch")
     assert status == 200 and json.loads(data)["results"] == [], data[:300]
 
 

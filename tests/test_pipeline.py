@@ -31,7 +31,7 @@ def trained(db):
 
 
 def test_training_writes_vectors_builds_the_index_and_activates(trained):
-    articles, run = trained
+    _articles, run = trained
     version = active_version()
     assert run.version == version and version.status == "ready"
     assert ProductVector.objects.filter(version=version, space="image").count() == 30

@@ -45,7 +45,7 @@ def product_read_queries() -> int:
 
 
 def test_training_stores_every_kind_of_list_for_every_product_and_shopper(shop):
-    articles, customers = shop
+    _articles, customers = shop
     version = active_version()
     stored = RelatedList.objects.filter(version=version)
     assert {kind: stored.filter(space=kind).count() for kind in ("", "image", "text", "behaviour")} == {
@@ -91,7 +91,7 @@ def test_related_of_a_product_id_reads_the_product_with_its_list(shop, django_as
 def test_a_filter_that_leaves_too_few_of_the_list_is_searched_live(shop):
     product = Article.objects.get(pk="A-0000")  # Stripes: its ten stored neighbours are mostly stripes
     stored = RelatedList.objects.get(version=active_version(), product=product, space="")
-    other = [label for label in SHELVES if label != "Stripes"][0]
+    other = next(label for label in SHELVES if label != "Stripes")
     passing = Article.objects.filter(pk__in=stored.product_ids, shelves__label=other).count()
     served = related_products(product=product, k=8, filters=ProductFilters(category=other))
     assert passing < 8 and len(served.items) == 8 and not served.fallback

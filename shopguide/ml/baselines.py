@@ -200,7 +200,7 @@ class ServedBaseline:
             else:
                 half_life = float(data["half_life"])
                 r = ItemKNNRecommender(shrink=float(data["shrink"]), half_life=None if np.isnan(half_life) else half_life)
-                r.dense = data["dense"] if "dense" in data else None
+                r.dense = data.get("dense")
                 if r.dense is None:
                     r.neighbour_ids, r.neighbour_sims = data["neighbour_ids"], data["neighbour_sims"]
             r.n_items = n_items

@@ -21,7 +21,7 @@ def normalise_rows(vectors: np.ndarray) -> np.ndarray:
 
 def weight_grid(names: list[str], step: float) -> list[dict[str, float]]:
     """All weightings of ``names`` on the simplex with the given step (e.g. 0.25)."""
-    ticks = int(round(1 / step))
+    ticks = round(1 / step)
     grid = []
     for combo in itertools.product(range(ticks + 1), repeat=len(names)):
         if sum(combo) == ticks:

@@ -16,7 +16,7 @@ import time
 import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import BinaryIO, Union
+from typing import BinaryIO
 
 import numpy as np
 import torch
@@ -30,7 +30,7 @@ logger = logging.getLogger(__name__)
 CHECKPOINT_FORMAT = "shopguide.image_encoder/1"
 BACKBONES = ("scratch", "efficientnet_lite0")
 Progress = Callable[[float, str], None]
-PathOrFile = Union[str, os.PathLike, BinaryIO]
+PathOrFile = str | os.PathLike | BinaryIO
 
 
 @dataclass(frozen=True)

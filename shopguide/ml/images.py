@@ -6,12 +6,12 @@ import os
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import BinaryIO, Union
+from typing import BinaryIO
 
 import numpy as np
 from PIL import Image, ImageOps
 
-ImageSource = Union[str, os.PathLike, BinaryIO, Image.Image]
+ImageSource = str | os.PathLike | BinaryIO | Image.Image
 
 # Products are usually photographed on white, so padding with white keeps the background uniform.
 _WHITE = {"RGB": (255, 255, 255), "L": 255}

@@ -32,7 +32,7 @@ import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import BinaryIO, Union
+from typing import BinaryIO
 
 import numpy as np
 import torch
@@ -49,7 +49,7 @@ EVENT_TYPES = ("view", "cart", "purchase", "search", "click")  # index = event-t
 DEFAULT_EVENT_TYPE = EVENT_TYPES.index("purchase")  # used when no event types are given
 PAD, START = 0, 1  # reserved rows of the item table; item i lives at row i + 2
 Progress = Callable[[float, str], None]
-PathOrFile = Union[str, os.PathLike, BinaryIO]
+PathOrFile = str | os.PathLike | BinaryIO
 
 
 @dataclass(frozen=True)

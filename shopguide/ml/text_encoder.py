@@ -23,7 +23,7 @@ import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import BinaryIO, Union
+from typing import BinaryIO
 
 import numpy as np
 import torch
@@ -37,7 +37,7 @@ logger = logging.getLogger(__name__)
 
 CHECKPOINT_FORMAT = "shopguide.text_encoder/1"
 Progress = Callable[[float, str], None]
-PathOrFile = Union[str, os.PathLike, BinaryIO]
+PathOrFile = str | os.PathLike | BinaryIO
 
 
 @dataclass(frozen=True)
