@@ -158,7 +158,7 @@ def record_event(
     if product is not None and shopguide_settings.REFRESH_USERS_ON_EVENT:
         from shopguide.incremental import schedule_user_refresh, schedule_visitor_refresh
 
-        if authenticated:
+        if authenticated and user is not None:
             schedule_user_refresh(user.pk)
         else:
             schedule_visitor_refresh(visitor)

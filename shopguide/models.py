@@ -8,6 +8,8 @@ fixed dimension because each version's models choose theirs: the HNSW index is a
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex
@@ -22,11 +24,13 @@ PRODUCT_MODEL = getattr(settings, "SHOPGUIDE_PRODUCT_MODEL", None) or "shopguide
 
 
 class InteractionType(models.TextChoices):
-    VIEW = "view", _("view")
-    CART = "cart", _("add to cart")
-    PURCHASE = "purchase", _("purchase")
-    SEARCH = "search", _("search")
-    CLICK = "click", _("click on a recommendation")
+    # Annotated for mypy, which (without django-stubs) would type each member as its (value, label)
+    # tuple; at run time each is an InteractionType, a str, as without the annotation.
+    VIEW: Any = "view", _("view")
+    CART: Any = "cart", _("add to cart")
+    PURCHASE: Any = "purchase", _("purchase")
+    SEARCH: Any = "search", _("search")
+    CLICK: Any = "click", _("click on a recommendation")
 
 
 class ModelVersion(models.Model):

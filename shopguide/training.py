@@ -171,6 +171,7 @@ def train_spaces(run, version, catalog, events, progress):
     share = {"image": 0.4, "text": 0.25, "behaviour": 0.35}
     total = sum(share[name] for name in enabled) or 1.0
     done = 0.0
+    vectors: dict[str, Any]
     metrics, vectors, skipped, user_vectors, scores = {}, {}, {}, None, {}
     for name in enabled:
         lo, width = done / total, share[name] / total

@@ -29,7 +29,7 @@ OPERATORS = {"cosine": ("<=>", "vector_cosine_ops"), "ip": ("<#>", "vector_ip_op
 EF_SEARCH = 100
 
 
-def vector_literal(vector: Sequence[float]) -> str:
+def vector_literal(vector: Sequence[float] | np.ndarray) -> str:
     return "[" + ",".join(f"{float(x):.7g}" for x in vector) + "]"
 
 
@@ -133,7 +133,7 @@ class VectorQuery:
     (no search when it has none)."""
 
     space: str
-    vector: Sequence[float] | None = None
+    vector: Sequence[float] | np.ndarray | None = None
     like: Any = None
     metric: str = "cosine"
 

@@ -80,12 +80,12 @@ def fused_spaces(verdicts: dict[str, dict | None]) -> tuple[list[str], dict[str,
 
     Returns (the names kept, in input order; name -> a sentence for the admin).
     """
-    beaten = [name for name, verdict in verdicts.items() if verdict and verdict["serve"] == "baseline"]
+    beaten = {name: verdict for name, verdict in verdicts.items() if verdict and verdict["serve"] == "baseline"}
     if beaten and len(beaten) == len(verdicts):
         return list(verdicts), {
-            name: f"kept in the fused related list although {verdicts[name]['why']} (every space lost to its "
+            name: f"kept in the fused related list although {verdict['why']} (every space lost to its "
                 "baseline; nothing better to fuse)"
-            for name in beaten
+            for name, verdict in beaten.items()
         }
     why = {}
     for name, verdict in verdicts.items():
@@ -168,7 +168,7 @@ class ServedBaseline:
     def save(self, path: PathOrFile) -> None:
         """Write the fitted arrays (``np.savez``; no pickled objects)."""
         r = self.recommender
-        arrays: dict[str, np.ndarray] = {"format": np.array(FORMAT), "kind": np.array(self.kind), "n_items": np.array(self.n_items)}
+        arrays: dict[str, Any] = {"format": np.array(FORMAT), "kind": np.array(self.kind), "n_items": np.array(self.n_items)}
         if self.kind == "popularity":
             arrays["counts"] = r.counts
         elif self.kind == "markov":
@@ -191,6 +191,7 @@ class ServedBaseline:
             if "format" not in data or str(data["format"]) != FORMAT:
                 raise ValueError("not a shopguide served-baseline file")
             kind, n_items = str(data["kind"]), int(data["n_items"])
+            r: PopularityRecommender | MarkovRecommender | ItemKNNRecommender
             if kind == "popularity":
                 r = PopularityRecommender()
                 r.counts = data["counts"]

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -83,7 +83,7 @@ def evaluate(
     k: int = 10,
     batch_size: int = 256,
     per_user: bool = False,
-) -> dict[str, float]:
+) -> dict[str, Any]:
     """Full-ranking HR@k, NDCG@k, MRR@k and coverage@k of a recommender.
 
     Items in a user's history get score -inf before ranking, so they are never recommended
@@ -149,7 +149,7 @@ def evaluate(
         top = np.argsort(-scores, axis=1, kind="stable")[:, :k]
         shown[top[np.isfinite(np.take_along_axis(scores, top, axis=1))]] = True
     n = max(len(users), 1)
-    out = {
+    out: dict[str, Any] = {
         f"hr@{k}": float(hits / n),
         f"ndcg@{k}": float(ndcg / n),
         f"mrr@{k}": float(mrr / n),

@@ -81,7 +81,7 @@ def choose_weights(
             best, best_rate = weights, rate
     share = len(pairs) / (len(pairs) + shrink_pairs)
     weights = {name: round(share * best[name] + (1 - share) * equal[name], 4) for name in names}
-    largest = max(names, key=weights.get)  # rounding's residue goes to the largest, so they sum to 1
+    largest = max(names, key=weights.__getitem__)  # rounding's residue goes to the largest, so they sum to 1
     weights[largest] = round(1.0 - sum(w for name, w in weights.items() if name != largest), 4)
     return weights
 

@@ -16,7 +16,7 @@ import time
 import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO, cast
 
 import numpy as np
 import torch
@@ -24,6 +24,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from .device import autocast_context, resolve_device, seed_everything
+
+if TYPE_CHECKING:
+    from .pretrained import LiteBackboneNet
 
 logger = logging.getLogger(__name__)
 
@@ -294,7 +297,8 @@ class ImageEncoder:
             )
         else:
             model = ImageCNN(cfg)
-        return model.to(self.device, memory_format=torch.channels_last)
+        # Module.to() takes memory_format (documented); torch's stub for it does not say so.
+        return model.to(self.device, memory_format=torch.channels_last)  # type: ignore[call-overload]
 
     # ---------------------------------------------------------------- training
 
@@ -423,7 +427,7 @@ class ImageEncoder:
         """Pretrained backbone: the frozen trunk's features of ``views`` augmented copies of each
         image are computed once; only the top blocks, head conv and projection train, on them."""
         cfg = self.config
-        net = self.model
+        net = cast("LiteBackboneNet", self.model)  # the top/trunk split: the pretrained backbone only
         features = self._trunk_views(data, cfg.views, seed=cfg.seed)  # (N, V, C, h, w)
         valid_features = None
         if valid_data is not None:
@@ -471,7 +475,7 @@ class ImageEncoder:
     def _top_valid_loss(self, valid_features, valid_targets, head) -> float | None:
         if valid_features is None:
             return None
-        net = self.model
+        net = cast("LiteBackboneNet", self.model)  # the top/trunk split: the pretrained backbone only
         net.eval()
         if head is None:
             if len(valid_features) < 2:
@@ -485,7 +489,7 @@ class ImageEncoder:
     def _trunk_views(self, data: torch.Tensor, views: int, *, seed: int) -> torch.Tensor:
         """(N, views, C, h, w) float16 trunk features: view 0 is the image itself, the others
         augmented copies (crop shift, flip, brightness/contrast)."""
-        net = self.model
+        net = cast("LiteBackboneNet", self.model)  # the top/trunk split: the pretrained backbone only
         net.eval()
         generator = torch.Generator(device=self.device).manual_seed(seed)
         out = []
@@ -540,6 +544,7 @@ class ImageEncoder:
             return nt_xent(self.model(views.contiguous(memory_format=torch.channels_last)), cfg.temperature)
         if cfg.augment:
             x = _augment_views(x, generator, SUPERVISED_AUGMENT).contiguous(memory_format=torch.channels_last)
+        assert y is not None  # class ids come with a head
         return F.cross_entropy(head(self.model(x)), y, label_smoothing=cfg.label_smoothing)
 
     def _to_device(self, batch: torch.Tensor) -> torch.Tensor:
@@ -653,7 +658,8 @@ class _EarlyStopping:
 
     def __init__(self, patience: int, model: nn.Module) -> None:
         self.patience, self.model = patience, model
-        self.best_loss, self.best_epoch, self.best_state, self.bad_epochs = math.inf, 0, None, 0
+        self.best_loss, self.best_epoch, self.bad_epochs = math.inf, 0, 0
+        self.best_state: dict[str, torch.Tensor] | None = None
 
     def update(self, epoch: int, loss: float | None, *, min_epochs: int = 0) -> bool:
         if loss is None:
@@ -674,7 +680,8 @@ class _EarlyStopping:
 
 def _param_groups(modules: list[nn.Module], weight_decay: float) -> list[dict[str, object]]:
     """Weight decay on conv/linear/head weights only; decaying norms and biases just hurts."""
-    decay, no_decay = [], []
+    decay: list[nn.Parameter] = []
+    no_decay: list[nn.Parameter] = []
     for module in modules:
         for param in module.parameters():
             (decay if param.ndim >= 2 else no_decay).append(param)

@@ -86,7 +86,7 @@ def choose_image_encoder(
             valid=(sized[valid], labels[valid] if supervised else None) if len(valid) else None, progress=sub,
         )
         vectors = encoder.embed(sized)
-        scores = {
+        scores: dict[str, dict[str, Any]] = {
             part: estimate(held_out_scores(vectors, labels, rows, k=k, supervised=supervised, encoder=encoder, images=sized))
             for part, rows in (("valid", valid), ("test", test))
         }
@@ -132,6 +132,7 @@ def held_out_scores(
     if supervised:
         labelled = rows[labels[rows] >= 0]
         return precision_per_query(vectors, labels, labelled, k=k) if len(labelled) else np.empty(0)
+    assert encoder is not None and images is not None, "the augmented-copy score needs the encoder and its images"
     return augmented_copy_hits(encoder, images, vectors, rows, k=k)
 
 
@@ -147,7 +148,7 @@ def clamp_k(k: int, n_images: int) -> int:
     return max(1, min(k, n_images - 1))
 
 
-def augmented_copy_hits(encoder: ImageEncoder | None, images: np.ndarray, vectors: np.ndarray, rows: np.ndarray, *, k: int) -> np.ndarray:
+def augmented_copy_hits(encoder: ImageEncoder, images: np.ndarray, vectors: np.ndarray, rows: np.ndarray, *, k: int) -> np.ndarray:
     """1.0 where an augmented copy of image ``row`` finds ``row`` among its k nearest images, else 0.0:
     a category-free measure of "looks similar" that any encoder can be scored on."""
     generator = torch.Generator().manual_seed(12345)

@@ -14,7 +14,7 @@ from PIL import Image, ImageOps
 ImageSource = str | os.PathLike | BinaryIO | Image.Image
 
 # Products are usually photographed on white, so padding with white keeps the background uniform.
-_WHITE = {"RGB": (255, 255, 255), "L": 255}
+_WHITE: dict[str, int | tuple[int, int, int]] = {"RGB": (255, 255, 255), "L": 255}
 
 
 @dataclass
@@ -113,7 +113,7 @@ def _load(source: ImageSource, *, mode: str, size: int, max_pixels: int | None =
         image.load()  # decode now, so truncated data fails inside the caller's try
         factor = int(max(width, height) / (size * REDUCING_GAP))
         if factor >= 2 and image.mode in _REDUCIBLE:
-            image = image.reduce(factor)  # keeps image.info (EXIF orientation)
+            return _to_square(image.reduce(factor), mode=mode, size=size)  # reduce() keeps image.info (EXIF orientation)
         return _to_square(image, mode=mode, size=size)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 # Similarity rows are computed this many floats at a time (~64 MB of float32), so 10k x 60k
@@ -168,7 +170,7 @@ def bootstrap_interval(
     return float(np.quantile(means, tail)), float(np.quantile(means, 1 - tail))
 
 
-def estimate(values: np.ndarray, *, seed: int = 0, digits: int = 4) -> dict[str, float | int]:
+def estimate(values: np.ndarray, *, seed: int = 0, digits: int = 4) -> dict[str, Any]:
     """``{"value", "low", "high", "n"}``: the mean of per-query ``values`` with its bootstrap interval
     (``None`` for value and bounds when there are no values: JSON has no NaN)."""
     values = np.asarray(values, dtype=np.float64)
@@ -179,7 +181,7 @@ def estimate(values: np.ndarray, *, seed: int = 0, digits: int = 4) -> dict[str,
     return {"value": round(mean, digits), "low": round(low, digits), "high": round(high, digits), "n": int(len(values))}
 
 
-def paired_difference(candidate: np.ndarray, reference: np.ndarray, *, seed: int = 0) -> dict[str, float | int]:
+def paired_difference(candidate: np.ndarray, reference: np.ndarray, *, seed: int = 0) -> dict[str, Any]:
     """Mean of ``candidate - reference`` over the same queries, with its bootstrap interval.
 
     A difference whose interval excludes 0 is larger than the noise of this sample.

@@ -116,6 +116,8 @@ class FitResult:
 class SequenceNet(nn.Module):
     """Item table (id embedding + content projection) -> LSTM -> projection into item space."""
 
+    features: torch.Tensor  # a buffer (register_buffer below), typed for the checker
+
     def __init__(self, config: SequenceModelConfig, n_items: int, n_features: int = 0) -> None:
         super().__init__()
         d = config.embedding_dim
@@ -491,7 +493,8 @@ class SequenceRecommender:
         if len(sequences) == 0:
             raise ValueError("no sequences given")
         sequences, event_types = self._check_sequences(sequences, event_types)
-        windows, n = [], self.config.max_len
+        windows: list[tuple[np.ndarray, ...]] = []
+        n = self.config.max_len
         for seq, ev in zip(sequences, event_types):
             if len(seq) == 0:
                 continue

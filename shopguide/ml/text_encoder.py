@@ -388,9 +388,9 @@ class TextEncoder:
             epoch_loss = torch.zeros((), device=self.device)  # summed on device: no sync per step
             for step in range(steps_per_epoch):
                 batch = examples[step * batch_size : (step + 1) * batch_size]
-                index = np.fromiter((i for _, i in batch), dtype=np.int64, count=len(batch))
+                batch_index = np.fromiter((i for _, i in batch), dtype=np.int64, count=len(batch))
                 # Tokenised per batch (words are cached), so memory does not grow with the catalogue.
-                docs = self.tokenizer.encode([documents[i] for i in index])
+                docs = self.tokenizer.encode([documents[i] for i in batch_index])
                 queries = self.tokenizer.encode([q for q, _ in batch])
                 scale = _lr_scale(epoch * steps_per_epoch + step, total_steps)
                 for optimizer, peak in ((dense_optimizer, cfg.lr), (piece_optimizer, cfg.piece_lr)):
@@ -401,7 +401,7 @@ class TextEncoder:
                     loss = info_nce(
                         self.model(*self._tensors(queries)),
                         self.model(*self._tensors(docs)),
-                        doc_keys[torch.from_numpy(index).to(self.device)],
+                        doc_keys[torch.from_numpy(batch_index).to(self.device)],
                         cfg.temperature,
                     )
                 dense_optimizer.zero_grad(set_to_none=True)
@@ -488,7 +488,8 @@ class TextEncoder:
 
     def _tensors(self, tokens: TokenBatch) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """A TokenBatch as TextNet's (pieces, words, lengths) tensors on the encoder's device."""
-        return tuple(torch.from_numpy(a).to(self.device) for a in (tokens.pieces, tokens.words, tokens.lengths))
+        pieces, words, lengths = (torch.from_numpy(a).to(self.device) for a in (tokens.pieces, tokens.words, tokens.lengths))
+        return pieces, words, lengths
 
 
 def _optimizers(model: TextNet, config: TextEncoderConfig) -> tuple[torch.optim.AdamW, torch.optim.SparseAdam]:

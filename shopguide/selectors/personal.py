@@ -101,7 +101,7 @@ def _from_stored(stored: StoredShopper, *, user, visitor, k: int, filters: Produ
     by_pk, shown = read_listed(stored.product_ids, k=k, filters=filters)
     if len(shown) < k and not stored.complete:
         return None
-    items = []
+    items: list[ScoredProduct] = []
     for pk, score, reason in zip(stored.product_ids, stored.scores, stored.reasons):
         if pk in shown and len(items) < k:
             items.append(ScoredProduct(by_pk[pk], round(score, 4), reason or NO_REASON))
@@ -165,7 +165,7 @@ def explained_neighbours(
     similarity = pairwise_similarities(
         version_id=version.pk, space="behaviour", product_ids=[n.product_id for n in neighbours], other_ids=list(seen)
     )
-    return [(n, max(to_seen, key=to_seen.get) if (to_seen := similarity.get(n.product_id)) else None) for n in neighbours]
+    return [(n, max(to_seen, key=to_seen.__getitem__) if (to_seen := similarity.get(n.product_id)) else None) for n in neighbours]
 
 
 def _nearest_with_reasons(

@@ -88,7 +88,7 @@ def _from_stored(
     if product is None or (len(shown) < k and not stored.complete):
         return None
     title = get_adapter().title(product)
-    items = []
+    items: list[ScoredProduct] = []
     for pk, score, reason in zip(stored.product_ids, stored.scores, stored.reasons):
         if pk in shown and len(items) < k:
             items.append(ScoredProduct(by_pk[pk], round(score, 4), REASONS[reason].format(title=title)))
@@ -144,7 +144,7 @@ def rank_related(search: SpaceSearch, names: list[str], weights: dict[str, float
         for pk in found
     }
     ranked = sorted((pk for pk in found if contributions[pk]), key=lambda pk: (-sum(contributions[pk].values()), str(pk)))[:k]
-    return [(pk, round(sum(contributions[pk].values()), 4), max(contributions[pk], key=contributions[pk].get)) for pk in ranked]
+    return [(pk, round(sum(contributions[pk].values()), 4), max(contributions[pk], key=contributions[pk].__getitem__)) for pk in ranked]
 
 
 def _fused_neighbours(

@@ -60,7 +60,7 @@ def search_products(
                     for pk, similarity in trigram_matches(query, limit=SEARCH_CANDIDATES, candidates_sql=candidates_sql)],
     }
     uses_model = version is not None and text_space.NAME in version.dimensions and bool(query)
-    if uses_model:
+    if version is not None and uses_model:
         vector = text_space.embed_query(version, query)
         neighbours = filtered_neighbours(version, text_space.NAME, vector, k=SEARCH_CANDIDATES, filters=filters)
         ranked_lists["lstm"] = [(n.product_id, 1.0) for n in neighbours]
@@ -74,7 +74,7 @@ def search_products(
     best = max(fused.values(), default=1.0)
     return Recommendations(
         items=[ScoredProduct(by_pk[pk], round(fused[pk] / best, 4), f"matches “{query}”") for pk in top if pk in by_pk],
-        version=version.pk if uses_model else None,
+        version=version.pk if version is not None and uses_model else None,
         source="hybrid" if uses_model else "fulltext",
         fallback=not uses_model,
     )

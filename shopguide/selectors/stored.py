@@ -9,6 +9,7 @@ category changes show at once.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -106,7 +107,7 @@ def _version(version_id: int | None) -> tuple[str, list]:
     return f"(SELECT id FROM {VERSIONS} WHERE is_active)", []
 
 
-def read_products(ids: list[Any], *, filters: ProductFilters, also: list[Any] = ()) -> tuple[dict, set]:
+def read_products(ids: list[Any], *, filters: ProductFilters, also: Sequence[Any] = ()) -> tuple[dict, set]:
     """The product rows of ``ids`` and ``also`` in one query: (pk -> product, pks of ``ids`` that
     pass ``filters``). ``also`` are products read only if visible (``adapter.visible``), never
     shown and not otherwise filtered (e.g. the product a related list belongs to)."""
@@ -123,7 +124,7 @@ def read_products(ids: list[Any], *, filters: ProductFilters, also: list[Any] = 
     return by_pk, set(by_pk) - extra
 
 
-def read_listed(ids: list[Any], *, k: int, filters: ProductFilters, also: list[Any] = ()) -> tuple[dict, set]:
+def read_listed(ids: list[Any], *, k: int, filters: ProductFilters, also: Sequence[Any] = ()) -> tuple[dict, set]:
     """``read_products`` for a stored list, best first: its first k and half as many again (which
     covers the usual filters, stock and a few products left out, in one small read), then the
     whole list when fewer than k of those pass. ``also``: as for ``read_products``."""

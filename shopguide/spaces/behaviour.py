@@ -58,7 +58,9 @@ def evaluation_report(model, split, *, n_items: int, per_user: dict | None = Non
         metrics = evaluate(recommender, histories, targets, n_items=n_items, k=10, per_user=True)
         each = metrics.pop("per_user")
         metrics["seconds"] = round(time.monotonic() - started, 2)
-        entry = {key: round(value, 4) if isinstance(value, float) else value for key, value in metrics.items()}
+        entry: dict[str, Any] = {
+            key: round(value, 4) if isinstance(value, float) else value for key, value in metrics.items()
+        }
         entry["ndcg@10_ci"], entry["hr@10_ci"] = estimate(each["ndcg"]), estimate(each["hr"])
         report[name] = entry
         if per_user is not None:

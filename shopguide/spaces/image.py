@@ -45,6 +45,7 @@ def split(snapshot: CatalogSnapshot) -> np.ndarray:
     """TRAIN / VALID / TEST (shopguide.ml.holdout) of each product with an image."""
     from shopguide.ml.holdout import split_by_key
 
+    assert snapshot.image_rows is not None  # read with the catalogue
     keys = [snapshot.product_ids[row] for row in snapshot.image_rows]
     return split_by_key(keys, valid=VALID_FRACTION, test=TEST_FRACTION, salt=SPLIT_SALT)
 
@@ -59,6 +60,8 @@ def train(snapshot: CatalogSnapshot, *, version: ModelVersion, overrides: dict, 
     """Train the candidate encoders, keep the best on held-out images, save it with ``version``.
     Returns the space's metrics (every figure on held-out TEST images, with its interval)."""
     from shopguide.ml.image_selection import choose_image_encoder
+
+    assert snapshot.images is not None and snapshot.image_rows is not None  # read with the catalogue
 
     if len(snapshot.image_rows) < 2:
         raise TrainingRefused(
@@ -109,6 +112,8 @@ def baseline_check(snapshot: CatalogSnapshot, scores: np.ndarray, report: dict) 
     from shopguide.ml.holdout import TEST
     from shopguide.ml.image_selection import clamp_k, held_out_scores, raw_pixel_vectors
 
+    assert snapshot.images is not None and snapshot.image_rows is not None  # read with the catalogue
+
     if "raw_pixels" not in report:
         return None
     labels = snapshot.category_labels()[snapshot.image_rows]
@@ -134,6 +139,7 @@ def _scores(encoder, sized: np.ndarray, vectors: np.ndarray, snapshot: CatalogSn
 def version_scores(version: ModelVersion, snapshot: CatalogSnapshot, events=None) -> np.ndarray | None:
     """Held-out scores of ``version``'s image model on this snapshot's TEST images (the gate
     compares them with the new model's, query by query). None when it cannot read these images."""
+    assert snapshot.images is not None and snapshot.image_rows is not None  # read with the catalogue
     encoder = load(version)
     if encoder.config.channels != snapshot.images.shape[3] or len(snapshot.image_rows) < 2:
         return None

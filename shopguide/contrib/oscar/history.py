@@ -186,8 +186,8 @@ class _LiveFilter:
         times: dict[tuple, list] = defaultdict(list)
         for user_id, type_, product_id, query, ts in live:
             times[(user_id, type_, product_id if type_ != InteractionType.SEARCH else query)].append(ts)
-        for found in times.values():
-            found.sort()
+        for stamps in times.values():
+            stamps.sort()
         for event in batch:
             key = (event.user_id, event.type, event.product_id if event.type != InteractionType.SEARCH else event.query)
             found = times.get(key)

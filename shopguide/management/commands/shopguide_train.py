@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
@@ -24,7 +25,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, sync: bool, no_wait: bool, epochs: int | None, timeout: float | None, force: bool,
                verbosity: int, **opts):
-        options = {"image_model": {"epochs": epochs, "pretrained": {"epochs": epochs}}} if epochs else {}
+        options: dict[str, Any] = {"image_model": {"epochs": epochs, "pretrained": {"epochs": epochs}}} if epochs else {}
         if force:
             options["force"] = True
         if sync:
