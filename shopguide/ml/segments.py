@@ -62,7 +62,8 @@ class SegmentModel:
         if len({a.shape for a in arrays}) != 1 or arrays[0].ndim != 1:
             raise ValueError("mean, scale and weights must be lists of the same length")
         mean, scale, weights = arrays
-        return cls(mean, scale, weights, bias=float(data["bias"]))  # type: ignore[arg-type]  # float() raises on a malformed value
+        # data["bias"] is an object to the checker; float() raises on a malformed value, as documented.
+        return cls(mean, scale, weights, bias=float(data["bias"]))  # type: ignore[arg-type]
 
 
 def fit_segment_model(features: np.ndarray, labels: np.ndarray, *, l2: float = 1.0, seed: int = 0) -> SegmentModel:
