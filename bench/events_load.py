@@ -159,7 +159,7 @@ def main() -> None:
     print(header)
     print("-" * len(header))
     lost, extra = max(acknowledged - stored, 0), max(stored - acknowledged, 0)
-    print(f"{sum(statuses.values()):>8} {acknowledged:>13} {str(others or '-'):>22} {acknowledged / elapsed:>11.1f} "
+    print(f"{sum(statuses.values()):>8} {acknowledged:>13} {others or '-'!s:>22} {acknowledged / elapsed:>11.1f} "
           f"{np.percentile(latencies, 50):>7.1f} {np.percentile(latencies, 99):>7.1f} {stored:>8} {lost:>5} {extra:>6}")
     verdict = "every acknowledged event stored, nothing else" if stored == acknowledged else "MISMATCH"
     print(f"\nstored == acknowledged: {stored == acknowledged} ({verdict})")

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import argparse
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from bench.django_setup import setup_django
 
@@ -49,7 +49,7 @@ def load_data() -> tuple[int, int]:
     products = create_movie_products(data)
     User = get_user_model()
     users = User.objects.bulk_create([User(username=f"ml{u}") for u in data.user_ids], batch_size=2000)
-    start = datetime(2020, 1, 1, tzinfo=timezone.utc)
+    start = datetime(2020, 1, 1, tzinfo=UTC)
     events = [
         Interaction(user=user, product=products[item], type="purchase", ts=start + timedelta(seconds=position), weight=5.0)
         for user, sequence in zip(users, data.sequences)

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from bench.shop_images import make_catalogue
-from bench.small_shop import IMAGE_VALID, IMAGE_TEST, IMAGE_SALT, K
+from bench.small_shop import IMAGE_SALT, IMAGE_TEST, IMAGE_VALID, K
 from shopguide.ml.holdout import TEST, split_by_key
 from shopguide.ml.image_selection import candidate_configs, choose_image_encoder, held_out_scores
 from shopguide.ml.images import prepare_images

@@ -36,7 +36,7 @@ from pathlib import Path
 import numpy as np
 
 from bench.django_setup import setup_django
-from bench.text_search_pure import KNOWN_ITEM_KINDS, K, Catalogue, load_demo, load_movielens, mrr_at_k, precision_at_k
+from bench.text_search_pure import KNOWN_ITEM_KINDS, Catalogue, K, load_demo, load_movielens, mrr_at_k, precision_at_k
 
 CATALOGUES = ("demo", "movielens")
 # Other fusions, for comparison: (weights, power of the trigram similarity; 0 = plain rank fusion).
@@ -112,8 +112,8 @@ def methods(version) -> dict[str, Search]:
     from shopguide.adapter import get_adapter
     from shopguide.conf import shopguide_settings
     from shopguide.search_documents import fulltext_matches, trigram_matches
-    from shopguide.selectors import search_products
     from shopguide.selectors import search as search_module
+    from shopguide.selectors import search_products
     from shopguide.spaces import text as text_space
     from shopguide.vectors import nearest_products
 

@@ -183,7 +183,7 @@ def build_shop(n_products: int) -> None:
     step.done("search documents")
 
     version = ModelVersion.objects.create(
-        status=ModelVersion.Status.BUILDING, dimensions={space: DIMS for space in SPACES},
+        status=ModelVersion.Status.BUILDING, dimensions=dict.fromkeys(SPACES, DIMS),
         config={"related_weights": {"image": 1.0, "text": 0.8, "behaviour": 0.6}, "bench": "serving (synthetic vectors)"},
         n_products=n_products,
     )

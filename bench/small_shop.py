@@ -28,6 +28,7 @@ import numpy as np
 import torch
 
 from bench.shop_images import make_catalogue
+from shopguide.ml.baselines import baseline_verdict
 from shopguide.ml.evaluation import (
     ItemKNNRecommender,
     MarkovRecommender,
@@ -36,7 +37,6 @@ from shopguide.ml.evaluation import (
     evaluate,
     leave_last_out,
 )
-from shopguide.ml.baselines import baseline_verdict
 from shopguide.ml.fusion import tune_weights
 from shopguide.ml.holdout import TEST, VALID, split_by_key
 from shopguide.ml.image_selection import candidate_configs, choose_image_encoder, held_out_scores, raw_pixel_vectors

@@ -54,7 +54,7 @@ PEER_WEIGHT = 0.3  # weight of the lexical rankings in the weighted fusion rows 
 QUERIES_PER_KIND = 500
 KNOWN_ITEM_KINDS = ("title", "fragment", "typo")
 _WORD_RE = re.compile(r"\w+")
-_STOP_WORDS = frozenset("a an and the of in on to for with from at by de la le il".split())
+_STOP_WORDS = frozenset(["a", "an", "and", "the", "of", "in", "on", "to", "for", "with", "from", "at", "by", "de", "la", "le", "il"])
 
 Scorer = Callable[[list[str]], np.ndarray]  # queries -> (Q, N) scores, higher is better
 

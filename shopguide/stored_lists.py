@@ -24,7 +24,6 @@ from shopguide.models import Interaction, ModelVersion, RelatedList, ShopperList
 from shopguide.selectors.stored import REASON_SPACES
 from shopguide.vectors import TABLE as VECTORS
 
-
 # -- related products -------------------------------------------------------------------------------
 
 

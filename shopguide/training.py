@@ -24,7 +24,7 @@ from django.utils import timezone
 from shopguide.adapter import get_adapter
 from shopguide.conf import shopguide_settings
 from shopguide.gate import compare_with_active, decide
-from shopguide.models import EmbeddingChunk, Interaction, ModelVersion, TrainingRun
+from shopguide.models import EmbeddingChunk, ModelVersion, TrainingRun
 from shopguide.progress import Heartbeat, RunCancelled, RunProgress
 from shopguide.search_documents import refresh_search_documents
 from shopguide.segments import train_segments
@@ -41,7 +41,7 @@ logger = logging.getLogger(__name__)
 # In training order: the behaviour model reads the image and text vectors as item content.
 SPACES = {image_space.NAME: image_space, text_space.NAME: text_space, behaviour_space.NAME: behaviour_space}
 
-__all__ = ["TrainingRefused", "request_training", "run_training", "start_run", "train_models", "embed_chunk"]
+__all__ = ["TrainingRefused", "embed_chunk", "request_training", "run_training", "start_run", "train_models"]
 
 
 # -- requests ----------------------------------------------------------------------------------------

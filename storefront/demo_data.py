@@ -23,7 +23,7 @@ import os
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -46,7 +46,7 @@ ProgressCallback = Callable[[int, int, str], None]
 DEFAULT_FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
 IMAGE_SIZE = 112
 # Fixed end of the simulated history, so the same seed gives the same timestamps on any day.
-EVENTS_END = datetime(2026, 11, 1, tzinfo=timezone.utc)
+EVENTS_END = datetime(2026, 11, 1, tzinfo=UTC)
 EVENTS_WINDOW = timedelta(days=120)
 SKU_PREFIX = "FM-"
 IN_STOCK_RATE = 0.92
@@ -1039,7 +1039,7 @@ def _simulate_events(
 
 
 def _iso(ts: int) -> str:
-    return datetime.fromtimestamp(ts, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.fromtimestamp(ts, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _simulate_shopper(

@@ -41,7 +41,7 @@ def assert_error(response, status: int, field: str | None = None) -> None:
     assert response.status_code == status, response.content
     body = response.json()
     if field:
-        assert field in body and body[field], body
+        assert body.get(field), body
     else:
         assert body.get("detail"), body
 

@@ -4,10 +4,9 @@ from that baseline (stored lists and the live path), and the admin says so; othe
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
-import pytest
 from django.urls import reverse
 
 from shopguide.models import Interaction, ShopperList
@@ -25,7 +24,7 @@ def _shop(articles, *, structured: bool, n_users: int = 48, per_user: int = 4, s
     (``structured``: what one views predicts the rest, the co-occurrence item-kNN reads) or
     anywhere at random."""
     rng = np.random.default_rng(seed)
-    start = datetime(2026, 3, 1, tzinfo=timezone.utc)
+    start = datetime(2026, 3, 1, tzinfo=UTC)
     groups = len(articles) // GROUP
     customers, events = [], []
     for u in range(n_users):

@@ -151,7 +151,7 @@ def test_a_sqlalchemy_broker_whose_database_driver_is_missing_is_an_error():
 def test_no_celery_app_is_an_error(monkeypatch):
     from celery import _state
 
-    monkeypatch.setattr(_state, "_get_active_apps", lambda: [])
+    monkeypatch.setattr(_state, "_get_active_apps", list)
     messages = checks.check_celery()
     assert "shopguide.E007" in ids(messages) and "celery_app" in messages[0].hint
 

@@ -20,8 +20,8 @@ import pytest
 from shopguide.models import TrainingRun
 from shopguide.training import request_training, run_training
 from storefront import embedded_db
-from tests.factories import make_articles
 from tests.demo import ROOT, GunicornServer, free_port, production_environment
+from tests.factories import make_articles
 
 RECOVERY_SECONDS = 10  # a loaded 2-core CI machine needs a few seconds more than a quiet one
 

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.demo import drop_database, free_port, recreate_database, server_url
+from tests.demo import drop_database, free_port, recreate_database
 
 pytestmark = pytest.mark.install
 

@@ -3,7 +3,6 @@
 import re
 
 import numpy as np
-
 import pytest
 from django.db import connection
 from django.test import Client

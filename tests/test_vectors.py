@@ -13,7 +13,13 @@ from shopguide.models import ModelVersion
 from shopguide.selectors import neighbours as neighbours_module
 from shopguide.selectors.filters import ProductFilters
 from shopguide.selectors.neighbours import filtered_neighbours
-from shopguide.vectors import VectorQuery, ensure_hnsw_index, nearest_products, nearest_products_in_spaces, write_product_vectors
+from shopguide.vectors import (
+    VectorQuery,
+    ensure_hnsw_index,
+    nearest_products,
+    nearest_products_in_spaces,
+    write_product_vectors,
+)
 from tests.factories import make_articles
 from tests.testapp.models import Article
 

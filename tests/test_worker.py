@@ -3,8 +3,8 @@
 import pytest
 from django.core.management import call_command
 
-from shopguide.models import ProductVector, TrainingRun
 from shopguide.conf import shopguide_settings
+from shopguide.models import ProductVector, TrainingRun
 from shopguide.tasks import enqueue_training, train
 from shopguide.versions import active_version
 from tests.conftest import wait_for

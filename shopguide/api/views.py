@@ -14,7 +14,6 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from shopguide import selectors
-from shopguide.adapter import get_adapter
 from shopguide.api.base import ShopguideAPIView, extend_schema  # drf-spectacular's schema, whatever the host's default
 from shopguide.api.serializers import (
     EventSerializer,
@@ -28,11 +27,10 @@ from shopguide.api.serializers import (
     SearchResultsSerializer,
     TrendingQuerySerializer,
 )
-from shopguide.conf import shopguide_settings
 from shopguide.api.throttling import EventsThrottle, ImageSearchThrottle, SearchThrottle
+from shopguide.conf import shopguide_settings
 from shopguide.events import record_request_event, visitor_id
 from shopguide.selectors.profiles import VIEW_CUSTOMER_PERMISSION, may_view_customer
-
 
 ERRORS = {
     400: OpenApiResponse(OpenApiTypes.OBJECT, description="Bad input: the fields at fault, each with messages."),

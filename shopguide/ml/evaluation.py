@@ -154,7 +154,7 @@ def evaluate(
         f"ndcg@{k}": float(ndcg / n),
         f"mrr@{k}": float(mrr / n),
         f"coverage@{k}": float(shown.sum() / n_items) if len(users) else 0.0,
-        "users": int(len(users)),
+        "users": len(users),
     }
     if per_user:
         out["per_user"] = each

@@ -127,7 +127,7 @@ def tune_weights(
         fold_weights.append(weights)
     chosen = choose_weights(normalised, pairs, k=k, step=step, shrink_pairs=shrink_pairs)
     report: dict = {
-        "folds": folds, "pairs_chosen_on": int(len(pairs)), "pairs_reported_on": int(len(pairs)),
+        "folds": folds, "pairs_chosen_on": len(pairs), "pairs_reported_on": len(pairs),
         "shrinkage": round(shrink_pairs / (len(pairs) + shrink_pairs), 3), "fold_weights": fold_weights,
     }
     for name in names:

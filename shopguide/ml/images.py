@@ -86,7 +86,7 @@ def prepare_images(
         except (Image.DecompressionBombError, ImageTooLarge) as exc:
             result.errors[index] = f"image too large: {exc}"[:200]
             continue
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             # PIL's decoders raise a zoo of types on malformed data (OSError, ValueError,
             # SyntaxError, struct.error, IndexError, ...); one bad upload must not stop a batch.
             result.errors[index] = _describe(exc)

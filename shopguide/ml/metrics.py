@@ -178,7 +178,7 @@ def estimate(values: np.ndarray, *, seed: int = 0, digits: int = 4) -> dict[str,
         return {"value": None, "low": None, "high": None, "n": 0}
     low, high = bootstrap_interval(values, seed=seed)
     mean = float(values.mean())
-    return {"value": round(mean, digits), "low": round(low, digits), "high": round(high, digits), "n": int(len(values))}
+    return {"value": round(mean, digits), "low": round(low, digits), "high": round(high, digits), "n": len(values)}
 
 
 def paired_difference(candidate: np.ndarray, reference: np.ndarray, *, seed: int = 0) -> dict[str, Any]:

@@ -21,7 +21,7 @@ import os
 import random
 import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import BinaryIO
 
@@ -208,8 +208,7 @@ _CONTENT_WORD_RE = re.compile(r"[^\W\d_][\w'-]{2,}")
 _ATTRIBUTE_SPLIT_RE = re.compile(r"\s*[|,;/&]\s*")
 # Function words a shopper would not type as a search on their own.
 _STOP_WORDS = frozenset(
-    "the and with for from this that these those are was were has have had its into onto your you "
-    "our all any can not but yet very just than then them they their there here over under".split()
+    ["the", "and", "with", "for", "from", "this", "that", "these", "those", "are", "was", "were", "has", "have", "had", "its", "into", "onto", "your", "you", "our", "all", "any", "can", "not", "but", "yet", "very", "just", "than", "then", "them", "they", "their", "there", "here", "over", "under"]
 )
 _LETTERS = "abcdefghijklmnopqrstuvwxyz"
 

@@ -107,7 +107,7 @@ def _topped_up(result: Recommendations, product: Model, *, k: int, filters: Prod
 
 
 def related_weights(version: ModelVersion, space: str | None = None) -> dict[str, float]:
-    weights = (version.config or {}).get("related_weights") or {name: 1.0 for name in version.dimensions}
+    weights = (version.config or {}).get("related_weights") or dict.fromkeys(version.dimensions, 1.0)
     if space is not None:
         return {space: 1.0} if space in version.dimensions else {}
     return {name: w for name, w in weights.items() if w > 0 and name in version.dimensions}

@@ -29,8 +29,9 @@ class Command(BaseCommand):
         if force:
             options["force"] = True
         if sync:
-            from shopguide.training import request_training, run_training
             import threading
+
+            from shopguide.training import request_training, run_training
 
             run = request_training(options=options)
             worker = threading.Thread(target=self._run_closing_connection, args=(run_training, run.pk))
