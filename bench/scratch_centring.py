@@ -44,10 +44,19 @@ def main() -> None:
     enc.center = None
     before = enc.embed(images)
 
-
     print("products", n)
-    print("without centring: leaf P@8", format_estimate(estimate(held_out_scores(before, labels, test, k=K, supervised=True))), "pairwise cosine 5/50/95%", cos(before).round(4))
-    print("with centring:    leaf P@8", format_estimate(estimate(held_out_scores(after, labels, test, k=K, supervised=True))), "pairwise cosine 5/50/95%", cos(after).round(4))
+    print(
+        "without centring: leaf P@8",
+        format_estimate(estimate(held_out_scores(before, labels, test, k=K, supervised=True))),
+        "pairwise cosine 5/50/95%",
+        cos(before).round(4),
+    )
+    print(
+        "with centring:    leaf P@8",
+        format_estimate(estimate(held_out_scores(after, labels, test, k=K, supervised=True))),
+        "pairwise cosine 5/50/95%",
+        cos(after).round(4),
+    )
     print("raw pixels (choose_image_encoder):", format_estimate(choice.report["raw_pixels"]["test"]))
 
 

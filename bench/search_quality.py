@@ -134,8 +134,11 @@ def methods(version) -> dict[str, Search]:
     def lstm_alone(query: str) -> list:
         adapter = get_adapter()
         neighbours = nearest_products(
-            version_id=version.pk, space=text_space.NAME, dimensions=version.dimensions[text_space.NAME],
-            vector=text_space.embed_query(version, query), k=K,
+            version_id=version.pk,
+            space=text_space.NAME,
+            dimensions=version.dimensions[text_space.NAME],
+            vector=text_space.embed_query(version, query),
+            k=K,
             candidates=adapter.available(adapter.model._default_manager.all()),
         )
         return [n.product_id for n in neighbours]
@@ -174,13 +177,17 @@ def evaluate(catalogue: Catalogue, pks: list, search: Search) -> dict[str, float
 
 def print_table(title: str, rows: list[tuple[str, dict[str, float]]]) -> None:
     print(f"\n{title}")
-    header = (f"{'method':<56} {'title':>6} {'fragment':>9} {'typo':>6} {'known-item':>11} "
-              f"{'attr P@10':>10} {'p50 ms':>7} {'p99 ms':>7}")
+    header = (
+        f"{'method':<56} {'title':>6} {'fragment':>9} {'typo':>6} {'known-item':>11} "
+        f"{'attr P@10':>10} {'p50 ms':>7} {'p99 ms':>7}"
+    )
     print(header)
     print("-" * len(header))
     for name, r in rows:
-        print(f"{name:<56} {r['title']:>6.3f} {r['fragment']:>9.3f} {r['typo']:>6.3f} {r['known-item']:>11.3f} "
-              f"{r['attribute']:>10.3f} {r['p50']:>7.1f} {r['p99']:>7.1f}")
+        print(
+            f"{name:<56} {r['title']:>6.3f} {r['fragment']:>9.3f} {r['typo']:>6.3f} {r['known-item']:>11.3f} "
+            f"{r['attribute']:>10.3f} {r['p50']:>7.1f} {r['p99']:>7.1f}"
+        )
 
 
 def run_catalogue(name: str, *, epochs: int | None, fresh: bool, seed: int) -> None:
@@ -191,16 +198,23 @@ def run_catalogue(name: str, *, epochs: int | None, fresh: bool, seed: int) -> N
         raise SystemExit(f"{name}: {len(pks)} products in the database, {len(catalogue.documents)} in the catalogue")
     version, seconds = train_text_model(epochs)
     text = version.metrics["text"]["training"]
-    trained = f"trained now in {seconds:.0f} s" if seconds is not None else "trained on an earlier run (--fresh retrains)"
-    print(f"{catalogue.name}: text model v{version.pk}, {text['config']['epochs']} epochs, "
-          f"{text['logged_pairs']} logged search->click pairs, {trained}")
+    trained = (
+        f"trained now in {seconds:.0f} s" if seconds is not None else "trained on an earlier run (--fresh retrains)"
+    )
+    print(
+        f"{catalogue.name}: text model v{version.pk}, {text['config']['epochs']} epochs, "
+        f"{text['logged_pairs']} logged search->click pairs, {trained}"
+    )
     search_methods = methods(version)
     for search in search_methods.values():  # load the model and warm PostgreSQL's caches once
         search(catalogue.titles[0])
     rows = [(label, evaluate(catalogue, pks, search)) for label, search in search_methods.items()]
     n = len(catalogue.queries["title"][0])
-    print_table(f"{catalogue.name}: known-item MRR@{K} per kind, attribute P@{K}; {n} queries per kind, "
-                f"latency per search call", rows)
+    print_table(
+        f"{catalogue.name}: known-item MRR@{K} per kind, attribute P@{K}; {n} queries per kind, "
+        f"latency per search call",
+        rows,
+    )
 
 
 def main() -> None:

@@ -285,8 +285,10 @@ class CatalogAdapter:
                 continue  # check_fields reports it
             label = f"PRODUCT_FIELDS[{key!r}] = {name!r}"
             if field.many_to_many or field.one_to_many or (field.is_relation and not field.concrete):
-                problems.append(f"{label} is a many-relation or a reverse relation: a product has several, shopguide reads "
-                    "one value.")
+                problems.append(
+                    f"{label} is a many-relation or a reverse relation: a product has several, shopguide reads "
+                    "one value."
+                )
             elif field.is_relation and key != "category":
                 problems.append(f"{label} is a relation; {key!r} needs a plain field of the product.")
             elif key == "image" and not isinstance(field, FileField):

@@ -149,8 +149,7 @@ class ShopguideSettings:
         unknown = set(value) - valid
         if unknown:
             raise ImproperlyConfigured(
-                f"Unknown SHOPGUIDE setting(s): {', '.join(sorted(unknown))}. "
-                f"Valid keys: {', '.join(sorted(valid))}."
+                f"Unknown SHOPGUIDE setting(s): {', '.join(sorted(unknown))}. Valid keys: {', '.join(sorted(valid))}."
             )
         return value
 
@@ -167,9 +166,7 @@ class ShopguideSettings:
             try:
                 value = import_string(value)
             except ImportError as exc:
-                raise ImproperlyConfigured(
-                    f"SHOPGUIDE[{name!r}] = {value!r} could not be imported: {exc}"
-                ) from exc
+                raise ImproperlyConfigured(f"SHOPGUIDE[{name!r}] = {value!r} could not be imported: {exc}") from exc
         self._cache[name] = value
         return value
 

@@ -47,7 +47,9 @@ def _restriction(candidates_sql: tuple[str, Sequence[Any]] | None) -> tuple[str,
     return f" AND product_id IN ({candidates_sql[0]})", list(candidates_sql[1])
 
 
-def fulltext_matches(query: str, *, limit: int, candidates_sql: tuple[str, Sequence[Any]] | None = None) -> list[tuple[Any, float]]:
+def fulltext_matches(
+    query: str, *, limit: int, candidates_sql: tuple[str, Sequence[Any]] | None = None
+) -> list[tuple[Any, float]]:
     """(product id, rank) of PostgreSQL full-text matches for ``query`` (web-search syntax), best first."""
     config = shopguide_settings.SEARCH_CONFIG
     where, params = _restriction(candidates_sql)
@@ -61,7 +63,9 @@ def fulltext_matches(query: str, *, limit: int, candidates_sql: tuple[str, Seque
         return [(pid, float(rank)) for pid, rank in cursor.fetchall()]
 
 
-def trigram_matches(query: str, *, limit: int, candidates_sql: tuple[str, Sequence[Any]] | None = None) -> list[tuple[Any, float]]:
+def trigram_matches(
+    query: str, *, limit: int, candidates_sql: tuple[str, Sequence[Any]] | None = None
+) -> list[tuple[Any, float]]:
     """(product id, similarity) of titles that resemble ``query`` (pg_trgm word similarity)."""
     where, params = _restriction(candidates_sql)
     sql = (

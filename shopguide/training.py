@@ -69,8 +69,11 @@ def fail_stale_runs() -> int:
     stale = TrainingRun.objects.filter(status=TrainingRun.Status.RUNNING, heartbeat_at__lt=cutoff)
     count = 0
     for run in stale:
-        _fail(run, "The worker running this training stopped responding (no heartbeat since "
-            f"{run.heartbeat_at:%Y-%m-%d %H:%M:%S} UTC).")
+        _fail(
+            run,
+            "The worker running this training stopped responding (no heartbeat since "
+            f"{run.heartbeat_at:%Y-%m-%d %H:%M:%S} UTC).",
+        )
         count += 1
     return count
 
@@ -119,7 +122,9 @@ def train_models(run: TrainingRun) -> ModelVersion | None:
         image_size, channels = image_space.snapshot_format(
             run.options.get("image_model"), n_products=get_adapter().get_queryset().count()
         )
-        catalog = take_catalog_snapshot(image_size=image_size, channels=channels, progress=progress.callback("snapshot"))
+        catalog = take_catalog_snapshot(
+            image_size=image_size, channels=channels, progress=progress.callback("snapshot")
+        )
         events = take_event_snapshot(catalog)
         timings = {"snapshot": progress.finish_stage("snapshot")}
         version = ModelVersion.objects.create(n_products=catalog.n_products, n_interactions=events.n_events)
@@ -134,7 +139,9 @@ def train_models(run: TrainingRun) -> ModelVersion | None:
         # A space its own baseline (raw pixels, full-text) beats on held-out data leaves fusion.
         from shopguide.ml.baselines import fused_spaces
 
-        checks = {name: None if name == behaviour_space.NAME else metrics[name].get("baseline_check") for name in vectors}
+        checks = {
+            name: None if name == behaviour_space.NAME else metrics[name].get("baseline_check") for name in vectors
+        }
         kept, baselines = fused_spaces(checks)
         fused = {name: vectors[name] for name in kept}
         weights, fusion_report = tune_related_weights(catalog, events, fused)
@@ -239,7 +246,9 @@ def embed_chunk(run_id: int, index: int) -> bool:
             refresh_search_documents(products)
             EmbeddingChunk.objects.filter(pk=chunk.pk, done_at__isnull=True).update(done_at=timezone.now())
             done = EmbeddingChunk.objects.filter(run=run, done_at__isnull=False).count()
-            RunProgress(run).stage("embed", done / max(1, run.chunks_total), f"embedded chunk {done}/{run.chunks_total}")
+            RunProgress(run).stage(
+                "embed", done / max(1, run.chunks_total), f"embedded chunk {done}/{run.chunks_total}"
+            )
         if run.status == TrainingRun.Status.FAILED:
             return False
     return _finish_if_complete(run_id)
@@ -290,8 +299,13 @@ def finish_run(run: TrainingRun) -> None:
         prune_versions()
         timings = {**run.timings, "total": round((timezone.now() - run.started_at).total_seconds(), 2)}
         TrainingRun.objects.filter(pk=run.pk).update(
-            status=TrainingRun.Status.SUCCEEDED, finished_at=timezone.now(), percent=100.0,
-            eta_seconds=0, stage="done", message=message[:255], timings=timings,
+            status=TrainingRun.Status.SUCCEEDED,
+            finished_at=timezone.now(),
+            percent=100.0,
+            eta_seconds=0,
+            stage="done",
+            message=message[:255],
+            timings=timings,
         )
 
 

@@ -74,6 +74,8 @@ def make_history(articles: list[Article], *, n_users: int = 12, per_user: int = 
             ts = start + timedelta(days=u, minutes=10 * step)
             events.append(Interaction(user=customer, product=shelf[index], type="view", ts=ts))
             if step % 2:
-                events.append(Interaction(user=customer, product=shelf[index], type="purchase", ts=ts + timedelta(minutes=1)))
+                events.append(
+                    Interaction(user=customer, product=shelf[index], type="purchase", ts=ts + timedelta(minutes=1))
+                )
     Interaction.objects.bulk_create(events)
     return customers

@@ -30,9 +30,7 @@ N_SHOPPERS = 10
 CATALOG_KEYS = {"sku", "title", "description", "category", "price", "image", "in_stock"}
 EVENT_TYPES = {"view", "cart", "purchase", "search", "click"}
 ISO_UTC = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
-FASHION_MNIST_PRESENT = (
-    demo_data.DEFAULT_FASHION_MNIST_DIR / "train-images-idx3-ubyte.gz"
-).is_file()
+FASHION_MNIST_PRESENT = (demo_data.DEFAULT_FASHION_MNIST_DIR / "train-images-idx3-ubyte.gz").is_file()
 MISSING_DIR = Path("/nonexistent/fashion-mnist")
 
 
@@ -268,7 +266,10 @@ def test_generated_mode_is_deterministic_too(generated, tmp_path: Path) -> None:
 def test_progress_reports_the_image_stage(tmp_path: Path) -> None:
     calls: list[tuple[int, int, str]] = []
     build_demo_dataset(
-        tmp_path, n_products=25, n_shoppers=2, fashion_mnist_dir=tmp_path / "none",
+        tmp_path,
+        n_products=25,
+        n_shoppers=2,
+        fashion_mnist_dir=tmp_path / "none",
         progress=lambda done, total, stage: calls.append((done, total, stage)),
     )
     assert calls and all(stage == "images" and total == 25 for _, total, stage in calls)

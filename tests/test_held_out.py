@@ -22,8 +22,13 @@ def test_every_reported_figure_is_measured_on_held_out_data(db):
     customers = make_history(articles, n_users=15)
     start = datetime(2026, 2, 1, tzinfo=UTC)
     searches = [
-        Interaction(user=customers[i % len(customers)], product=article, type="search", query=f"{article.name.split()[0]} {i}",
-                    ts=start + timedelta(minutes=i))
+        Interaction(
+            user=customers[i % len(customers)],
+            product=article,
+            type="search",
+            query=f"{article.name.split()[0]} {i}",
+            ts=start + timedelta(minutes=i),
+        )
         for i, article in enumerate(articles)
     ]
     Interaction.objects.bulk_create(searches)

@@ -49,7 +49,10 @@ def test_training_stores_every_kind_of_list_for_every_product_and_shopper(shop):
     version = active_version()
     stored = RelatedList.objects.filter(version=version)
     assert {kind: stored.filter(space=kind).count() for kind in ("", "image", "text", "behaviour")} == {
-        "": 30, "image": 30, "text": 30, "behaviour": 30,
+        "": 30,
+        "image": 30,
+        "text": 30,
+        "behaviour": 30,
     }
     assert all(len(row.product_ids) == 10 and row.scores == sorted(row.scores, reverse=True) for row in stored)
     lists = ShopperList.objects.filter(version=version)
@@ -82,7 +85,9 @@ def test_related_of_a_product_id_reads_the_product_with_its_list(shop, django_as
     with django_assert_num_queries(1 + product_read_queries()):
         served = related_products_of("A-0000", k=5)
     expected = related_products(product=Article.objects.get(pk="A-0000"), k=5)
-    assert [(item.product.pk, item.reason) for item in served.items] == [(item.product.pk, item.reason) for item in expected.items]
+    assert [(item.product.pk, item.reason) for item in served.items] == [
+        (item.product.pk, item.reason) for item in expected.items
+    ]
     assert related_products_of("NOPE", k=5) is None
     RelatedList.objects.filter(product="A-0000").delete()  # no stored list: the product is read, then searched
     assert ids(related_products_of("A-0000", k=5)) == ids(expected)
@@ -98,7 +103,9 @@ def test_a_filter_that_leaves_too_few_of_the_list_is_searched_live(shop):
     assert {item.product.shelves.get().label for item in served.items} == {other}
 
 
-def test_stored_recommendations_answer_as_the_live_path_until_an_event_makes_them_stale(shop, django_assert_num_queries):
+def test_stored_recommendations_answer_as_the_live_path_until_an_event_makes_them_stale(
+    shop, django_assert_num_queries
+):
     _, customers = shop
     customer = customers[0]
     # One statement for the list and its freshness, one product read (the reasons are stored).
@@ -151,7 +158,9 @@ def test_a_new_product_gets_lists_and_enters_its_neighbours_lists(shop):
     assert len(own.product_ids) == 10
     for kind in ("", "image", "text", "behaviour"):  # each kind as the live search of that kind finds it
         stored = RelatedList.objects.get(version=active_version(), product=article, space=kind)
-        live = fused_neighbour_ids(active_version(), "NEW-1", k=10, filters=ProductFilters(in_stock=False), space=kind or None)
+        live = fused_neighbour_ids(
+            active_version(), "NEW-1", k=10, filters=ProductFilters(in_stock=False), space=kind or None
+        )
         assert stored.product_ids == [pk for pk, _, _ in live], kind
     holding = RelatedList.objects.filter(version=active_version(), space="", product_ids__contains=["NEW-1"])
     assert holding.exists()

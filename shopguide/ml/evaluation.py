@@ -290,13 +290,23 @@ def compare_with_baselines(per_user: dict[str, np.ndarray], *, baselines: Sequen
     n = difference["n"]
     if n < min_users:
         prefer = "lstm"
-        why = (f"{n} held-out users are too few to compare the LSTM with {best} (minimum {min_users}): "
-            "not enough data to judge")
+        why = (
+            f"{n} held-out users are too few to compare the LSTM with {best} (minimum {min_users}): "
+            "not enough data to judge"
+        )
     elif difference["high"] < 0:
-        prefer, why = best, f"{best} beats the LSTM on held-out last events: NDCG@10 LSTM - {best} {format_estimate(difference)}"
+        prefer, why = (
+            best,
+            f"{best} beats the LSTM on held-out last events: NDCG@10 LSTM - {best} {format_estimate(difference)}",
+        )
     else:
-        prefer, why = "lstm", (f"the LSTM is not worse than {best} beyond the interval: NDCG@10 LSTM - {best} "
-            f"{format_estimate(difference)}")
+        prefer, why = (
+            "lstm",
+            (
+                f"the LSTM is not worse than {best} beyond the interval: NDCG@10 LSTM - {best} "
+                f"{format_estimate(difference)}"
+            ),
+        )
     return {"baseline": best, "difference": difference, "prefer": prefer, "why": why}
 
 

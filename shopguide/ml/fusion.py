@@ -87,8 +87,15 @@ def choose_weights(
 
 
 def tune_weights(
-    spaces: Mapping[str, np.ndarray], pairs: np.ndarray, *, k: int = 10, step: float = 0.25, max_pairs: int = 2000,
-    seed: int = 0, folds: int = FOLDS, shrink_pairs: int = SHRINK_PAIRS,
+    spaces: Mapping[str, np.ndarray],
+    pairs: np.ndarray,
+    *,
+    k: int = 10,
+    step: float = 0.25,
+    max_pairs: int = 2000,
+    seed: int = 0,
+    folds: int = FOLDS,
+    shrink_pairs: int = SHRINK_PAIRS,
 ) -> tuple[dict[str, float], dict]:
     """Weights of the spaces, chosen by k-fold cross-validation on held-out pairs.
 
@@ -122,13 +129,18 @@ def tune_weights(
     for fold in range(folds):
         held, rest = fold_of == fold, fold_of != fold
         # One fold alone (a single pair): nothing else to choose on, so equal weights score it.
-        weights = choose_weights(normalised, pairs[rest], k=k, step=step, shrink_pairs=shrink_pairs) if rest.any() else equal
+        weights = (
+            choose_weights(normalised, pairs[rest], k=k, step=step, shrink_pairs=shrink_pairs) if rest.any() else equal
+        )
         fused[held] = pair_hits(normalised, weights, pairs[held], k=k)
         fold_weights.append(weights)
     chosen = choose_weights(normalised, pairs, k=k, step=step, shrink_pairs=shrink_pairs)
     report: dict = {
-        "folds": folds, "pairs_chosen_on": len(pairs), "pairs_reported_on": len(pairs),
-        "shrinkage": round(shrink_pairs / (len(pairs) + shrink_pairs), 3), "fold_weights": fold_weights,
+        "folds": folds,
+        "pairs_chosen_on": len(pairs),
+        "pairs_reported_on": len(pairs),
+        "shrinkage": round(shrink_pairs / (len(pairs) + shrink_pairs), 3),
+        "fold_weights": fold_weights,
     }
     for name in names:
         report[f"{name}_only"] = estimate(pair_hits(normalised, {name: 1.0}, pairs, k=k))

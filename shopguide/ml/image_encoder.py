@@ -347,10 +347,14 @@ class ImageEncoder:
         if targets is not None:
             head = CosineClassifier(cfg.embedding_dim, len(classes), cfg.cosine_scale).to(self.device)
         result = FitResult(
-            mode="contrastive" if head is None else "supervised", num_images=len(data),
-            num_classes=len(classes), backbone=cfg.backbone,
+            mode="contrastive" if head is None else "supervised",
+            num_images=len(data),
+            num_classes=len(classes),
+            backbone=cfg.backbone,
         )
-        logger.info("training image encoder (%s, %s) on %d images, %s", cfg.backbone, result.mode, len(data), self.device)
+        logger.info(
+            "training image encoder (%s, %s) on %d images, %s", cfg.backbone, result.mode, len(data), self.device
+        )
         started = time.perf_counter()
         if cfg.backbone == "efficientnet_lite0":
             self._fit_top(data, targets, head, valid_data, valid_targets, result, progress)
@@ -398,7 +402,9 @@ class ImageEncoder:
                 optimizer.step()
                 epoch_loss += loss.detach()
             result.losses.append(float(epoch_loss) / steps_per_epoch)
-            stop = self._end_epoch(epoch, result, stopper, progress, lambda: self._scratch_valid_loss(valid_data, valid_targets, head))
+            stop = self._end_epoch(
+                epoch, result, stopper, progress, lambda: self._scratch_valid_loss(valid_data, valid_targets, head)
+            )
             if stop:
                 break
         stopper.restore(result)
@@ -466,7 +472,9 @@ class ImageEncoder:
                 optimizer.step()
                 epoch_loss += float(loss.detach())
             result.losses.append(epoch_loss / steps_per_epoch)
-            stop = self._end_epoch(epoch, result, stopper, progress, lambda: self._top_valid_loss(valid_features, valid_targets, head))
+            stop = self._end_epoch(
+                epoch, result, stopper, progress, lambda: self._top_valid_loss(valid_features, valid_targets, head)
+            )
             if stop:
                 break
         stopper.restore(result)

@@ -113,7 +113,9 @@ def _load(source: ImageSource, *, mode: str, size: int, max_pixels: int | None =
         image.load()  # decode now, so truncated data fails inside the caller's try
         factor = int(max(width, height) / (size * REDUCING_GAP))
         if factor >= 2 and image.mode in _REDUCIBLE:
-            return _to_square(image.reduce(factor), mode=mode, size=size)  # reduce() keeps image.info (EXIF orientation)
+            return _to_square(
+                image.reduce(factor), mode=mode, size=size
+            )  # reduce() keeps image.info (EXIF orientation)
         return _to_square(image, mode=mode, size=size)
 
 

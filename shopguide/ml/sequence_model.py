@@ -83,8 +83,19 @@ class SequenceModelConfig:
     def __post_init__(self) -> None:
         if self.loss not in ("full", "sampled"):
             raise ValueError(f"loss must be 'full' or 'sampled', got {self.loss!r}")
-        if min(self.embedding_dim, self.hidden_dim, self.num_layers, self.max_len, self.epochs,
-               self.batch_size, self.n_event_types, self.n_negatives) < 1:
+        if (
+            min(
+                self.embedding_dim,
+                self.hidden_dim,
+                self.num_layers,
+                self.max_len,
+                self.epochs,
+                self.batch_size,
+                self.n_event_types,
+                self.n_negatives,
+            )
+            < 1
+        ):
             raise ValueError("sizes, epochs, batch_size and n_negatives must be >= 1")
         for name in ("dropout", "id_dropout", "content_dropout"):
             if not 0.0 <= getattr(self, name) < 1.0:
@@ -132,7 +143,10 @@ class SequenceNet(nn.Module):
         nn.init.normal_(self.event_types.weight, std=0.05)
         self.dropout = nn.Dropout(config.dropout)
         self.lstm = nn.LSTM(
-            d, config.hidden_dim, config.num_layers, batch_first=True,
+            d,
+            config.hidden_dim,
+            config.num_layers,
+            batch_first=True,
             dropout=config.dropout if config.num_layers > 1 else 0.0,
         )
         self.project = nn.Linear(config.hidden_dim, d)
@@ -380,8 +394,10 @@ class SequenceRecommender:
         out = np.zeros((len(histories), self.config.embedding_dim), dtype=np.float32)
         self.model.eval()
         for start in range(0, len(histories), batch_size):
-            rows = [self._inference_input(h, e) for h, e in
-                    zip(histories[start : start + batch_size], event_types[start : start + batch_size])]
+            rows = [
+                self._inference_input(h, e)
+                for h, e in zip(histories[start : start + batch_size], event_types[start : start + batch_size])
+            ]
             items, events = _pad([r[0] for r in rows]), _pad([r[1] for r in rows])
             last = torch.tensor([len(r[0]) - 1 for r in rows])
             with autocast_context(self.device):
@@ -447,8 +463,12 @@ class SequenceRecommender:
             raise ValueError("not a shopguide sequence model checkpoint")
         state = checkpoint["state_dict"]
         features = state["features"][2:].numpy() if checkpoint["n_features"] else None
-        model = cls(SequenceModelConfig(**checkpoint["config"]), n_items=checkpoint["n_items"],
-                    item_features=features, device=device)
+        model = cls(
+            SequenceModelConfig(**checkpoint["config"]),
+            n_items=checkpoint["n_items"],
+            item_features=features,
+            device=device,
+        )
         model.model.load_state_dict(state)
         model.model.eval()
         model.metrics = dict(checkpoint.get("metrics", {}))

@@ -208,7 +208,46 @@ _CONTENT_WORD_RE = re.compile(r"[^\W\d_][\w'-]{2,}")
 _ATTRIBUTE_SPLIT_RE = re.compile(r"\s*[|,;/&]\s*")
 # Function words a shopper would not type as a search on their own.
 _STOP_WORDS = frozenset(
-    ["the", "and", "with", "for", "from", "this", "that", "these", "those", "are", "was", "were", "has", "have", "had", "its", "into", "onto", "your", "you", "our", "all", "any", "can", "not", "but", "yet", "very", "just", "than", "then", "them", "they", "their", "there", "here", "over", "under"]
+    [
+        "the",
+        "and",
+        "with",
+        "for",
+        "from",
+        "this",
+        "that",
+        "these",
+        "those",
+        "are",
+        "was",
+        "were",
+        "has",
+        "have",
+        "had",
+        "its",
+        "into",
+        "onto",
+        "your",
+        "you",
+        "our",
+        "all",
+        "any",
+        "can",
+        "not",
+        "but",
+        "yet",
+        "very",
+        "just",
+        "than",
+        "then",
+        "them",
+        "they",
+        "their",
+        "there",
+        "here",
+        "over",
+        "under",
+    ]
 )
 _LETTERS = "abcdefghijklmnopqrstuvwxyz"
 
@@ -487,7 +526,9 @@ class TextEncoder:
 
     def _tensors(self, tokens: TokenBatch) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """A TokenBatch as TextNet's (pieces, words, lengths) tensors on the encoder's device."""
-        pieces, words, lengths = (torch.from_numpy(a).to(self.device) for a in (tokens.pieces, tokens.words, tokens.lengths))
+        pieces, words, lengths = (
+            torch.from_numpy(a).to(self.device) for a in (tokens.pieces, tokens.words, tokens.lengths)
+        )
         return pieces, words, lengths
 
 

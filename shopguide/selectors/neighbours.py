@@ -18,8 +18,14 @@ EXACT_SEARCH_BELOW = 20_000
 
 
 def filtered_neighbours(
-    version: ModelVersion, space: str, vector: np.ndarray, *, k: int, filters: ProductFilters,
-    metric: str = "cosine", exclude_ids=(),
+    version: ModelVersion,
+    space: str,
+    vector: np.ndarray,
+    *,
+    k: int,
+    filters: ProductFilters,
+    metric: str = "cosine",
+    exclude_ids=(),
 ) -> list[Neighbour]:
     """The k products nearest to ``vector`` in ``space`` that pass ``filters``, best first."""
     queries = [VectorQuery(space, vector, metric=metric)]
@@ -27,7 +33,12 @@ def filtered_neighbours(
 
 
 def neighbours_in_spaces(
-    version: ModelVersion, queries: Sequence[VectorQuery], *, k: int, filters: ProductFilters, exclude_ids=(),
+    version: ModelVersion,
+    queries: Sequence[VectorQuery],
+    *,
+    k: int,
+    filters: ProductFilters,
+    exclude_ids=(),
     score: bool = False,
 ) -> SpaceSearch:
     """The k nearest products that pass ``filters`` for each query, in one statement: the graph
@@ -38,8 +49,13 @@ def neighbours_in_spaces(
 
     def search(*, exact: bool) -> SpaceSearch:
         return nearest_products_in_spaces(
-            version_id=version.pk, dimensions=version.dimensions, queries=queries, k=k, candidates=candidates,
-            exact=exact, score=score,
+            version_id=version.pk,
+            dimensions=version.dimensions,
+            queries=queries,
+            k=k,
+            candidates=candidates,
+            exact=exact,
+            score=score,
         )
 
     found = search(exact=exact)

@@ -53,8 +53,13 @@ def shopper_history(*, user: Model | None = None, visitor: str | None = None) ->
 
 
 def recommended_for(
-    *, user: Model | None = None, visitor: str | None = None, cart_ids=(), k: int = 8,
-    filters: ProductFilters = DEFAULT_FILTERS, version: ModelVersion | None = None,
+    *,
+    user: Model | None = None,
+    visitor: str | None = None,
+    cart_ids=(),
+    k: int = 8,
+    filters: ProductFilters = DEFAULT_FILTERS,
+    version: ModelVersion | None = None,
 ) -> Recommendations:
     """Personal recommendations for a customer (``user``) or a guest (``visitor`` id), best first.
 
@@ -115,15 +120,21 @@ def _from_stored(stored: StoredShopper, *, user, visitor, k: int, filters: Produ
     return result
 
 
-def _topped_up(result: Recommendations, history: list[HistoryItem], *, k: int, filters: ProductFilters) -> Recommendations:
+def _topped_up(
+    result: Recommendations, history: list[HistoryItem], *, k: int, filters: ProductFilters
+) -> Recommendations:
     """Trending products fill up a list the model left short (never what the shopper met)."""
     if len(result.items) < k:
         taken = [item.product.pk for item in result.items] + [h.product_id for h in history]
-        result.items += popular_products(k=k - len(result.items), exclude_ids=taken, filters=filters, days=TRENDING_WINDOW_DAYS)
+        result.items += popular_products(
+            k=k - len(result.items), exclude_ids=taken, filters=filters, days=TRENDING_WINDOW_DAYS
+        )
     return result
 
 
-def shopper_vector(version: ModelVersion, user: Model | None, history: list[HistoryItem], *, live: bool) -> np.ndarray | None:
+def shopper_vector(
+    version: ModelVersion, user: Model | None, history: list[HistoryItem], *, live: bool
+) -> np.ndarray | None:
     if not live and user is not None:
         stored = UserVector.objects.filter(version=version, user=user).values_list("embedding", flat=True).first()
         if stored is not None:
@@ -165,7 +176,10 @@ def explained_neighbours(
     similarity = pairwise_similarities(
         version_id=version.pk, space="behaviour", product_ids=[n.product_id for n in neighbours], other_ids=list(seen)
     )
-    return [(n, max(to_seen, key=to_seen.__getitem__) if (to_seen := similarity.get(n.product_id)) else None) for n in neighbours]
+    return [
+        (n, max(to_seen, key=to_seen.__getitem__) if (to_seen := similarity.get(n.product_id)) else None)
+        for n in neighbours
+    ]
 
 
 def _nearest_with_reasons(
@@ -175,7 +189,9 @@ def _nearest_with_reasons(
     if not found:
         return []
     adapter = get_adapter()
-    by_pk = adapter.get_queryset().in_bulk([n.product_id for n, _ in found] + list({b for _, b in found if b is not None}))
+    by_pk = adapter.get_queryset().in_bulk(
+        [n.product_id for n, _ in found] + list({b for _, b in found if b is not None})
+    )
     kind_of = {h.product_id: h.type for h in history}
     items = []
     for n, because in found:
@@ -199,8 +215,10 @@ def baseline_neighbours(version: ModelVersion, seen: list[Any], *, depth: int) -
     found, scores, because = behaviour_space.load_baseline(version).recommend(history, depth=depth)
     to_pk = get_adapter().model._meta.pk.to_python
     product_ids = behaviour_space.item_ids(version)
-    return [(Neighbour(to_pk(product_ids[r]), float(score)), known[b] if b >= 0 else None)
-            for r, score, b in zip(found, scores, because)]
+    return [
+        (Neighbour(to_pk(product_ids[r]), float(score)), known[b] if b >= 0 else None)
+        for r, score, b in zip(found, scores, because)
+    ]
 
 
 def _baseline_with_reasons(
@@ -215,7 +233,10 @@ def _baseline_with_reasons(
     causes = adapter.get_queryset().in_bulk({b for _, b in kept if b is not None})
     kind_of = {h.product_id: h.type for h in history}
     return [
-        ScoredProduct(by_pk[n.product_id], round(n.score, 4),
-                      because_reason(kind_of[b], adapter.title(causes[b])) if b in causes else NO_REASON)
+        ScoredProduct(
+            by_pk[n.product_id],
+            round(n.score, 4),
+            because_reason(kind_of[b], adapter.title(causes[b])) if b in causes else NO_REASON,
+        )
         for n, b in kept
     ]

@@ -22,7 +22,11 @@ REASONS = {"image": "looks like {title}", "text": "similar to {title}", "behavio
 
 
 def related_products(
-    *, product: Model, k: int = 8, filters: ProductFilters = DEFAULT_FILTERS, space: str | None = None,
+    *,
+    product: Model,
+    k: int = 8,
+    filters: ProductFilters = DEFAULT_FILTERS,
+    space: str | None = None,
     version: ModelVersion | None = None,
 ) -> Recommendations:
     """Products related to ``product``, best first, from ``version`` (default: the active one).
@@ -36,7 +40,9 @@ def related_products(
     of its products pass the filters; otherwise searched live and cached per product and version.
     """
     stored = read_related(product_pk=product.pk, space=space, version_id=version.pk if version else None)
-    served = _from_stored(stored, product.pk, product, k=k, filters=filters, space=space) if stored is not None else None
+    served = (
+        _from_stored(stored, product.pk, product, k=k, filters=filters, space=space) if stored is not None else None
+    )
     if served is not None:  # (an empty answer is an answer: Recommendations with no items is falsy)
         return served
     return _searched_live(product, k=k, filters=filters, space=space, version=version)
@@ -62,7 +68,9 @@ def related_products_of(
     return _searched_live(product, k=k, filters=filters, space=space, version=None)
 
 
-def _searched_live(product: Model, *, k: int, filters: ProductFilters, space: str | None, version: ModelVersion | None) -> Recommendations:
+def _searched_live(
+    product: Model, *, k: int, filters: ProductFilters, space: str | None, version: ModelVersion | None
+) -> Recommendations:
     version = version or active_version()
 
     def compute() -> Recommendations:
@@ -125,26 +133,43 @@ def fused_neighbour_ids(
     return rank_related(search, list(weights), weights, k=k)
 
 
-def related_search(version: ModelVersion, product_pk: Any, names: list[str], *, k: int, filters: ProductFilters) -> SpaceSearch:
+def related_search(
+    version: ModelVersion, product_pk: Any, names: list[str], *, k: int, filters: ProductFilters
+) -> SpaceSearch:
     """One statement: the product's own vectors, each space's neighbours of them (in the order of
     ``names``), and every neighbour's similarity in every space (not only in the one that found it)."""
     return neighbours_in_spaces(
-        version, [VectorQuery(name, like=product_pk) for name in names], k=max(RELATED_CANDIDATES, 3 * k),
-        filters=filters, exclude_ids=[product_pk], score=True,
+        version,
+        [VectorQuery(name, like=product_pk) for name in names],
+        k=max(RELATED_CANDIDATES, 3 * k),
+        filters=filters,
+        exclude_ids=[product_pk],
+        score=True,
     )
 
 
-def rank_related(search: SpaceSearch, names: list[str], weights: dict[str, float], *, k: int) -> list[tuple[Any, float, str]]:
+def rank_related(
+    search: SpaceSearch, names: list[str], weights: dict[str, float], *, k: int
+) -> list[tuple[Any, float, str]]:
     """The k best of ``related_search``'s neighbours by the weighted sum of their similarities in
     the spaces of ``weights`` (a subset of ``names``, which the search's queries follow), among
     the neighbours those spaces found: (pk, fused score, the space that contributed most)."""
     found = {n.product_id for i, name in enumerate(names) if name in weights for n in search.neighbours[i]}
     contributions: dict[Any, dict[str, float]] = {
-        pk: {names[i]: weights[names[i]] * value for i, value in sorted(search.similarities.get(pk, {}).items()) if names[i] in weights}
+        pk: {
+            names[i]: weights[names[i]] * value
+            for i, value in sorted(search.similarities.get(pk, {}).items())
+            if names[i] in weights
+        }
         for pk in found
     }
-    ranked = sorted((pk for pk in found if contributions[pk]), key=lambda pk: (-sum(contributions[pk].values()), str(pk)))[:k]
-    return [(pk, round(sum(contributions[pk].values()), 4), max(contributions[pk], key=contributions[pk].__getitem__)) for pk in ranked]
+    ranked = sorted(
+        (pk for pk in found if contributions[pk]), key=lambda pk: (-sum(contributions[pk].values()), str(pk))
+    )[:k]
+    return [
+        (pk, round(sum(contributions[pk].values()), 4), max(contributions[pk], key=contributions[pk].__getitem__))
+        for pk in ranked
+    ]
 
 
 def _fused_neighbours(
@@ -157,4 +182,6 @@ def _fused_neighbours(
     by_pk = adapter.get_queryset().in_bulk([pk for pk, _, _ in found])
     title = adapter.title(product)
     # A product deleted since it was indexed is dropped, never crashed on.
-    return [ScoredProduct(by_pk[pk], score, REASONS[main].format(title=title)) for pk, score, main in found if pk in by_pk]
+    return [
+        ScoredProduct(by_pk[pk], score, REASONS[main].format(title=title)) for pk, score, main in found if pk in by_pk
+    ]

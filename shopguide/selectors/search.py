@@ -55,9 +55,13 @@ def search_products(
     candidates_sql = pk_subquery_sql(filters.candidates())
     # (product id, strength of the vote in [0, 1]) per retriever, best first.
     ranked_lists: dict[str, list[tuple[Any, float]]] = {
-        "fulltext": [(pk, 1.0) for pk, _ in fulltext_matches(query, limit=SEARCH_CANDIDATES, candidates_sql=candidates_sql)],
-        "trigram": [(pk, similarity**TRIGRAM_SIMILARITY_POWER)
-                    for pk, similarity in trigram_matches(query, limit=SEARCH_CANDIDATES, candidates_sql=candidates_sql)],
+        "fulltext": [
+            (pk, 1.0) for pk, _ in fulltext_matches(query, limit=SEARCH_CANDIDATES, candidates_sql=candidates_sql)
+        ],
+        "trigram": [
+            (pk, similarity**TRIGRAM_SIMILARITY_POWER)
+            for pk, similarity in trigram_matches(query, limit=SEARCH_CANDIDATES, candidates_sql=candidates_sql)
+        ],
     }
     uses_model = version is not None and text_space.NAME in version.dimensions and bool(query)
     if version is not None and uses_model:
@@ -96,7 +100,9 @@ def read_query_image(data: bytes, *, size: int, channels: int):
     check_upload_size(len(data))
     if not data:
         raise InvalidImage("The uploaded file is empty.")
-    prepared = prepare_images([io.BytesIO(data)], size=size, channels=channels, max_pixels=shopguide_settings.MAX_IMAGE_PIXELS)
+    prepared = prepare_images(
+        [io.BytesIO(data)], size=size, channels=channels, max_pixels=shopguide_settings.MAX_IMAGE_PIXELS
+    )
     if prepared.errors:
         raise InvalidImage(f"The upload cannot be used as an image: {prepared.errors[0]}.")
     return prepared.array
@@ -115,7 +121,9 @@ def search_by_image(
     version = version or active_version()
     if version is None or image_space.NAME not in version.dimensions:
         read_query_image(data, size=64, channels=3)  # bad input is still a 400, model or not
-        return Recommendations(items=popular_products(k=k, filters=filters), version=None, source="popular", fallback=True)
+        return Recommendations(
+            items=popular_products(k=k, filters=filters), version=None, source="popular", fallback=True
+        )
     from shopguide.spaces.artifacts import use_query_threads
 
     use_query_threads()
@@ -124,8 +132,13 @@ def search_by_image(
     vector = encoder.embed(pixels)[0]
     neighbours = filtered_neighbours(version, image_space.NAME, vector, k=k, filters=filters)
     by_pk = get_adapter().get_queryset().in_bulk([n.product_id for n in neighbours])
-    items = [ScoredProduct(by_pk[n.product_id], round(n.score, 4), "looks like your photo")
-             for n in neighbours if n.product_id in by_pk]
+    items = [
+        ScoredProduct(by_pk[n.product_id], round(n.score, 4), "looks like your photo")
+        for n in neighbours
+        if n.product_id in by_pk
+    ]
     if not items:
-        return Recommendations(items=popular_products(k=k, filters=filters), version=version.pk, source="popular", fallback=True)
+        return Recommendations(
+            items=popular_products(k=k, filters=filters), version=version.pk, source="popular", fallback=True
+        )
     return Recommendations(items=items, version=version.pk, source="image-search", fallback=False)

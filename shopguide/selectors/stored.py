@@ -70,7 +70,9 @@ def read_related(*, product_pk: Any, space: str | None, version_id: int | None) 
         return None
     version, ids, scores, reasons = row
     return StoredRelated(
-        version_id=version, product_ids=_to_pks(ids), scores=list(scores),
+        version_id=version,
+        product_ids=_to_pks(ids),
+        scores=list(scores),
         reasons=[REASON_SPACES[i] for i in reasons],
     )
 
@@ -95,7 +97,11 @@ def read_shopper(*, user: Model | None, visitor: str | None, version_id: int | N
         return None
     version, as_of, ids, scores, reasons, newest = row
     return StoredShopper(
-        version_id=version, fresh=as_of == newest, product_ids=_to_pks(ids), scores=list(scores), reasons=list(reasons),
+        version_id=version,
+        fresh=as_of == newest,
+        product_ids=_to_pks(ids),
+        scores=list(scores),
+        reasons=list(reasons),
     )
 
 
@@ -113,13 +119,17 @@ def read_products(ids: list[Any], *, filters: ProductFilters, also: Sequence[Any
     shown and not otherwise filtered (e.g. the product a related list belongs to)."""
     adapter = get_adapter()
     if not also:  # the plain filtered read (cheaper to build than the OR below)
-        by_pk = {product.pk: product for product in filters.apply(adapter.get_queryset()).filter(pk__in=list(ids)).order_by()}
+        by_pk = {
+            product.pk: product for product in filters.apply(adapter.get_queryset()).filter(pk__in=list(ids)).order_by()
+        }
         return by_pk, set(by_pk)
     # One statement, (the ids that pass) OR (the ``also`` products): cheaper than marking which
     # rows pass with a subquery. A product in both is only read, never shown unfiltered.
     base = adapter.get_queryset().order_by()
     extra = set(also)
-    rows = filters.apply(base).filter(pk__in=[pk for pk in ids if pk not in extra]) | adapter.visible(base).filter(pk__in=list(extra))
+    rows = filters.apply(base).filter(pk__in=[pk for pk in ids if pk not in extra]) | adapter.visible(base).filter(
+        pk__in=list(extra)
+    )
     by_pk = {product.pk: product for product in rows}
     return by_pk, set(by_pk) - extra
 

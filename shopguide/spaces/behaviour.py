@@ -85,22 +85,32 @@ def served_by(version: ModelVersion) -> str:
 
 def load_baseline(version: ModelVersion):
     """The version's served baseline (shopguide.ml.baselines.ServedBaseline), rows as the LSTM's."""
-    return load_artifact(version.artifacts[BASELINE_ARTIFACT], "shopguide.ml.baselines.ServedBaseline", shopguide_settings.DEVICE)
+    return load_artifact(
+        version.artifacts[BASELINE_ARTIFACT], "shopguide.ml.baselines.ServedBaseline", shopguide_settings.DEVICE
+    )
 
 
-def serving_decision(version: ModelVersion, events: EventSnapshot, check: dict | None, *, n_items: int) -> dict[str, str]:
+def serving_decision(
+    version: ModelVersion, events: EventSnapshot, check: dict | None, *, n_items: int
+) -> dict[str, str]:
     """Never serve worse than the simple baseline: when ``check`` (the held-out comparison) prefers
     a baseline, fit it on every shopper's whole sequence and save it with ``version``; personal
     recommendations of this version then come from it. Returns ``{"personal", "why"}``."""
     from shopguide.ml.baselines import ServedBaseline
 
     if not check:
-        return {"personal": "lstm", "why": "the LSTM serves personal recommendations "
-                "(no held-out last events to compare it with the baselines)"}
+        return {
+            "personal": "lstm",
+            "why": "the LSTM serves personal recommendations "
+            "(no held-out last events to compare it with the baselines)",
+        }
     if check["prefer"] == "lstm":
         return {"personal": "lstm", "why": f"the LSTM serves personal recommendations: {check['why']}"}
     save_artifact(version, BASELINE_ARTIFACT, ServedBaseline.fit(check["prefer"], events.sequences, n_items))
-    return {"personal": check["prefer"], "why": f"{check['prefer']} serves personal recommendations for this version, not the LSTM: {check['why']}"}
+    return {
+        "personal": check["prefer"],
+        "why": f"{check['prefer']} serves personal recommendations for this version, not the LSTM: {check['why']}",
+    }
 
 
 def train(
@@ -124,10 +134,14 @@ def train(
     cfg = config(overrides)
     split = leave_last_out(events.sequences)
     train_types = [types[: len(seq)] for types, seq in zip(events.event_types, split.train)]
-    model = SequenceRecommender(cfg, n_items=catalog.n_products, item_features=content, device=shopguide_settings.DEVICE)
+    model = SequenceRecommender(
+        cfg, n_items=catalog.n_products, item_features=content, device=shopguide_settings.DEVICE
+    )
     has_valid = (split.valid_targets >= 0).any()
     fit = model.fit(
-        split.train, train_types, progress=progress,
+        split.train,
+        train_types,
+        progress=progress,
         valid=(split.train, split.valid_targets) if has_valid else None,
     )
     save_artifact(version, NAME, model)
@@ -200,7 +214,9 @@ def _baseline_scores(kind: str, events: EventSnapshot, *, n_items: int) -> np.nd
 
     split = leave_last_out(events.sequences)
     baseline = ServedBaseline.fit(kind, split.train, n_items)
-    return evaluate(baseline, split.train_plus_valid, split.test_targets, n_items=n_items, k=10, per_user=True)["per_user"]["ndcg"]
+    return evaluate(baseline, split.train_plus_valid, split.test_targets, n_items=n_items, k=10, per_user=True)[
+        "per_user"
+    ]["ndcg"]
 
 
 def item_ids(version: ModelVersion) -> list[Any]:
@@ -209,7 +225,9 @@ def item_ids(version: ModelVersion) -> list[Any]:
 
 
 def load(version: ModelVersion):
-    return load_artifact(version.artifacts[NAME], "shopguide.ml.sequence_model.SequenceRecommender", shopguide_settings.DEVICE)
+    return load_artifact(
+        version.artifacts[NAME], "shopguide.ml.sequence_model.SequenceRecommender", shopguide_settings.DEVICE
+    )
 
 
 def embed_products(version: ModelVersion, products: list) -> tuple[list[Any], np.ndarray, dict[Any, str]]:
@@ -221,7 +239,10 @@ def embed_products(version: ModelVersion, products: list) -> tuple[list[Any], np
     if not products or model.n_features == 0:
         return [], np.zeros((0, version.dimensions[NAME]), np.float32), {}
     content = content_features(
-        version, products, image=image_space.embed_products(version, products), text=text_space.embed_products(version, products)
+        version,
+        products,
+        image=image_space.embed_products(version, products),
+        text=text_space.embed_products(version, products),
     )
     return [p.pk for p in products], model.item_vectors_for(content), {}
 

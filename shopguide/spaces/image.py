@@ -71,8 +71,13 @@ def train(snapshot: CatalogSnapshot, *, version: ModelVersion, overrides: dict, 
     configs, notes = candidates(overrides, n_images=len(snapshot.image_rows))
     labels = snapshot.category_labels()[snapshot.image_rows]
     choice = choose_image_encoder(
-        snapshot.images, labels, split(snapshot), candidates=configs, k=EVAL_K,
-        device=shopguide_settings.DEVICE, progress=progress,
+        snapshot.images,
+        labels,
+        split(snapshot),
+        candidates=configs,
+        k=EVAL_K,
+        device=shopguide_settings.DEVICE,
+        progress=progress,
     )
     save_artifact(version, NAME, choice.encoder)
     # Vectors of every product (zeros where a product has no image) for the later stages.
@@ -91,9 +96,11 @@ def train(snapshot: CatalogSnapshot, *, version: ModelVersion, overrides: dict, 
         "backbone": choice.chosen,
         "held_out": held_out,
         "metric": f"{report['metric']}@{report['k']}",
-        "choice": {"why": report["why"], "notes": notes, "candidates": {
-            name: {"valid": c["valid"], "test": c["test"]} for name, c in report["candidates"].items()
-        }},
+        "choice": {
+            "why": report["why"],
+            "notes": notes,
+            "candidates": {name: {"valid": c["valid"], "test": c["test"]} for name, c in report["candidates"].items()},
+        },
         "training": {
             **chosen["training"],
             "device": str(choice.encoder.device),
@@ -118,10 +125,16 @@ def baseline_check(snapshot: CatalogSnapshot, scores: np.ndarray, report: dict) 
         return None
     labels = snapshot.category_labels()[snapshot.image_rows]
     rows = np.flatnonzero(split(snapshot) == TEST)
-    pixels = held_out_scores(raw_pixel_vectors(snapshot.images), labels, rows, k=clamp_k(EVAL_K, len(labels)), supervised=True)
+    pixels = held_out_scores(
+        raw_pixel_vectors(snapshot.images), labels, rows, k=clamp_k(EVAL_K, len(labels)), supervised=True
+    )
     return baseline_verdict(
-        scores, pixels, model_name="the image model", baseline_name="raw pixels",
-        figure=f"same-category precision@{report['k']}", min_n=shopguide_settings.GATE_MIN_SAMPLES,
+        scores,
+        pixels,
+        model_name="the image model",
+        baseline_name="raw pixels",
+        figure=f"same-category precision@{report['k']}",
+        min_n=shopguide_settings.GATE_MIN_SAMPLES,
     )
 
 
