@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-install install system-deps bench fuzz clean-demo
+.PHONY: demo test lint test-install install system-deps bench fuzz clean-demo
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -33,6 +33,13 @@ demo: install system-deps
 test: install system-deps
 	status=0; $(PY) -m pytest -m "not install" || status=$$?; \
 	$(PY) -m pytest tests/oscar --ds=tests.oscar.settings || status=$$?; exit $$status
+
+# ruff's linter and its formatter (checking only: `ruff format .` applies it) on the whole
+# repository, mypy on shopguide/; configured in pyproject.toml.
+lint: install
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) -m mypy
 
 # The built wheel into a fresh virtualenv, then check/migrate/requests in a minimal host (2-5 min).
 test-install: install

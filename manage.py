@@ -1,5 +1,6 @@
 #!/usr/bin/env python
 """Runs the demo shop (storefront settings)."""
+
 import os
 import sys
 

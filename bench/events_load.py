@@ -45,8 +45,17 @@ def create_products() -> list[int]:
     if not Product.objects.exists():
         category, _ = Category.objects.get_or_create(name="Load", slug="load")
         Product.objects.bulk_create(
-            [Product(sku=f"L-{i}", title=f"Load test product {i}", description="", category=category, price=1, in_stock=True)
-             for i in range(N_PRODUCTS)],  # fmt: skip
+            [
+                Product(
+                    sku=f"L-{i}",
+                    title=f"Load test product {i}",
+                    description="",
+                    category=category,
+                    price=1,
+                    in_stock=True,
+                )
+                for i in range(N_PRODUCTS)
+            ],
             batch_size=1000,
         )
     return list(Product.objects.values_list("pk", flat=True))
@@ -66,7 +75,11 @@ def start_gunicorn(port: int, workers: int, log_path: Path) -> subprocess.Popen:
     with open(log_path, "wb") as log:
         return subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "storefront.wsgi", "-w", str(workers), "-b", f"127.0.0.1:{port}"],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
 
 
@@ -98,8 +111,9 @@ class Shopper:
     def run(self, deadline: float) -> None:
         rng = random.Random(self.seed)
         while time.monotonic() < deadline:
-            body = json.dumps({"type": rng.choice(EVENT_TYPES), "product": str(rng.choice(self.product_ids)),
-                               "widget": "load-test"})  # fmt: skip
+            body = json.dumps(
+                {"type": rng.choice(EVENT_TYPES), "product": str(rng.choice(self.product_ids)), "widget": "load-test"}
+            )
             headers = {"Content-Type": "application/json", **({"Cookie": self.cookie} if self.cookie else {})}
             started = time.perf_counter()
             try:
@@ -152,14 +166,21 @@ def main() -> None:
     latencies = np.array([x for s in shoppers for x in s.latencies_ms])
     acknowledged = statuses.get(201, 0)
     others = {k: v for k, v in statuses.items() if k != 201}
-    print(f"\nEvents endpoint under load: gunicorn, {args.workers} sync workers, {args.clients} guest clients, "
-          f"{elapsed:.1f} s, {len(product_ids):,} products")  # fmt: skip
-    header = f"{'sent':>8} {'acknowledged':>13} {'other answers':>22} {'accepted/s':>11} {'p50 ms':>7} {'p99 ms':>7} {'stored':>8} {'lost':>5} {'extra':>6}"
+    print(
+        f"\nEvents endpoint under load: gunicorn, {args.workers} sync workers, {args.clients} guest clients, "
+        f"{elapsed:.1f} s, {len(product_ids):,} products"
+    )
+    header = (
+        f"{'sent':>8} {'acknowledged':>13} {'other answers':>22} {'accepted/s':>11} {'p50 ms':>7} "
+        f"{'p99 ms':>7} {'stored':>8} {'lost':>5} {'extra':>6}"
+    )
     print(header)
     print("-" * len(header))
     lost, extra = max(acknowledged - stored, 0), max(stored - acknowledged, 0)
-    print(f"{sum(statuses.values()):>8} {acknowledged:>13} {str(others or '-'):>22} {acknowledged / elapsed:>11.1f} "
-          f"{np.percentile(latencies, 50):>7.1f} {np.percentile(latencies, 99):>7.1f} {stored:>8} {lost:>5} {extra:>6}")  # fmt: skip
+    print(
+        f"{sum(statuses.values()):>8} {acknowledged:>13} {others or '-'!s:>22} {acknowledged / elapsed:>11.1f} "
+        f"{np.percentile(latencies, 50):>7.1f} {np.percentile(latencies, 99):>7.1f} {stored:>8} {lost:>5} {extra:>6}"
+    )
     verdict = "every acknowledged event stored, nothing else" if stored == acknowledged else "MISMATCH"
     print(f"\nstored == acknowledged: {stored == acknowledged} ({verdict})")
     if stored != acknowledged:

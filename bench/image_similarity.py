@@ -52,8 +52,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--k", type=int, default=10)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--backbone", default="auto", choices=("auto", "efficientnet_lite0", "scratch"))
-    parser.add_argument("--threads", type=int, default=None,
-                        help="CPU threads for torch (default: torch's choice; 1 is faster on a busy machine)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="CPU threads for torch (default: torch's choice; 1 is faster on a busy machine)",
+    )
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -61,7 +65,8 @@ def main(argv: list[str] | None = None) -> None:
     # Only epochs and seed differ from the configuration a shop gets by default.
     candidates, notes = candidate_configs(
         {"backbone": args.backbone, "epochs": args.epochs, "seed": args.seed, "pretrained": {"seed": args.seed}},
-        n_images=args.train, pretrained_available=not missing_pretrained_packages(),
+        n_images=args.train,
+        pretrained_available=not missing_pretrained_packages(),
     )
     print(f"backbone {args.backbone!r} trains: {', '.join(candidates)}" + (f" ({'; '.join(notes)})" if notes else ""))
     train_images, train_labels = load_fashion_mnist("train")
@@ -75,19 +80,25 @@ def main(argv: list[str] | None = None) -> None:
     for name, config in candidates.items():
         started = time.perf_counter()
         train_array, test_array = _prepare(train_images, config), _prepare(test_images, config)
-        print(f"{name}: prepared {len(train_array)} train + {len(test_array)} test images to {train_array.shape[1:]} "
-              f"in {time.perf_counter() - started:.1f}s; torch threads: {torch.get_num_threads()}")
+        print(
+            f"{name}: prepared {len(train_array)} train + {len(test_array)} test images to {train_array.shape[1:]} "
+            f"in {time.perf_counter() - started:.1f}s; torch threads: {torch.get_num_threads()}"
+        )
         encoder = ImageEncoder(config, device=args.device)
         with tqdm(total=config.epochs, desc=f"{name} on {encoder.device}", unit="epoch") as bar:
+
             def progress(fraction: float, message: str) -> None:
-                bar.n = round(fraction * config.epochs)
+                bar.n = round(fraction * config.epochs)  # noqa: B023 - called by this iteration's fit only
                 bar.set_postfix_str(message)
                 bar.refresh()
 
             valid = (train_array[:n_valid], train_labels[:n_valid]) if n_valid else None
             fit = encoder.fit(train_array[n_valid:], train_labels[n_valid:], valid=valid, progress=progress)
-        valid_p = (precision_at_k_same_label(encoder.embed(train_array[:n_valid]), train_labels[:n_valid], k=args.k)
-                   if n_valid else None)
+        valid_p = (
+            precision_at_k_same_label(encoder.embed(train_array[:n_valid]), train_labels[:n_valid], k=args.k)
+            if n_valid
+            else None
+        )
         started = time.perf_counter()
         embeddings = encoder.embed(test_array)
         embed_ms = (time.perf_counter() - started) * 1000 / len(test_array)
@@ -99,16 +110,23 @@ def main(argv: list[str] | None = None) -> None:
     pixel_p = estimate(precision_per_query(pixels, test_labels, np.arange(len(test_labels)), k=args.k))
 
     print()
-    print(f"Fashion-MNIST, {len(test_images)} held-out images, same-category precision@{args.k} (leave-self-out cosine kNN)")
+    print(
+        f"Fashion-MNIST, {len(test_images)} held-out images, same-category precision@{args.k} "
+        "(leave-self-out cosine kNN)"
+    )
     print(f"{'method':<40} {f'P@{args.k} [95% CI] n':<32} {'train s':>9} {'embed ms/image':>15}")
     for name, (config, fit, embed_ms, figure, _) in results.items():
-        label = f"{name} {config.image_size}x{config.image_size}x{config.channels}, {fit.mode}" + (" <- auto" if name == auto else "")
+        label = f"{name} {config.image_size}x{config.image_size}x{config.channels}, {fit.mode}" + (
+            " <- auto" if name == auto else ""
+        )
         print(f"{label:<40} {format_estimate(figure, digits=4):<32} {fit.seconds:>9.1f} {embed_ms:>15.3f}")
     print(f"{'raw pixels 28x28 grey':<40} {format_estimate(pixel_p, digits=4):<32} {'-':>9}")
     for name, (config, fit, _, _, valid_p) in results.items():
-        print(f"\n{name}: {fit.num_images} images x {len(fit.losses)} epochs (best {fit.best_epoch}), "
-              f"{fit.samples_per_second:.0f} images/s, loss {fit.losses[0]:.3f} -> {fit.losses[-1]:.3f}"
-              + (f", validation P@{args.k} {valid_p:.4f}" if valid_p is not None else ""))
+        print(
+            f"\n{name}: {fit.num_images} images x {len(fit.losses)} epochs (best {fit.best_epoch}), "
+            f"{fit.samples_per_second:.0f} images/s, loss {fit.losses[0]:.3f} -> {fit.losses[-1]:.3f}"
+            + (f", validation P@{args.k} {valid_p:.4f}" if valid_p is not None else "")
+        )
         print(f"config: {dataclasses.asdict(config)}")
 
 

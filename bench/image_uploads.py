@@ -62,11 +62,22 @@ def photo_jpeg(width: int, height: int) -> bytes:
 
 def upload(port: int, data: bytes, filename: str, results: list) -> None:
     boundary = "benchboundary"
-    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"image\"; filename=\"{filename}\"\r\n"
-            f"Content-Type: application/octet-stream\r\n\r\n").encode() + data + f"\r\n--{boundary}--\r\n".encode()  # fmt: skip
+    body = (
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="image"; filename="{filename}"\r\n'
+            f"Content-Type: application/octet-stream\r\n\r\n"
+        ).encode()
+        + data
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
     started = time.perf_counter()
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=300)
-    conn.request("POST", "/api/shopguide/search/image/", body=body, headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
+    conn.request(
+        "POST",
+        "/api/shopguide/search/image/",
+        body=body,
+        headers={"Content-Type": f"multipart/form-data; boundary={boundary}"},
+    )
     response = conn.getresponse()
     response.read()
     results.append((response.status, time.perf_counter() - started))
@@ -128,8 +139,9 @@ def main() -> None:
 
     if not Product.objects.exists():
         category, _ = Category.objects.get_or_create(name="Bench", slug="bench")
-        Product.objects.bulk_create([Product(sku=f"U-{i}", title=f"Upload bench product {i}", category=category, price=1)
-                                     for i in range(8)])  # fmt: skip
+        Product.objects.bulk_create(
+            [Product(sku=f"U-{i}", title=f"Upload bench product {i}", category=category, price=1) for i in range(8)]
+        )
     cases = [
         ("bomb PNG 9,400 x 9,400 RGBA", blank_png(9400, 9400), "bomb.png"),
         ("PNG at the limit 4,000 x 4,000 RGBA", blank_png(4000, 4000), "limit.png"),
@@ -137,16 +149,28 @@ def main() -> None:
     ]
     rows = [run_case(name, data, filename, n) for name, data, filename in cases for n in (1, 4)]
     limit = shopguide_settings.MAX_IMAGE_PIXELS
-    print(f"\nImage search uploads: gunicorn, {WORKERS} sync workers, MAX_IMAGE_PIXELS = {limit:,}; "
-          f"peak RSS growth (VmHWM) over a warmed-up worker")  # fmt: skip
-    header = f"{'upload':<38} {'at once':>7} {'answers':<20} {'slowest s':>9} {'worst worker MB':>15} {'all workers MB':>14}"
+    print(
+        f"\nImage search uploads: gunicorn, {WORKERS} sync workers, MAX_IMAGE_PIXELS = {limit:,}; "
+        f"peak RSS growth (VmHWM) over a warmed-up worker"
+    )
+    header = (
+        f"{'upload':<38} {'at once':>7} {'answers':<20} {'slowest s':>9} {'worst worker MB':>15} {'all workers MB':>14}"
+    )
     print(header)
     print("-" * len(header))
     for row in rows:
-        print(f"{row.case:<38} {row.uploads:>7} {row.statuses:<20} {row.seconds:>9.2f} {row.worst_worker_mb:>15.0f} {row.total_mb:>14.0f}")
-    print(f"\nsizes: bomb {len(cases[0][1]):,} bytes, limit PNG {len(cases[1][1]):,} bytes, JPEG {len(cases[2][1]):,} bytes")
-    print(f"documented bound: about 8 bytes x MAX_IMAGE_PIXELS = {8 * limit / MB:.0f} MB per upload being decoded "
-          "(RGBA pixels and one working copy)")
+        print(
+            f"{row.case:<38} {row.uploads:>7} {row.statuses:<20} {row.seconds:>9.2f} "
+            f"{row.worst_worker_mb:>15.0f} {row.total_mb:>14.0f}"
+        )
+    print(
+        f"\nsizes: bomb {len(cases[0][1]):,} bytes, limit PNG {len(cases[1][1]):,} bytes, JPEG "
+        f"{len(cases[2][1]):,} bytes"
+    )
+    print(
+        f"documented bound: about 8 bytes x MAX_IMAGE_PIXELS = {8 * limit / MB:.0f} MB per upload being decoded "
+        "(RGBA pixels and one working copy)"
+    )
 
 
 if __name__ == "__main__":

@@ -33,8 +33,22 @@ def pip(python: Path, *args: str, env: dict | None = None) -> subprocess.Complet
 
 
 def cpu_sizes(work: Path, torch: str) -> list[tuple[str, float]]:
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(work / "dist"), str(ROOT)],
-                   check=True, capture_output=True)  # fmt: skip
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(work / "dist"),
+            str(ROOT),
+        ],
+        check=True,
+        capture_output=True,
+    )
     wheel = next((work / "dist").glob("shopguide-*.whl"))
     venv = work / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
@@ -57,13 +71,31 @@ def cuda_download_sizes(work: Path, torch: str) -> list[tuple[str, float]]:
 
     env = {**os.environ, "PIP_CONFIG_FILE": os.devnull, "PIP_FIND_LINKS": "", "PIP_CONSTRAINT": ""}
     report = work / "cuda-report.json"
-    subprocess.run([sys.executable, "-m", "pip", "install", "--dry-run", "--ignore-installed", "-q", "--report", str(report),
-                    "--index-url", "https://pypi.org/simple", torch], check=True, env=env, capture_output=True)  # fmt: skip
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--dry-run",
+            "--ignore-installed",
+            "-q",
+            "--report",
+            str(report),
+            "--index-url",
+            "https://pypi.org/simple",
+            torch,
+        ],
+        check=True,
+        env=env,
+        capture_output=True,
+    )
     rows = []
     for item in json.loads(report.read_text())["install"]:
         name, filename = item["metadata"]["name"], item["download_info"]["url"].rsplit("/", 1)[-1]
         request = urllib.request.Request(
-            f"https://pypi.org/simple/{name.lower().replace('_', '-')}/", headers={"Accept": "application/vnd.pypi.simple.v1+json"}
+            f"https://pypi.org/simple/{name.lower().replace('_', '-')}/",
+            headers={"Accept": "application/vnd.pypi.simple.v1+json"},
         )
         with urllib.request.urlopen(request, timeout=60) as response:
             files = json.load(response)["files"]
@@ -79,7 +111,10 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="shopguide-install-size-") as tmp:
         work = Path(tmp)
-        print(f"CPU: a fresh virtualenv (Python {sys.version_info.major}.{sys.version_info.minor}), du -sb after each step")
+        print(
+            f"CPU: a fresh virtualenv (Python {sys.version_info.major}.{sys.version_info.minor}), du "
+            "-sb after each step"
+        )
         for label, mb in cpu_sizes(work, args.torch):
             print(f"  {label:<44} {mb:9,.0f} MB" if mb == mb else f"  {label}")
         if args.skip_cuda:
@@ -90,7 +125,10 @@ def main() -> None:
             if mb >= 1:
                 print(f"  {label:<44} {mb:9,.0f} MB")
         nvidia = sum(1 for label, _ in rows if label.startswith("nvidia"))
-        print(f"  {'total, ' + str(len(rows)) + ' wheels (' + str(nvidia) + ' nvidia-*)':<44} {sum(mb for _, mb in rows):9,.0f} MB")
+        print(
+            f"  {'total, ' + str(len(rows)) + ' wheels (' + str(nvidia) + ' nvidia-*)':<44} "
+            f"{sum(mb for _, mb in rows):9,.0f} MB"
+        )
 
 
 if __name__ == "__main__":

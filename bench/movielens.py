@@ -64,9 +64,7 @@ def load_movielens() -> MovieLens:
     users = frame["userId"].to_numpy(np.int64)
     user_ids, starts = np.unique(users, return_index=True)
     sequences = [s.astype(np.int64) for s in np.split(items, starts[1:])]
-    genres = [
-        [] if not isinstance(g, str) or g == "(no genres listed)" else g.split("|") for g in movies["genres"]
-    ]
+    genres = [[] if not isinstance(g, str) or g == "(no genres listed)" else g.split("|") for g in movies["genres"]]
     return MovieLens(
         sequences=sequences,
         titles=[str(t) for t in movies["title"].fillna("")],

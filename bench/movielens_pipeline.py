@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import argparse
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from bench.django_setup import setup_django
 
@@ -24,12 +24,20 @@ def create_movie_products(data) -> list:
     """One product per movie, in movieId order: title, genres as description, first genre as category."""
     from storefront.catalog.models import Category, Product
 
-    categories = {name: Category.objects.create(name=name, slug=name.lower().replace(" ", "-").replace("(", "").replace(")", ""))
-                  for name in data.genre_names + ["Other"]}  # fmt: skip
+    categories = {
+        name: Category.objects.create(name=name, slug=name.lower().replace(" ", "-").replace("(", "").replace(")", ""))
+        for name in data.genre_names + ["Other"]
+    }
     return Product.objects.bulk_create(
         [
-            Product(sku=f"ML-{movie_id}", title=title[:200], description=" ".join(genres),
-                    category=categories[genres[0] if genres else "Other"], price=0, in_stock=True)
+            Product(
+                sku=f"ML-{movie_id}",
+                title=title[:200],
+                description=" ".join(genres),
+                category=categories[genres[0] if genres else "Other"],
+                price=0,
+                in_stock=True,
+            )
             for movie_id, title, genres in zip(data.movie_ids, data.titles, data.genres)
         ],
         batch_size=2000,
@@ -49,9 +57,11 @@ def load_data() -> tuple[int, int]:
     products = create_movie_products(data)
     User = get_user_model()
     users = User.objects.bulk_create([User(username=f"ml{u}") for u in data.user_ids], batch_size=2000)
-    start = datetime(2020, 1, 1, tzinfo=timezone.utc)
+    start = datetime(2020, 1, 1, tzinfo=UTC)
     events = [
-        Interaction(user=user, product=products[item], type="purchase", ts=start + timedelta(seconds=position), weight=5.0)
+        Interaction(
+            user=user, product=products[item], type="purchase", ts=start + timedelta(seconds=position), weight=5.0
+        )
         for user, sequence in zip(users, data.sequences)
         for position, item in enumerate(sequence)
     ]
@@ -81,23 +91,33 @@ def main() -> None:
         raise SystemExit(f"training {run.status}: {run.error}")
     metrics = run.version.metrics
     behaviour = metrics["behaviour"]
-    print(f"\nMovieLens through the shopguide pipeline: {n_products} products, {n_events} purchases "
-          f"(loaded in {load_seconds:.0f} s), {behaviour['evaluation']['lstm']['users']} users evaluated")
+    print(
+        f"\nMovieLens through the shopguide pipeline: {n_products} products, {n_events} purchases "
+        f"(loaded in {load_seconds:.0f} s), {behaviour['evaluation']['lstm']['users']} users evaluated"
+    )
     print("Protocol: leave-last-out, full ranking over all products, items already seen excluded\n")
     print(f"{'model':<12}{'HR@10':>9}{'NDCG@10':>9}  {'NDCG@10 95% interval':<22}{'MRR@10':>9}{'cov@10':>9}")
     for name, values in behaviour["evaluation"].items():
         ci = values["ndcg@10_ci"]
-        print(f"{name:<12}{values['hr@10']:>9.4f}{values['ndcg@10']:>9.4f}  [{ci['low']:.4f}, {ci['high']:.4f}] n={ci['n']:<6}"
-              f"{values['mrr@10']:>9.4f}{values['coverage@10']:>9.4f}")
+        print(
+            f"{name:<12}{values['hr@10']:>9.4f}{values['ndcg@10']:>9.4f}  [{ci['low']:.4f}, "
+            f"{ci['high']:.4f}] n={ci['n']:<6}"
+            f"{values['mrr@10']:>9.4f}{values['coverage@10']:>9.4f}"
+        )
     if behaviour.get("baseline_check"):
         print(f"held-out verdict: {behaviour['baseline_check']['why']}")
     training = behaviour["training"]
-    print(f"\nwhole run {seconds:.0f} s (timings {run.timings}); LSTM training {training['seconds']:.0f} s, "
-          f"{training['sequences_per_second']:.0f} sequences/s on {training['device']}, best epoch {training['best_epoch']}")
+    print(
+        f"\nwhole run {seconds:.0f} s (timings {run.timings}); LSTM training {training['seconds']:.0f} s, "
+        f"{training['sequences_per_second']:.0f} sequences/s on {training['device']}, best epoch "
+        f"{training['best_epoch']}"
+    )
     from shopguide.ml.metrics import format_estimate
 
-    print(f"text model: MRR@10 on held-out queries {format_estimate(metrics['text']['held_out']['mrr@10'], digits=4)}, "
-          f"trained in {metrics['text']['training']['seconds']:.0f} s; related fusion {metrics['related']}")
+    print(
+        f"text model: MRR@10 on held-out queries {format_estimate(metrics['text']['held_out']['mrr@10'], digits=4)}, "
+        f"trained in {metrics['text']['training']['seconds']:.0f} s; related fusion {metrics['related']}"
+    )
 
 
 if __name__ == "__main__":

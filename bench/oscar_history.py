@@ -59,18 +59,40 @@ def seed(n_views: int, n_orders: int) -> None:
     rng = random.Random(0)
     kind = ProductClass.objects.create(name="Goods")
     products = Product.objects.bulk_create(
-        [Product(product_class=kind, title=f"Product {i}", upc=f"B-{i}", slug=f"p-{i}",
-                 structure=Product.PARENT if i % 10 == 0 else Product.STANDALONE) for i in range(N_PRODUCTS)],
-        batch_size=2000)
+        [
+            Product(
+                product_class=kind,
+                title=f"Product {i}",
+                upc=f"B-{i}",
+                slug=f"p-{i}",
+                structure=Product.PARENT if i % 10 == 0 else Product.STANDALONE,
+            )
+            for i in range(N_PRODUCTS)
+        ],
+        batch_size=2000,
+    )
     children = Product.objects.bulk_create(
-        [Product(parent=p, structure=Product.CHILD, upc=f"{p.upc}-{s}", slug=f"{p.slug}-{s}")
-         for p in products if p.structure == Product.PARENT for s in "SM"], batch_size=2000)
+        [
+            Product(parent=p, structure=Product.CHILD, upc=f"{p.upc}-{s}", slug=f"{p.slug}-{s}")
+            for p in products
+            if p.structure == Product.PARENT
+            for s in "SM"
+        ],
+        batch_size=2000,
+    )
     buyable = [p for p in products if p.structure != Product.PARENT] + children
     Partner, StockRecord = get_model("partner", "Partner"), get_model("partner", "StockRecord")
     partner = Partner.objects.create(name="Warehouse")
-    records = {r.product_id: r for r in StockRecord.objects.bulk_create(
-        [StockRecord(product=p, partner=partner, partner_sku=p.upc, price=Decimal(10), num_in_stock=5) for p in buyable],
-        batch_size=2000)}
+    records = {
+        r.product_id: r
+        for r in StockRecord.objects.bulk_create(
+            [
+                StockRecord(product=p, partner=partner, partner_sku=p.upc, price=Decimal(10), num_in_stock=5)
+                for p in buyable
+            ],
+            batch_size=2000,
+        )
+    }
     User = get_user_model()
     users = User.objects.bulk_create([User(username=f"u{i}", email=f"u{i}@example.com") for i in range(N_USERS)])
     start = timezone.now() - dt.timedelta(days=365)
@@ -79,26 +101,65 @@ def seed(n_views: int, n_orders: int) -> None:
     UserProductView = get_model("analytics", "UserProductView")
     views = UserProductView.objects.bulk_create(
         [UserProductView(user=rng.choice(users), product=rng.choice(products + children)) for _ in range(n_views)],
-        batch_size=5000)
+        batch_size=5000,
+    )
     UserProductView.objects.filter(pk__in=[v.pk for v in views[: n_views // 2]]).update(date_created=start)
     get_model("analytics", "UserSearch").objects.bulk_create(
-        [get_model("analytics", "UserSearch")(user=u, query=f"query {rng.randrange(500)}") for u in users])
+        [get_model("analytics", "UserSearch")(user=u, query=f"query {rng.randrange(500)}") for u in users]
+    )
     Basket, BasketLine = get_model("basket", "Basket"), get_model("basket", "Line")
     baskets = Basket.objects.bulk_create([Basket(owner=u) for u in users])
-    BasketLine.objects.bulk_create([BasketLine(basket=b, product=p, stockrecord=records[p.pk], line_reference=f"r{b.pk}",
-                                               quantity=1, price_currency="EUR")
-                                    for b, p in ((b, rng.choice(buyable)) for b in baskets)])
+    BasketLine.objects.bulk_create(
+        [
+            BasketLine(
+                basket=b,
+                product=p,
+                stockrecord=records[p.pk],
+                line_reference=f"r{b.pk}",
+                quantity=1,
+                price_currency="EUR",
+            )
+            for b, p in ((b, rng.choice(buyable)) for b in baskets)
+        ]
+    )
     Order, OrderLine = get_model("order", "Order"), get_model("order", "Line")
     orders = Order.objects.bulk_create(
-        [Order(number=f"N{i}", user=None if i % 4 == 0 else rng.choice(users),
-               guest_email=f"g{i % 500}@example.com" if i % 4 == 0 else "", currency="EUR",
-               total_incl_tax=Decimal(10), total_excl_tax=Decimal(10), shipping_incl_tax=0, shipping_excl_tax=0,
-               date_placed=when()) for i in range(n_orders)], batch_size=5000)
+        [
+            Order(
+                number=f"N{i}",
+                user=None if i % 4 == 0 else rng.choice(users),
+                guest_email=f"g{i % 500}@example.com" if i % 4 == 0 else "",
+                currency="EUR",
+                total_incl_tax=Decimal(10),
+                total_excl_tax=Decimal(10),
+                shipping_incl_tax=0,
+                shipping_excl_tax=0,
+                date_placed=when(),
+            )
+            for i in range(n_orders)
+        ],
+        batch_size=5000,
+    )
     OrderLine.objects.bulk_create(
-        [OrderLine(order=o, product=rng.choice(buyable), partner_name="W", partner_sku="S", title="t", quantity=1, num_allocated=0,
-                   line_price_incl_tax=Decimal(10), line_price_excl_tax=Decimal(10),
-                   line_price_before_discounts_incl_tax=Decimal(10), line_price_before_discounts_excl_tax=Decimal(10))
-         for o in orders for _ in range(1 + (o.pk % 2))], batch_size=5000)
+        [
+            OrderLine(
+                order=o,
+                product=rng.choice(buyable),
+                partner_name="W",
+                partner_sku="S",
+                title="t",
+                quantity=1,
+                num_allocated=0,
+                line_price_incl_tax=Decimal(10),
+                line_price_excl_tax=Decimal(10),
+                line_price_before_discounts_incl_tax=Decimal(10),
+                line_price_before_discounts_excl_tax=Decimal(10),
+            )
+            for o in orders
+            for _ in range(1 + (o.pk % 2))
+        ],
+        batch_size=5000,
+    )
 
 
 def timed_backfill() -> tuple[float, object, int]:
@@ -124,8 +185,19 @@ def timed_recommendations() -> tuple[float, int]:
     version = ModelVersion.objects.create(status=ModelVersion.Status.READY)
     rng = random.Random(1)
     RelatedList.objects.bulk_create(
-        [RelatedList(version=version, product_id=pk, space="", product_ids=[str(x) for x in rng.sample(ids, 30)],
-                     scores=[1.0] * 30, reasons=[0] * 30) for pk in ids], batch_size=2000)
+        [
+            RelatedList(
+                version=version,
+                product_id=pk,
+                space="",
+                product_ids=[str(x) for x in rng.sample(ids, 30)],
+                scores=[1.0] * 30,
+                reasons=[0] * 30,
+            )
+            for pk in ids
+        ],
+        batch_size=2000,
+    )
     started = time.perf_counter()
     written = write_product_recommendations(version=version, limit=8)
     seconds = time.perf_counter() - started

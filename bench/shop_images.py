@@ -98,7 +98,9 @@ def _texture(texture: str, colour: tuple[int, int, int], size: int, rng: np.rand
     return fill
 
 
-def make_catalogue(n_products: int, *, leaves_per_top: int = 4, seed: int = 0, size: int = 160) -> tuple[list[Leaf], list[int], list[Image.Image]]:
+def make_catalogue(
+    n_products: int, *, leaves_per_top: int = 4, seed: int = 0, size: int = 160
+) -> tuple[list[Leaf], list[int], list[Image.Image]]:
     """(leaves, leaf index of each product, one photo per product), products spread over leaves."""
     rng = np.random.default_rng(seed)
     leaves = category_tree(leaves_per_top, seed=seed)

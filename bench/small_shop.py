@@ -28,6 +28,7 @@ import numpy as np
 import torch
 
 from bench.shop_images import make_catalogue
+from shopguide.ml.baselines import baseline_verdict
 from shopguide.ml.evaluation import (
     ItemKNNRecommender,
     MarkovRecommender,
@@ -36,7 +37,6 @@ from shopguide.ml.evaluation import (
     evaluate,
     leave_last_out,
 )
-from shopguide.ml.baselines import baseline_verdict
 from shopguide.ml.fusion import tune_weights
 from shopguide.ml.holdout import TEST, VALID, split_by_key
 from shopguide.ml.image_selection import candidate_configs, choose_image_encoder, held_out_scores, raw_pixel_vectors
@@ -64,7 +64,9 @@ def documents_for(leaves, product_leaf, rng: np.random.Generator) -> list[str]:
     return docs
 
 
-def simulate_shoppers(product_leaf: list[int], n_leaves: int, n_shoppers: int, rng: np.random.Generator) -> list[np.ndarray]:
+def simulate_shoppers(
+    product_leaf: list[int], n_leaves: int, n_shoppers: int, rng: np.random.Generator
+) -> list[np.ndarray]:
     """Each shopper browses 1-2 favourite leaves (85% of their views) in a leaf's own order."""
     by_leaf = [np.flatnonzero(np.array(product_leaf) == leaf) for leaf in range(n_leaves)]
     sequences = []
@@ -99,23 +101,36 @@ def image_section(photos, labels, product_ids, device: str) -> tuple[dict, np.nd
     cpu_after = resource.getrusage(resource.RUSAGE_SELF)
     cpu = (cpu_after.ru_utime - cpu_before.ru_utime) + (cpu_after.ru_stime - cpu_before.ru_stime)
     report = choice.report
-    print(f"\nImage space: leaf-category precision@{K} of held-out TEST images "
-          f"({int((split == TEST).sum())} of {len(images)}; VALID {int((split == VALID).sum())} chose the backbone)")
+    print(
+        f"\nImage space: leaf-category precision@{K} of held-out TEST images "
+        f"({int((split == TEST).sum())} of {len(images)}; VALID {int((split == VALID).sum())} chose the backbone)"
+    )
     print(f"{'encoder':<22}{'P@8 on TEST [95% CI] n':<34}{'P@8 on VALID':>14}{'train s':>9}{'best epoch':>11}")
     for name, figures in report["candidates"].items():
         training = figures["training"]
-        print(f"{name:<22}{format_estimate(figures['test']):<34}{figures['valid']['value']:>14.3f}"
-              f"{training['seconds']:>9.1f}{training['best_epoch']:>6}/{training['epochs_run']}")
+        print(
+            f"{name:<22}{format_estimate(figures['test']):<34}{figures['valid']['value']:>14.3f}"
+            f"{training['seconds']:>9.1f}{training['best_epoch']:>6}/{training['epochs_run']}"
+        )
     print(f"{'raw pixels':<22}{format_estimate(report['raw_pixels']['test']):<34}")
     print(f"auto picks: {choice.chosen} ({report['why']}){'; ' + '; '.join(notes) if notes else ''}")
     test = np.flatnonzero(split == TEST)
     verdict = baseline_verdict(
         held_out_scores(choice.vectors, labels, test, k=K, supervised=True),
         held_out_scores(raw_pixel_vectors(images), labels, test, k=K, supervised=True),
-        model_name=choice.chosen, baseline_name="raw pixels", figure=f"leaf P@{K}", min_n=30,
-    )  # fmt: skip
-    print(f"related products' image space: {'raw pixels beat it: left out of fusion' if verdict['serve'] == 'baseline' else 'kept'} ({verdict['why']})")
-    print(f"image training, all candidates: {wall:.0f} s wall, {cpu:.0f} s CPU (torch threads {torch.get_num_threads()})")
+        model_name=choice.chosen,
+        baseline_name="raw pixels",
+        figure=f"leaf P@{K}",
+        min_n=30,
+    )
+    print(
+        "related products' image space: "
+        f"{'raw pixels beat it: left out of fusion' if verdict['serve'] == 'baseline' else 'kept'} "
+        f"({verdict['why']})"
+    )
+    print(
+        f"image training, all candidates: {wall:.0f} s wall, {cpu:.0f} s CPU (torch threads {torch.get_num_threads()})"
+    )
     return report, choice.vectors
 
 
@@ -129,8 +144,10 @@ def text_section(documents: list[str], device: str) -> np.ndarray:
     targets = np.array([t for _, t in pairs])
     ranks = (scores > scores[np.arange(len(pairs)), targets][:, None]).sum(axis=1) + 1
     rr = np.where(ranks <= 10, 1.0 / ranks, 0.0)
-    print(f"\nText space: MRR@10 of held-out probe queries (a sampler and seed training never uses), "
-          f"{fit.seconds:.0f} s training")
+    print(
+        f"\nText space: MRR@10 of held-out probe queries (a sampler and seed training never uses), "
+        f"{fit.seconds:.0f} s training"
+    )
     print(f"{'BiLSTM text model':<22}{format_estimate(estimate(rr))}")
     return vectors
 
@@ -141,8 +158,10 @@ def behaviour_section(sequences, n_items: int, content: np.ndarray, device: str)
     model = SequenceRecommender(config, n_items=n_items, item_features=content, device=device)
     fit = model.fit(split.train, valid=(split.train, split.valid_targets))
     per_user = {}
-    print(f"\nBehaviour space: held-out last event of {int((split.test_targets >= 0).sum())} shoppers, "
-          f"full ranking of {n_items} products (LSTM trained {fit.seconds:.0f} s, best epoch {fit.best_epoch})")
+    print(
+        f"\nBehaviour space: held-out last event of {int((split.test_targets >= 0).sum())} shoppers, "
+        f"full ranking of {n_items} products (LSTM trained {fit.seconds:.0f} s, best epoch {fit.best_epoch})"
+    )
     print(f"{'model':<14}{'NDCG@10 [95% CI] n':<34}{'HR@10 [95% CI] n':<34}")
     for name, recommender in (
         ("lstm", model),
@@ -152,8 +171,10 @@ def behaviour_section(sequences, n_items: int, content: np.ndarray, device: str)
     ):
         result = evaluate(recommender, split.train_plus_valid, split.test_targets, n_items=n_items, k=10, per_user=True)
         per_user[name] = result["per_user"]["ndcg"]
-        print(f"{name:<14}{format_estimate(estimate(result['per_user']['ndcg'])):<34}"
-              f"{format_estimate(estimate(result['per_user']['hr'])):<34}")
+        print(
+            f"{name:<14}{format_estimate(estimate(result['per_user']['ndcg'])):<34}"
+            f"{format_estimate(estimate(result['per_user']['hr'])):<34}"
+        )
     check = compare_with_baselines(per_user, baselines=("popularity", "item_knn", "markov"), min_users=30)
     print(f"serves personal recommendations: {check['prefer']} ({check['why']})")
     return model
@@ -163,9 +184,12 @@ def related_section(sequences, spaces: dict[str, np.ndarray]) -> None:
     # Each shopper's last two products: a pair the behaviour model never trained on as a target.
     pairs = np.array([seq[-2:] for seq in sequences if len(seq) >= 2], dtype=np.int64).reshape(-1, 2)
     weights, report = tune_weights(spaces, pairs)
-    print(f"\nRelated products: hit rate@10 of held-out co-interaction pairs; fused figure out-of-fold "
-          f"({report['folds']}-fold cross-validation over {report['pairs_reported_on']} pairs, each scored with weights "
-          f"chosen on the other folds); served weights chosen on all {report['pairs_chosen_on']} (shrinkage {report['shrinkage']})")
+    print(
+        f"\nRelated products: hit rate@10 of held-out co-interaction pairs; fused figure out-of-fold "
+        f"({report['folds']}-fold cross-validation over {report['pairs_reported_on']} pairs, each scored with weights "
+        f"chosen on the other folds); served weights chosen on all {report['pairs_chosen_on']} "
+        f"(shrinkage {report['shrinkage']})"
+    )
     for name in sorted(spaces):
         print(f"{name + ' only':<22}{format_estimate(report[f'{name}_only'])}")
     print(f"{'fused':<22}{format_estimate(report['fused'])}  weights {weights}")
@@ -186,8 +210,11 @@ def main(argv: list[str] | None = None) -> None:
     started = time.perf_counter()
     leaves, product_leaf, photos = make_catalogue(args.products, seed=args.seed)
     labels = np.array(product_leaf, dtype=np.int64)
-    print(f"Small shop: {args.products} products in {len(leaves)} leaf categories under {len({l.top for l in leaves})} "
-          f"top categories, {args.shoppers} simulated shoppers (seed {args.seed})")
+    print(
+        f"Small shop: {args.products} products in {len(leaves)} leaf categories under "
+        f"{len({leaf.top for leaf in leaves})} "
+        f"top categories, {args.shoppers} simulated shoppers (seed {args.seed})"
+    )
     _, image_vectors = image_section(photos, labels, [f"P{i}" for i in range(args.products)], args.device)
     if args.only == "image":
         return

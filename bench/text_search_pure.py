@@ -55,7 +55,9 @@ PEER_WEIGHT = 0.3  # weight of the lexical rankings in the weighted fusion rows 
 QUERIES_PER_KIND = 500
 KNOWN_ITEM_KINDS = ("title", "fragment", "typo")
 _WORD_RE = re.compile(r"\w+")
-_STOP_WORDS = frozenset("a an and the of in on to for with from at by de la le il".split())
+_STOP_WORDS = frozenset(
+    ["a", "an", "and", "the", "of", "in", "on", "to", "for", "with", "from", "at", "by", "de", "la", "le", "il"]
+)
 
 Scorer = Callable[[list[str]], np.ndarray]  # queries -> (Q, N) scores, higher is better
 
@@ -110,9 +112,10 @@ def _known_item_queries(titles: list[str], rng: random.Random) -> dict[str, tupl
         candidates = set.intersection(*(by_word[w] for w in fragment))
         n = len(fragment)
         hits = [
-            i for i in candidates
+            i
+            for i in candidates
             if any(title_words[i][s : s + n] == fragment for s in range(len(title_words[i]) - n + 1))
-        ]  # fmt: skip
+        ]
         return np.array(sorted(hits), dtype=np.int64)
 
     out: dict[str, tuple[list[str], list[np.ndarray]]] = {kind: ([], []) for kind in KNOWN_ITEM_KINDS}
@@ -167,8 +170,23 @@ def load_demo(seed: int) -> Catalogue:
     # Attribute vocabulary straight from the generator: what shoppers filter by.
     spec_by_name = {spec.name: spec for spec in demo_data.CATEGORIES}
     seasons = ("spring", "summer", "autumn", "winter", "all-season")
-    colours = ("black", "charcoal", "grey", "off-white", "navy", "stone", "camel", "olive",
-               "burgundy", "red", "blue", "green", "brown", "pink", "mustard")  # fmt: skip
+    colours = (
+        "black",
+        "charcoal",
+        "grey",
+        "off-white",
+        "navy",
+        "stone",
+        "camel",
+        "olive",
+        "burgundy",
+        "red",
+        "blue",
+        "green",
+        "brown",
+        "pink",
+        "mustard",
+    )
     texts = [f" {' '.join(_words(d.replace('-', '_')))} " for d in documents]  # keep "all-season" whole
     categories = [r["category"] for r in rows]
     attribute_queries: tuple[list[str], list[np.ndarray]] = ([], [])
@@ -181,13 +199,16 @@ def load_demo(seed: int) -> Catalogue:
             continue
         picked = rng.sample(present, min(len(present), rng.randint(1, 2)))
         keys = [f" {' '.join(_words(w.replace('-', '_')))} " for w in picked]
-        relevant = np.array([
-            j for j in range(len(rows)) if categories[j] == categories[i] and all(k in texts[j] for k in keys)
-        ], dtype=np.int64)  # fmt: skip
+        relevant = np.array(
+            [j for j in range(len(rows)) if categories[j] == categories[i] and all(k in texts[j] for k in keys)],
+            dtype=np.int64,
+        )
         if len(relevant) < K:
             continue
         category_word = rng.choice(spec.search_words)
-        attribute_queries[0].append(" ".join([category_word, *picked] if rng.random() < 0.5 else [*picked, category_word]))
+        attribute_queries[0].append(
+            " ".join([category_word, *picked] if rng.random() < 0.5 else [*picked, category_word])
+        )
         attribute_queries[1].append(relevant)
     queries["attribute"] = attribute_queries
     return Catalogue("demo shop (3,000 products)", documents, titles, queries, pairs)
@@ -323,6 +344,7 @@ def _latency_ms(search: Callable[[str], np.ndarray], queries: list[str]) -> floa
 def evaluate(catalogue: Catalogue, config: TextEncoderConfig, device: str) -> list[tuple[str, dict[str, float]]]:
     encoder = TextEncoder(config, device=device)
     with tqdm(total=config.epochs, desc=f"training on {catalogue.name}", unit="epoch") as bar:
+
         def progress(fraction: float, message: str) -> None:
             bar.n = round(fraction * config.epochs)
             bar.set_postfix_str(message)
@@ -332,9 +354,12 @@ def evaluate(catalogue: Catalogue, config: TextEncoderConfig, device: str) -> li
     started = time.perf_counter()
     doc_vectors = encoder.embed(catalogue.documents)
     embed_seconds = time.perf_counter() - started
-    print(f"{catalogue.name}: trained {config.epochs} epochs ({len(catalogue.pairs)} search->click pairs) in {fit.seconds:.0f} s "
-          f"({fit.texts_per_second:,.0f} texts/s), loss {fit.losses[0]:.3f} -> {fit.losses[-1]:.3f}; "
-          f"embedded {len(doc_vectors):,} documents in {embed_seconds:.1f} s")  # fmt: skip
+    print(
+        f"{catalogue.name}: trained {config.epochs} epochs ({len(catalogue.pairs)} search->click "
+        f"pairs) in {fit.seconds:.0f} s "
+        f"({fit.texts_per_second:,.0f} texts/s), loss {fit.losses[0]:.3f} -> {fit.losses[-1]:.3f}; "
+        f"embedded {len(doc_vectors):,} documents in {embed_seconds:.1f} s"
+    )
 
     bm25, trigram = BM25(catalogue.documents), TrigramSimilarity(catalogue.titles)
     doc_matrix = torch.from_numpy(doc_vectors)
@@ -363,19 +388,24 @@ def evaluate(catalogue: Catalogue, config: TextEncoderConfig, device: str) -> li
             top = top_k(score(queries), K)
             row[kind] = precision_at_k(top, relevant) if kind == "attribute" else mrr_at_k(top, relevant)
         row["known-item"] = float(np.mean([row[kind] for kind in KNOWN_ITEM_KINDS]))
-        row["ms"] = _latency_ms(lambda q: top_k(score([q]), K), latency_queries)
+        row["ms"] = _latency_ms(lambda q, score=score: top_k(score([q]), K), latency_queries)
         rows.append((name, row))
     return rows
 
 
 def print_table(name: str, rows: list[tuple[str, dict[str, float]]]) -> None:
     print(f"\n{name}: known-item MRR@{K} per query kind, attribute P@{K}, {QUERIES_PER_KIND} queries per kind")
-    header = f"{'method':<40} {'title':>7} {'fragment':>9} {'typo':>7} {'known-item':>11} {'attr P@10':>10} {'ms/query p50':>13}"
+    header = (
+        f"{'method':<40} {'title':>7} {'fragment':>9} {'typo':>7} {'known-item':>11} "
+        f"{'attr P@10':>10} {'ms/query p50':>13}"
+    )
     print(header)
     print("-" * len(header))
     for method, r in rows:
-        print(f"{method:<40} {r['title']:>7.3f} {r['fragment']:>9.3f} {r['typo']:>7.3f} "
-              f"{r['known-item']:>11.3f} {r['attribute']:>10.3f} {r['ms']:>13.2f}")  # fmt: skip
+        print(
+            f"{method:<40} {r['title']:>7.3f} {r['fragment']:>9.3f} {r['typo']:>7.3f} "
+            f"{r['known-item']:>11.3f} {r['attribute']:>10.3f} {r['ms']:>13.2f}"
+        )
 
 
 def main(argv: list[str] | None = None) -> None:

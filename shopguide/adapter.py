@@ -18,6 +18,7 @@ Queryset methods take and return a queryset of the product model, so they compos
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 from collections.abc import Iterable
@@ -110,10 +111,8 @@ class CatalogAdapter:
         for attribute in ("slug", "name", "title"):
             if attribute in names:
                 match |= Q(**{f"{attribute}__iexact": value})
-        try:
+        with contextlib.suppress(ValidationError, ValueError, TypeError):  # not a valid key: match by name only
             match |= Q(pk=related._meta.pk.to_python(value))
-        except (ValidationError, ValueError, TypeError):
-            pass  # not a valid key of the category model: match by name only
         if not match:
             return queryset.none()
         # The categories first (a small table, one short query): products are then read through
@@ -286,7 +285,10 @@ class CatalogAdapter:
                 continue  # check_fields reports it
             label = f"PRODUCT_FIELDS[{key!r}] = {name!r}"
             if field.many_to_many or field.one_to_many or (field.is_relation and not field.concrete):
-                problems.append(f"{label} is a many-relation or a reverse relation: a product has several, shopguide reads one value.")
+                problems.append(
+                    f"{label} is a many-relation or a reverse relation: a product has several, shopguide reads "
+                    "one value."
+                )
             elif field.is_relation and key != "category":
                 problems.append(f"{label} is a relation; {key!r} needs a plain field of the product.")
             elif key == "image" and not isinstance(field, FileField):

@@ -68,7 +68,9 @@ class ModelVersionAdmin(RetrainPermissionMixin, admin.ModelAdmin):
         from shopguide.services.evaluation import held_out_rows
 
         gate = (obj.metrics or {}).get("gate") or {}
-        decision = format_html("<p><b>{}</b>: {}</p>", gate.get("decision", "–"), gate.get("why", "no gate decision recorded"))
+        decision = format_html(
+            "<p><b>{}</b>: {}</p>", gate.get("decision", "–"), gate.get("why", "no gate decision recorded")
+        )
         rows = held_out_rows(obj.metrics or {})
         if not rows:
             return decision
@@ -76,15 +78,19 @@ class ModelVersionAdmin(RetrainPermissionMixin, admin.ModelAdmin):
         return format_html(
             "{}<table><tr><th>space · model</th><th>figure</th><th>value</th><th>95% interval</th>"
             "<th>held-out n</th></tr>{}</table>",
-            decision, body,
+            decision,
+            body,
         )
 
     @admin.display(description="training loss")
     def loss_curves(self, obj: ModelVersion):
         from shopguide.charts import loss_chart
 
-        series = {name: m["training"]["losses"] for name, m in obj.metrics.items()
-                  if isinstance(m, dict) and m.get("training", {}).get("losses")}
+        series = {
+            name: m["training"]["losses"]
+            for name, m in obj.metrics.items()
+            if isinstance(m, dict) and m.get("training", {}).get("losses")
+        }
         return _img(loss_chart(series), "training loss per epoch") if series else "–"
 
     @admin.display(description="product embedding space (first two principal components)")
@@ -93,18 +99,22 @@ class ModelVersionAdmin(RetrainPermissionMixin, admin.ModelAdmin):
 
         from shopguide.adapter import get_adapter
         from shopguide.charts import embedding_map
-
         from shopguide.spaces import space_names
 
         space = next((s for s in space_names() if s in obj.dimensions), None)
         if space is None:
             return "–"
-        rows = list(ProductVector.objects.filter(version=obj, space=space).values_list("product_id", "embedding")[: self.MAP_SAMPLE])
+        rows = list(
+            ProductVector.objects.filter(version=obj, space=space).values_list("product_id", "embedding")[
+                : self.MAP_SAMPLE
+            ]
+        )
         adapter = get_adapter()
         products = adapter.get_queryset().in_bulk([pk for pk, _ in rows])
         labels = [adapter.category(products[pk]) or "–" if pk in products else "–" for pk, _ in rows]
         vectors = np.array([vec for _, vec in rows], dtype=np.float32)
         return _img(embedding_map(vectors, labels), f"{space} space coloured by category")
+
     actions = ["activate_selected", "rollback"]
     inlines = [RunInline]
 
@@ -192,7 +202,9 @@ class TrainingRunAdmin(RetrainPermissionMixin, admin.ModelAdmin):
 
         changelist = reverse("admin:shopguide_trainingrun_changelist")
         if request.method != "POST" or not self.has_retrain_permission(request):
-            self.message_user(request, "Retraining needs a POST by staff with the 'retrain' permission.", messages.ERROR)
+            self.message_user(
+                request, "Retraining needs a POST by staff with the 'retrain' permission.", messages.ERROR
+            )
             return HttpResponseRedirect(changelist)
         try:
             run = enqueue_training(requested_by=request.user)

@@ -10,7 +10,7 @@ class ShopguideConfig(AppConfig):
 
     def ready(self) -> None:
         # Only checks, signal handlers and the Celery app: nothing on the start-up path imports torch.
-        from shopguide import checks, receivers  # noqa: F401
+        from shopguide import checks, receivers
 
         receivers.connect_catalog_signals()
         if not checks.loaded_celery_apps():

@@ -17,4 +17,3 @@ app.autodiscover_tasks()
 # The default app, so shared tasks sent from any thread (runserver, gunicorn threads) use it rather
 # than Celery's fallback app (amqp://localhost, none of the shop's settings).
 app.set_default()
-

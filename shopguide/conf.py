@@ -150,8 +150,7 @@ class ShopguideSettings:
         unknown = set(value) - valid
         if unknown:
             raise ImproperlyConfigured(
-                f"Unknown SHOPGUIDE setting(s): {', '.join(sorted(unknown))}. "
-                f"Valid keys: {', '.join(sorted(valid))}."
+                f"Unknown SHOPGUIDE setting(s): {', '.join(sorted(unknown))}. Valid keys: {', '.join(sorted(valid))}."
             )
         return value
 
@@ -168,9 +167,7 @@ class ShopguideSettings:
             try:
                 value = import_string(value)
             except ImportError as exc:
-                raise ImproperlyConfigured(
-                    f"SHOPGUIDE[{name!r}] = {value!r} could not be imported: {exc}"
-                ) from exc
+                raise ImproperlyConfigured(f"SHOPGUIDE[{name!r}] = {value!r} could not be imported: {exc}") from exc
         self._cache[name] = value
         return value
 

@@ -47,9 +47,14 @@ class VisitorCookieMiddleware:
         new = getattr(request, events.SET_COOKIE_ATTR, None)
         if new:
             response.set_signed_cookie(
-                events.VISITOR_COOKIE, new, salt=events.VISITOR_COOKIE_SALT, max_age=events.VISITOR_COOKIE_AGE,
-                httponly=True, samesite="Lax", secure=settings.SESSION_COOKIE_SECURE,
-            )  # fmt: skip
+                events.VISITOR_COOKIE,
+                new,
+                salt=events.VISITOR_COOKIE_SALT,
+                max_age=events.VISITOR_COOKIE_AGE,
+                httponly=True,
+                samesite="Lax",
+                secure=settings.SESSION_COOKIE_SECURE,
+            )
         elif getattr(request, events.DROP_COOKIE_ATTR, False):
             response.delete_cookie(events.VISITOR_COOKIE, samesite="Lax")
         return response
@@ -72,7 +77,11 @@ class DatabaseUnavailableMiddleware:
 def database_unavailable(request):
     message = UNAVAILABLE_MESSAGE
     wants_json = "/api/" in request.path or "application/json" in request.headers.get("Accept", "")
-    response = JsonResponse({"detail": message}, status=503) if wants_json else HttpResponse(message, status=503, content_type="text/plain")
+    response = (
+        JsonResponse({"detail": message}, status=503)
+        if wants_json
+        else HttpResponse(message, status=503, content_type="text/plain")
+    )
     response["Retry-After"] = str(RETRY_AFTER_SECONDS)
     return response
 

@@ -8,6 +8,8 @@ fixed dimension because each version's models choose theirs: the HNSW index is a
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex
@@ -25,11 +27,13 @@ PRODUCT_MODEL = getattr(settings, "SHOPGUIDE_PRODUCT_MODEL", None) or "shopguide
 
 class InteractionType(models.TextChoices):
     # The vocabulary is shopguide.ml.event_types; the labels are repeated here for translation.
-    VIEW = event_types.VIEW, _("view")
-    CART = event_types.CART, _("add to cart")
-    PURCHASE = event_types.PURCHASE, _("purchase")
-    SEARCH = event_types.SEARCH, _("search")
-    CLICK = event_types.CLICK, _("click on a recommendation")
+    # Annotated for mypy, which (without django-stubs) would type each member as its (value, label)
+    # tuple; at run time each is an InteractionType, a str, as without the annotation.
+    VIEW: Any = event_types.VIEW, _("view")
+    CART: Any = event_types.CART, _("add to cart")
+    PURCHASE: Any = event_types.PURCHASE, _("purchase")
+    SEARCH: Any = event_types.SEARCH, _("search")
+    CLICK: Any = event_types.CLICK, _("click on a recommendation")
 
 
 class ModelVersion(models.Model):
@@ -96,9 +100,7 @@ class TrainingRun(models.Model):
     options = models.JSONField(default=dict, blank=True)
     task_id = models.CharField(max_length=64, blank=True)
     worker = models.CharField(max_length=255, blank=True)
-    version = models.ForeignKey(
-        ModelVersion, null=True, blank=True, on_delete=models.SET_NULL, related_name="runs"
-    )
+    version = models.ForeignKey(ModelVersion, null=True, blank=True, on_delete=models.SET_NULL, related_name="runs")
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     # Touched at every progress report; a running run whose heartbeat stops lost its worker.
@@ -142,18 +144,14 @@ class Interaction(models.Model):
         related_name="shopguide_interactions",
     )
     visitor = models.CharField(max_length=64, blank=True, db_index=True)
-    product = models.ForeignKey(
-        PRODUCT_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
-    )
+    product = models.ForeignKey(PRODUCT_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
     type = models.CharField(max_length=16, choices=InteractionType.choices)
     ts = models.DateTimeField(default=timezone.now, db_index=True)
     query = models.CharField(max_length=500, blank=True)
     weight = models.FloatField(default=1.0)
     # For clicks on recommendations: which widget showed the item, from which model version.
     widget = models.CharField(max_length=64, blank=True)
-    model_version = models.ForeignKey(
-        ModelVersion, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
+    model_version = models.ForeignKey(ModelVersion, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     # Content hash of an imported line: importing the same file twice adds nothing.
     dedupe_key = models.CharField(max_length=64, null=True, blank=True, unique=True)
 
@@ -187,9 +185,7 @@ class ProductVector(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(
-                fields=["version", "space", "product"], name="shopguide_product_vector_unique"
-            )
+            models.UniqueConstraint(fields=["version", "space", "product"], name="shopguide_product_vector_unique")
         ]
 
     def __str__(self) -> str:
@@ -200,16 +196,12 @@ class UserVector(models.Model):
     """A customer's embedding in item space, for one version."""
 
     version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="user_vectors")
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="shopguide_vectors"
-    )
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="shopguide_vectors")
     embedding = VectorField()
     updated_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["version", "user"], name="shopguide_user_vector_unique")
-        ]
+        constraints = [models.UniqueConstraint(fields=["version", "user"], name="shopguide_user_vector_unique")]
 
     def __str__(self) -> str:
         return f"vector of user {self.user_id} in v{self.version_id}"
@@ -252,7 +244,9 @@ class ShopperList(models.Model):
     list stale, and serving computes live until the light queue has stored a new one."""
 
     version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="shopper_lists")
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
     visitor = models.CharField(max_length=64, blank=True)
     as_of = models.BigIntegerField(null=True, blank=True)  # the shopper's newest Interaction id then
     product_ids = ArrayField(models.TextField())
@@ -314,9 +308,7 @@ class SegmentMember(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["segment", "user"], name="shopguide_segment_member_unique")
-        ]
+        constraints = [models.UniqueConstraint(fields=["segment", "user"], name="shopguide_segment_member_unique")]
 
     def __str__(self) -> str:
         return f"{self.user_id} {'in' if self.is_member else 'not in'} {self.segment}"
@@ -332,9 +324,7 @@ class SegmentScore(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(
-                fields=["segment", "user", "version"], name="shopguide_segment_score_unique"
-            )
+            models.UniqueConstraint(fields=["segment", "user", "version"], name="shopguide_segment_score_unique")
         ]
         indexes = [models.Index(fields=["version", "segment", "-probability"], name="shopguide_segscore_rank")]
 

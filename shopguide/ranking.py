@@ -20,7 +20,6 @@ from shopguide.ml.event_types import EVENT_TYPES, VERBS
 from shopguide.models import ModelVersion, UserVector
 from shopguide.vectors import Neighbour, SpaceSearch, VectorQuery, nearest_products_in_spaces, pairwise_similarities
 
-
 # -- plan: the HNSW index or exact scoring -----------------------------------------------------------
 
 
@@ -32,8 +31,14 @@ EXACT_SEARCH_BELOW = 20_000
 
 
 def filtered_neighbours(
-    version: ModelVersion, space: str, vector: np.ndarray, *, k: int, filters: ProductFilters,
-    metric: str = "cosine", exclude_ids=(),
+    version: ModelVersion,
+    space: str,
+    vector: np.ndarray,
+    *,
+    k: int,
+    filters: ProductFilters,
+    metric: str = "cosine",
+    exclude_ids=(),
 ) -> list[Neighbour]:
     """The k products nearest to ``vector`` in ``space`` that pass ``filters``, best first."""
     queries = [VectorQuery(space, vector, metric=metric)]
@@ -41,7 +46,12 @@ def filtered_neighbours(
 
 
 def neighbours_in_spaces(
-    version: ModelVersion, queries: Sequence[VectorQuery], *, k: int, filters: ProductFilters, exclude_ids=(),
+    version: ModelVersion,
+    queries: Sequence[VectorQuery],
+    *,
+    k: int,
+    filters: ProductFilters,
+    exclude_ids=(),
     score: bool = False,
 ) -> SpaceSearch:
     """The k nearest products that pass ``filters`` for each query, in one statement: the graph
@@ -52,9 +62,14 @@ def neighbours_in_spaces(
 
     def search(*, exact: bool) -> SpaceSearch:
         return nearest_products_in_spaces(
-            version_id=version.pk, dimensions=version.dimensions, queries=queries, k=k, candidates=candidates,
-            exact=exact, score=score,
-        )  # fmt: skip
+            version_id=version.pk,
+            dimensions=version.dimensions,
+            queries=queries,
+            k=k,
+            candidates=candidates,
+            exact=exact,
+            score=score,
+        )
 
     found = search(exact=exact)
     if not exact and filters.is_narrow and any(len(neighbours) < k for neighbours in found.neighbours):
@@ -71,13 +86,11 @@ def neighbours_in_spaces(
 RELATED_CANDIDATES = 50  # per space, before fusion
 
 
-
 def related_weights(version: ModelVersion, space: str | None = None) -> dict[str, float]:
-    weights = (version.config or {}).get("related_weights") or {name: 1.0 for name in version.dimensions}
+    weights = (version.config or {}).get("related_weights") or dict.fromkeys(version.dimensions, 1.0)
     if space is not None:
         return {space: 1.0} if space in version.dimensions else {}
     return {name: w for name, w in weights.items() if w > 0 and name in version.dimensions}
-
 
 
 def fused_neighbour_ids(
@@ -92,34 +105,46 @@ def fused_neighbour_ids(
     return rank_related(search, list(weights), weights, k=k)
 
 
-
-def related_search(version: ModelVersion, product_pk: Any, names: list[str], *, k: int, filters: ProductFilters) -> SpaceSearch:
+def related_search(
+    version: ModelVersion, product_pk: Any, names: list[str], *, k: int, filters: ProductFilters
+) -> SpaceSearch:
     """One statement: the product's own vectors, each space's neighbours of them (in the order of
     ``names``), and every neighbour's similarity in every space (not only in the one that found it)."""
     return neighbours_in_spaces(
-        version, [VectorQuery(name, like=product_pk) for name in names], k=max(RELATED_CANDIDATES, 3 * k),
-        filters=filters, exclude_ids=[product_pk], score=True,
-    )  # fmt: skip
+        version,
+        [VectorQuery(name, like=product_pk) for name in names],
+        k=max(RELATED_CANDIDATES, 3 * k),
+        filters=filters,
+        exclude_ids=[product_pk],
+        score=True,
+    )
 
 
-
-def rank_related(search: SpaceSearch, names: list[str], weights: dict[str, float], *, k: int) -> list[tuple[Any, float, str]]:
+def rank_related(
+    search: SpaceSearch, names: list[str], weights: dict[str, float], *, k: int
+) -> list[tuple[Any, float, str]]:
     """The k best of ``related_search``'s neighbours by the weighted sum of their similarities in
     the spaces of ``weights`` (a subset of ``names``, which the search's queries follow), among
     the neighbours those spaces found: (pk, fused score, the space that contributed most)."""
     found = {n.product_id for i, name in enumerate(names) if name in weights for n in search.neighbours[i]}
     contributions: dict[Any, dict[str, float]] = {
-        pk: {names[i]: weights[names[i]] * value for i, value in sorted(search.similarities.get(pk, {}).items()) if names[i] in weights}
+        pk: {
+            names[i]: weights[names[i]] * value
+            for i, value in sorted(search.similarities.get(pk, {}).items())
+            if names[i] in weights
+        }
         for pk in found
-    }  # fmt: skip
-    ranked = sorted((pk for pk in found if contributions[pk]), key=lambda pk: (-sum(contributions[pk].values()), str(pk)))[:k]
-    return [(pk, round(sum(contributions[pk].values()), 4), max(contributions[pk], key=contributions[pk].get)) for pk in ranked]
+    }
+    ranked = sorted(
+        (pk for pk in found if contributions[pk]), key=lambda pk: (-sum(contributions[pk].values()), str(pk))
+    )[:k]
+    return [
+        (pk, round(sum(contributions[pk].values()), 4), max(contributions[pk], key=contributions[pk].__getitem__))
+        for pk in ranked
+    ]
 
 
 # -- a shopper's vector, and the reasons of personal recommendations ---------------------------------
-
-
-
 
 
 @dataclass(frozen=True)
@@ -128,15 +153,15 @@ class HistoryItem:
     type: str  # the strongest event type the shopper had with the product
 
 
-
 def because_reason(event_type: str, title: str) -> str:
     """The reason of a personal recommendation: the history product closest to it, and what the
     shopper did with it."""
     return f"because you {VERBS.get(event_type, 'viewed')} {title}"
 
 
-
-def shopper_vector(version: ModelVersion, user: Model | None, history: list[HistoryItem], *, live: bool) -> np.ndarray | None:
+def shopper_vector(
+    version: ModelVersion, user: Model | None, history: list[HistoryItem], *, live: bool
+) -> np.ndarray | None:
     if not live and user is not None:
         stored = UserVector.objects.filter(version=version, user=user).values_list("embedding", flat=True).first()
         if stored is not None:
@@ -155,14 +180,12 @@ def shopper_vector(version: ModelVersion, user: Model | None, history: list[Hist
     return behaviour_space.load(version).user_vectors([items], [kinds])[0]
 
 
-
 @functools.lru_cache(maxsize=4)
 def _item_rows(items_artifact: str) -> dict[str, int]:
     """Product id (as text) -> row of the behaviour model, per version (artifacts never change)."""
     from shopguide.spaces.artifacts import load_json_artifact
 
     return {str(pk): i for i, pk in enumerate(load_json_artifact(items_artifact))}
-
 
 
 def explained_neighbours(
@@ -178,9 +201,11 @@ def explained_neighbours(
     # Each item's cosine similarity to each product of the history, computed in PostgreSQL.
     similarity = pairwise_similarities(
         version_id=version.pk, space="behaviour", product_ids=[n.product_id for n in neighbours], other_ids=list(seen)
-    )  # fmt: skip
-    return [(n, max(to_seen, key=to_seen.get) if (to_seen := similarity.get(n.product_id)) else None) for n in neighbours]
-
+    )
+    return [
+        (n, max(to_seen, key=to_seen.__getitem__) if (to_seen := similarity.get(n.product_id)) else None)
+        for n in neighbours
+    ]
 
 
 def baseline_neighbours(version: ModelVersion, seen: list[Any], *, depth: int) -> list[tuple[Neighbour, Any]]:
@@ -196,6 +221,7 @@ def baseline_neighbours(version: ModelVersion, seen: list[Any], *, depth: int) -
     found, scores, because = behaviour_space.load_baseline(version).recommend(history, depth=depth)
     to_pk = get_adapter().model._meta.pk.to_python
     product_ids = behaviour_space.item_ids(version)
-    return [(Neighbour(to_pk(product_ids[r]), float(score)), known[b] if b >= 0 else None)
-            for r, score, b in zip(found, scores, because)]  # fmt: skip
-
+    return [
+        (Neighbour(to_pk(product_ids[r]), float(score)), known[b] if b >= 0 else None)
+        for r, score, b in zip(found, scores, because)
+    ]

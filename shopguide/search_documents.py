@@ -3,7 +3,7 @@ table, with a weighted full-text vector (title A, the rest B) and a trigram inde
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from django.db import connection
@@ -40,14 +40,16 @@ def refresh_search_documents(products: Iterable) -> int:
     return len(rows)
 
 
-def _restriction(candidates_sql: tuple[str, list] | None) -> tuple[str, list]:
+def _restriction(candidates_sql: tuple[str, Sequence[Any]] | None) -> tuple[str, list]:
     """SQL and params that keep only products in a candidates subquery (e.g. in stock)."""
     if not candidates_sql:
         return "", []
     return f" AND product_id IN ({candidates_sql[0]})", list(candidates_sql[1])
 
 
-def fulltext_matches(query: str, *, limit: int, candidates_sql: tuple[str, list] | None = None) -> list[tuple[Any, float]]:
+def fulltext_matches(
+    query: str, *, limit: int, candidates_sql: tuple[str, Sequence[Any]] | None = None
+) -> list[tuple[Any, float]]:
     """(product id, rank) of PostgreSQL full-text matches for ``query`` (web-search syntax), best first."""
     config = shopguide_settings.SEARCH_CONFIG
     where, params = _restriction(candidates_sql)
@@ -61,7 +63,9 @@ def fulltext_matches(query: str, *, limit: int, candidates_sql: tuple[str, list]
         return [(pid, float(rank)) for pid, rank in cursor.fetchall()]
 
 
-def trigram_matches(query: str, *, limit: int, candidates_sql: tuple[str, list] | None = None) -> list[tuple[Any, float]]:
+def trigram_matches(
+    query: str, *, limit: int, candidates_sql: tuple[str, Sequence[Any]] | None = None
+) -> list[tuple[Any, float]]:
     """(product id, similarity) of titles that resemble ``query`` (pg_trgm word similarity)."""
     where, params = _restriction(candidates_sql)
     sql = (

@@ -1,3 +1,3 @@
 """Kept for imports documented before the layout of issue 14: the code is shopguide.services.segments."""
 
-from shopguide.services.segments import *  # noqa: F401,F403
+from shopguide.services.segments import *  # noqa: F403

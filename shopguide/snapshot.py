@@ -55,7 +55,9 @@ def take_catalog_snapshot(*, image_size: int, channels: int, progress: Progress)
     if total == 0:
         raise TrainingRefused("The catalogue is empty: add products before training.")
     snapshot = CatalogSnapshot()
-    in_stock, image_rows, image_chunks = [], [], []
+    in_stock: list[bool] = []
+    image_rows: list[int] = []
+    image_chunks: list[np.ndarray] = []
     batch: list = []
 
     def flush() -> None:
@@ -114,11 +116,13 @@ def take_event_snapshot(catalog: CatalogSnapshot, *, user_ids: list[Any] | None 
         rows = rows.filter(user_id__in=user_ids)
     rows = rows.order_by("user_id", "visitor", "ts", "pk").values_list("user_id", "visitor", "product_id", "type")
     snapshot = EventSnapshot()
-    current, items, kinds = None, {}, {}
+    current: tuple[str, Any] | None = None
+    items: dict[int, Any] = {}  # row -> when the actor last met it
+    kinds: dict[int, str] = {}  # row -> the event type it was met by
 
     def flush() -> None:
         if current is not None and items:
-            order = sorted(items, key=items.get)
+            order = sorted(items, key=items.__getitem__)
             snapshot.actors.append(current)
             snapshot.sequences.append(np.array(order, dtype=np.int64))
             snapshot.event_types.append(np.array([type_id[kinds[i]] for i in order], dtype=np.int64))

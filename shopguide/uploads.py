@@ -28,7 +28,9 @@ def read_query_image(data: bytes, *, size: int, channels: int):
     check_upload_size(len(data))
     if not data:
         raise InvalidImage("The uploaded file is empty.")
-    prepared = prepare_images([io.BytesIO(data)], size=size, channels=channels, max_pixels=shopguide_settings.MAX_IMAGE_PIXELS)
+    prepared = prepare_images(
+        [io.BytesIO(data)], size=size, channels=channels, max_pixels=shopguide_settings.MAX_IMAGE_PIXELS
+    )
     if prepared.errors:
         raise InvalidImage(f"The upload cannot be used as an image: {prepared.errors[0]}.")
     return prepared.array

@@ -37,13 +37,11 @@ EF_SEARCH = 100
 VECTOR_TYPES = {"vector": (register_vector_info, Vector), "halfvec": (register_halfvec_info, HalfVector)}
 
 
-def vector_literal(vector: Sequence[float]) -> str:
+def vector_literal(vector: Sequence[float] | np.ndarray) -> str:
     return "[" + ",".join(f"{float(x):.7g}" for x in vector) + "]"
 
 
-def write_product_vectors(
-    *, version: ModelVersion, space: str, product_ids: Sequence[Any], vectors: np.ndarray
-) -> int:
+def write_product_vectors(*, version: ModelVersion, space: str, product_ids: Sequence[Any], vectors: np.ndarray) -> int:
     """Bulk-write one space's vectors for a version (replacing any earlier ones for those products,
     so a re-delivered task writes each vector once). Returns the number written."""
     if len(product_ids) != len(vectors):
@@ -189,7 +187,7 @@ class VectorQuery:
     (no search when it has none)."""
 
     space: str
-    vector: Sequence[float] | None = None
+    vector: Sequence[float] | np.ndarray | None = None
     like: Any = None
     metric: str = "cosine"
 
@@ -227,9 +225,14 @@ def nearest_products(
     that pass.
     """
     return nearest_products_in_spaces(
-        version_id=version_id, dimensions={space: dimensions}, queries=[VectorQuery(space, vector, metric=metric)],
-        k=k, candidates=candidates, exclude_ids=exclude_ids, exact=exact,
-    ).neighbours[0]  # fmt: skip
+        version_id=version_id,
+        dimensions={space: dimensions},
+        queries=[VectorQuery(space, vector, metric=metric)],
+        k=k,
+        candidates=candidates,
+        exclude_ids=exclude_ids,
+        exact=exact,
+    ).neighbours[0]
 
 
 def pk_subquery_sql(queryset: QuerySet) -> tuple[str, tuple[Any, ...]]:
@@ -319,7 +322,10 @@ def nearest_products_in_spaces(
             if candidates is not None:
                 where.append(f"pv.product_id IN ({sub_sql})")
                 params.extend(sub_params)
-            sql = f"SELECT {index} AS query, pv.product_id, {distance} AS distance FROM {TABLE} pv WHERE {' AND '.join(where)}{guard}"
+            sql = (
+                f"SELECT {index} AS query, pv.product_id, {distance} AS distance FROM {TABLE} pv WHERE "
+                f"{' AND '.join(where)}{guard}"
+            )
             params += guard_params
             if exact:  # a materialised CTE cannot be answered from the index's order: all are scored
                 sql = f"WITH scored AS MATERIALIZED ({sql}) SELECT * FROM scored"
@@ -331,7 +337,7 @@ def nearest_products_in_spaces(
         # without a vector in that query's space has none). Query -1 marks these rows.
         scored = " UNION ALL ".join(
             f"SELECT {index} AS query, {own} AS vector, %s AS space" for index, (own, _) in enumerate(vectors)
-        )  # fmt: skip
+        )
         for (_, own_params), query in zip(vectors, queries):
             params += [*own_params, query.space]
         sql = (
@@ -348,7 +354,9 @@ def nearest_products_in_spaces(
         sql = f"WITH {', '.join(ctes)} {sql}"
     with transaction.atomic(), connection.cursor() as cursor:
         # One round trip for both settings (they last until the end of this transaction).
-        cursor.execute(f"SET LOCAL hnsw.iterative_scan = relaxed_order; SET LOCAL hnsw.ef_search = {max(EF_SEARCH, int(k))}")
+        cursor.execute(
+            f"SET LOCAL hnsw.iterative_scan = relaxed_order; SET LOCAL hnsw.ef_search = {max(EF_SEARCH, int(k))}"
+        )
         cursor.execute(sql, params)
         rows = cursor.fetchall()
     found: list[list[tuple[Any, float]]] = [[] for _ in queries]

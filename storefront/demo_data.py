@@ -23,7 +23,7 @@ import os
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -46,7 +46,7 @@ ProgressCallback = Callable[[int, int, str], None]
 DEFAULT_FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
 IMAGE_SIZE = 112
 # Fixed end of the simulated history, so the same seed gives the same timestamps on any day.
-EVENTS_END = datetime(2026, 11, 1, tzinfo=timezone.utc)
+EVENTS_END = datetime(2026, 11, 1, tzinfo=UTC)
 EVENTS_WINDOW = timedelta(days=120)
 SKU_PREFIX = "FM-"
 IN_STOCK_RATE = 0.92
@@ -104,7 +104,13 @@ CATEGORIES: tuple[CategorySpec, ...] = (
         slug="t-shirts-tops",
         nouns=("T-Shirt", "Tee", "Top", "Tank Top"),
         styles=(
-            "Relaxed", "Classic", "Essential", "Oversized", "Boxy", "Vintage", "Everyday",
+            "Relaxed",
+            "Classic",
+            "Essential",
+            "Oversized",
+            "Boxy",
+            "Vintage",
+            "Everyday",
             "Cropped",
         ),
         materials=("Cotton", "Organic Cotton", "Jersey", "Linen", "Modal", "Bamboo"),
@@ -127,7 +133,14 @@ CATEGORIES: tuple[CategorySpec, ...] = (
         slug="trousers",
         nouns=("Trousers", "Chinos", "Jeans", "Joggers", "Slacks"),
         styles=(
-            "Tailored", "Slim", "Wide-Leg", "Straight", "Tapered", "Pleated", "Cargo", "Relaxed",
+            "Tailored",
+            "Slim",
+            "Wide-Leg",
+            "Straight",
+            "Tapered",
+            "Pleated",
+            "Cargo",
+            "Relaxed",
         ),
         materials=("Cotton Twill", "Denim", "Wool Blend", "Linen", "Corduroy", "Stretch Cotton"),
         fits=("a slim fit", "a straight fit", "a relaxed fit", "a tapered fit", "a wide fit"),
@@ -149,11 +162,22 @@ CATEGORIES: tuple[CategorySpec, ...] = (
         slug="pullovers",
         nouns=("Pullover", "Jumper", "Sweater", "Sweatshirt", "Hoodie"),
         styles=(
-            "Chunky", "Cable-Knit", "Fine-Knit", "Cosy", "Ribbed", "Classic", "Oversized",
+            "Chunky",
+            "Cable-Knit",
+            "Fine-Knit",
+            "Cosy",
+            "Ribbed",
+            "Classic",
+            "Oversized",
             "Fisherman",
         ),
         materials=(
-            "Merino Wool", "Cashmere Blend", "Lambswool", "Cotton Knit", "Fleece", "Alpaca Blend",
+            "Merino Wool",
+            "Cashmere Blend",
+            "Lambswool",
+            "Cotton Knit",
+            "Fleece",
+            "Alpaca Blend",
         ),
         fits=_GARMENT_FITS,
         seasons={"winter": 4, "autumn": 4, "spring": 1},
@@ -174,7 +198,14 @@ CATEGORIES: tuple[CategorySpec, ...] = (
         slug="dresses",
         nouns=("Dress", "Midi Dress", "Maxi Dress", "Wrap Dress", "Shift Dress", "Slip Dress"),
         styles=(
-            "Floral", "Elegant", "Flowing", "Pleated", "Tiered", "Belted", "Minimal", "Sleeveless",
+            "Floral",
+            "Elegant",
+            "Flowing",
+            "Pleated",
+            "Tiered",
+            "Belted",
+            "Minimal",
+            "Sleeveless",
         ),
         materials=("Viscose", "Silk", "Chiffon", "Linen", "Cotton Poplin", "Satin", "Crepe"),
         fits=("a fitted waist", "a flowing skirt", "a relaxed fit", "an A-line shape"),
@@ -196,11 +227,22 @@ CATEGORIES: tuple[CategorySpec, ...] = (
         slug="coats",
         nouns=("Coat", "Parka", "Trench Coat", "Overcoat", "Peacoat", "Jacket"),
         styles=(
-            "Tailored", "Quilted", "Double-Breasted", "Hooded", "Belted", "Longline", "Padded",
+            "Tailored",
+            "Quilted",
+            "Double-Breasted",
+            "Hooded",
+            "Belted",
+            "Longline",
+            "Padded",
             "Classic",
         ),
         materials=(
-            "Wool", "Wool Blend", "Recycled Down", "Gabardine", "Waxed Cotton", "Cashmere Blend",
+            "Wool",
+            "Wool Blend",
+            "Recycled Down",
+            "Gabardine",
+            "Waxed Cotton",
+            "Cashmere Blend",
         ),
         fits=("a regular fit", "a relaxed fit", "a tailored fit", "an oversized fit"),
         seasons={"winter": 5, "autumn": 4, "spring": 1},
@@ -221,7 +263,14 @@ CATEGORIES: tuple[CategorySpec, ...] = (
         slug="sandals",
         nouns=("Sandals", "Sliders", "Flip-Flops", "Espadrilles", "Slingbacks"),
         styles=(
-            "Strappy", "Flat", "Platform", "Cushioned", "Woven", "Minimal", "Sporty", "Buckled",
+            "Strappy",
+            "Flat",
+            "Platform",
+            "Cushioned",
+            "Woven",
+            "Minimal",
+            "Sporty",
+            "Buckled",
         ),
         materials=("Leather", "Suede", "Rubber", "Cork", "Woven Raffia", "Vegan Leather"),
         fits=_SHOE_FITS + ("adjustable straps",),
@@ -243,7 +292,13 @@ CATEGORIES: tuple[CategorySpec, ...] = (
         slug="shirts",
         nouns=("Shirt", "Oxford Shirt", "Overshirt", "Blouse", "Flannel Shirt"),
         styles=(
-            "Tailored", "Button-Down", "Relaxed", "Slim", "Striped", "Checked", "Classic",
+            "Tailored",
+            "Button-Down",
+            "Relaxed",
+            "Slim",
+            "Striped",
+            "Checked",
+            "Classic",
             "Band-Collar",
         ),
         materials=("Cotton Poplin", "Oxford Cotton", "Linen", "Flannel", "Chambray", "Silk"),
@@ -266,7 +321,13 @@ CATEGORIES: tuple[CategorySpec, ...] = (
         slug="sneakers",
         nouns=("Sneakers", "Trainers", "Running Shoes", "Low-Top Sneakers", "Skate Shoes"),
         styles=(
-            "Retro", "Lightweight", "Chunky", "Minimal", "Court", "Everyday", "Performance",
+            "Retro",
+            "Lightweight",
+            "Chunky",
+            "Minimal",
+            "Court",
+            "Everyday",
+            "Performance",
             "Slip-On",
         ),
         materials=("Canvas", "Leather", "Mesh", "Suede", "Knit", "Recycled Mesh"),
@@ -288,11 +349,22 @@ CATEGORIES: tuple[CategorySpec, ...] = (
         name="Bags",
         slug="bags",
         nouns=(
-            "Tote Bag", "Shoulder Bag", "Backpack", "Crossbody Bag", "Clutch", "Handbag",
+            "Tote Bag",
+            "Shoulder Bag",
+            "Backpack",
+            "Crossbody Bag",
+            "Clutch",
+            "Handbag",
             "Weekender",
         ),
         styles=(
-            "Structured", "Slouchy", "Mini", "Quilted", "Everyday", "Classic", "Oversized",
+            "Structured",
+            "Slouchy",
+            "Mini",
+            "Quilted",
+            "Everyday",
+            "Classic",
+            "Oversized",
             "Convertible",
         ),
         materials=("Leather", "Canvas", "Nylon", "Vegan Leather", "Suede", "Recycled Polyester"),
@@ -315,10 +387,22 @@ CATEGORIES: tuple[CategorySpec, ...] = (
         slug="ankle-boots",
         nouns=("Ankle Boots", "Chelsea Boots", "Booties", "Lace-Up Boots", "Combat Boots"),
         styles=(
-            "Heeled", "Chunky", "Classic", "Lug-Sole", "Pointed", "Block-Heel", "Lace-Up", "Sleek",
+            "Heeled",
+            "Chunky",
+            "Classic",
+            "Lug-Sole",
+            "Pointed",
+            "Block-Heel",
+            "Lace-Up",
+            "Sleek",
         ),
         materials=(
-            "Leather", "Suede", "Waxed Leather", "Nubuck", "Vegan Leather", "Shearling-Lined Suede",
+            "Leather",
+            "Suede",
+            "Waxed Leather",
+            "Nubuck",
+            "Vegan Leather",
+            "Shearling-Lined Suede",
         ),
         fits=_SHOE_FITS,
         seasons={"autumn": 4, "winter": 4, "spring": 1},
@@ -339,10 +423,31 @@ CATEGORIES: tuple[CategorySpec, ...] = (
 _CATEGORY_INDEX = {spec.name: i for i, spec in enumerate(CATEGORIES)}
 
 BRANDS: tuple[str, ...] = (
-    "Nordlys", "Halden", "Marlowe", "Ostra", "Vellum", "Tidewater", "Bramble & Co", "Kestrel",
-    "Lumen", "Saltmarsh", "Fjell", "Corvo", "Arden", "Willowby", "Northgate", "Solace",
-    "Ember Lane", "Quill", "Rivermoor", "Aster", "Juniper", "Calder", "Maison Rive", "Outpost",
-)  # fmt: skip
+    "Nordlys",
+    "Halden",
+    "Marlowe",
+    "Ostra",
+    "Vellum",
+    "Tidewater",
+    "Bramble & Co",
+    "Kestrel",
+    "Lumen",
+    "Saltmarsh",
+    "Fjell",
+    "Corvo",
+    "Arden",
+    "Willowby",
+    "Northgate",
+    "Solace",
+    "Ember Lane",
+    "Quill",
+    "Rivermoor",
+    "Aster",
+    "Juniper",
+    "Calder",
+    "Maison Rive",
+    "Outpost",
+)
 
 
 # --------------------------------------------------------------------------------------------
@@ -386,12 +491,8 @@ def build_demo_dataset(
         image_source = "fashion-mnist"
 
     skus = [f"{SKU_PREFIX}{i + 1:06d}" for i in range(n_products)]
-    image_paths, colours = _write_images(
-        skus, categories, images_root, fashion_mnist, seed=seed, progress=progress
-    )
-    products = _make_products(
-        skus, categories, image_paths, colours, np.random.default_rng([seed, _STREAM_TEXT])
-    )
+    image_paths, colours = _write_images(skus, categories, images_root, fashion_mnist, seed=seed, progress=progress)
+    products = _make_products(skus, categories, image_paths, colours, np.random.default_rng([seed, _STREAM_TEXT]))
     events = _simulate_events(products, n_shoppers, np.random.default_rng([seed, _STREAM_EVENTS]))
 
     catalog_path = out_dir / "catalog.jsonl"
@@ -401,8 +502,12 @@ def build_demo_dataset(
     _write_jsonl_atomic(catalog_path, (p.to_json() for p in products))
     logger.info(
         "Demo data set in %s: %d products (%s images), %d events from %d shoppers.",
-        out_dir, n_products, image_source, len(events), n_shoppers,
-    )  # fmt: skip
+        out_dir,
+        n_products,
+        image_source,
+        len(events),
+        n_shoppers,
+    )
     return DemoDataset(
         catalog_path=catalog_path,
         events_path=events_path,
@@ -475,18 +580,14 @@ def _read_idx(path: Path, *, magic: int) -> np.ndarray:
     return np.frombuffer(data, dtype=np.uint8, offset=offset).reshape(dims)
 
 
-def _pick_fashion_mnist(
-    fm: _FashionMnist, categories: np.ndarray, rng: np.random.Generator
-) -> np.ndarray:
+def _pick_fashion_mnist(fm: _FashionMnist, categories: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """For each product, the index of a distinct Fashion-MNIST image of its category."""
     picks = np.empty(len(categories), dtype=np.int64)
     for label in range(len(CATEGORIES)):
         slots = np.flatnonzero(categories == label)
         pool = np.flatnonzero(fm.labels == label)
         if len(slots) > len(pool):
-            raise ValueError(
-                f"Asked for {len(slots)} {CATEGORIES[label].name}; Fashion-MNIST has {len(pool)}"
-            )
+            raise ValueError(f"Asked for {len(slots)} {CATEGORIES[label].name}; Fashion-MNIST has {len(pool)}")
         picks[slots] = rng.choice(pool, size=len(slots), replace=False)
     return picks
 
@@ -519,12 +620,21 @@ def _tone_word(raw: np.ndarray) -> str:
 # --------------------------------------------------------------------------------------------
 
 _PALETTE: tuple[tuple[str, tuple[int, int, int]], ...] = (
-    ("black", (28, 28, 30)), ("charcoal", (62, 64, 68)), ("navy", (32, 44, 88)),
-    ("grey", (128, 128, 132)), ("stone", (188, 178, 160)), ("camel", (176, 130, 80)),
-    ("olive", (96, 104, 60)), ("burgundy", (110, 30, 45)), ("red", (190, 40, 40)),
-    ("blue", (50, 100, 170)), ("green", (40, 120, 80)), ("brown", (100, 66, 40)),
-    ("pink", (222, 140, 160)), ("mustard", (205, 160, 40)),
-)  # fmt: skip
+    ("black", (28, 28, 30)),
+    ("charcoal", (62, 64, 68)),
+    ("navy", (32, 44, 88)),
+    ("grey", (128, 128, 132)),
+    ("stone", (188, 178, 160)),
+    ("camel", (176, 130, 80)),
+    ("olive", (96, 104, 60)),
+    ("burgundy", (110, 30, 45)),
+    ("red", (190, 40, 40)),
+    ("blue", (50, 100, 170)),
+    ("green", (40, 120, 80)),
+    ("brown", (100, 66, 40)),
+    ("pink", (222, 140, 160)),
+    ("mustard", (205, 160, 40)),
+)
 
 _CANVAS = 224  # drawn at twice the final size, then downsampled for smooth edges
 
@@ -555,39 +665,61 @@ class _Canvas:
         ImageDraw.Draw(getattr(self, layer)).polygon(self._xy(points), fill=255)
 
     def line(self, layer: str, points: Sequence[tuple[float, float]], width: float) -> None:
-        ImageDraw.Draw(getattr(self, layer)).line(
-            self._xy(points), fill=255, width=self._width(width), joint="curve"
-        )
+        ImageDraw.Draw(getattr(self, layer)).line(self._xy(points), fill=255, width=self._width(width), joint="curve")
 
     def ellipse(self, layer: str, x0: float, y0: float, x1: float, y1: float) -> None:
         ImageDraw.Draw(getattr(self, layer)).ellipse(self._box(x0, y0, x1, y1), fill=255)
 
-    def arc(self, layer: str, box: tuple[float, float, float, float], start: float,
-            end: float, width: float) -> None:  # fmt: skip
-        ImageDraw.Draw(getattr(self, layer)).arc(
-            self._box(*box), start, end, fill=255, width=self._width(width)
-        )
+    def arc(self, layer: str, box: tuple[float, float, float, float], start: float, end: float, width: float) -> None:
+        ImageDraw.Draw(getattr(self, layer)).arc(self._box(*box), start, end, fill=255, width=self._width(width))
 
 
 def _draw_tshirt(c: _Canvas, rng: np.random.Generator) -> None:
     sleeve = rng.uniform(0.30, 0.40)
     hem = rng.uniform(0.80, 0.90)
-    c.polygon("body", [
-        (0.38, 0.15), (0.44, 0.20), (0.50, 0.215), (0.56, 0.20), (0.62, 0.15), (0.74, 0.19),
-        (0.90, sleeve), (0.80, sleeve + 0.09), (0.70, 0.34), (0.70, hem), (0.30, hem),
-        (0.30, 0.34), (0.20, sleeve + 0.09), (0.10, sleeve), (0.26, 0.19),
-    ])  # fmt: skip
+    c.polygon(
+        "body",
+        [
+            (0.38, 0.15),
+            (0.44, 0.20),
+            (0.50, 0.215),
+            (0.56, 0.20),
+            (0.62, 0.15),
+            (0.74, 0.19),
+            (0.90, sleeve),
+            (0.80, sleeve + 0.09),
+            (0.70, 0.34),
+            (0.70, hem),
+            (0.30, hem),
+            (0.30, 0.34),
+            (0.20, sleeve + 0.09),
+            (0.10, sleeve),
+            (0.26, 0.19),
+        ],
+    )
     c.line("dark", [(0.38, 0.15), (0.44, 0.20), (0.50, 0.215), (0.56, 0.20), (0.62, 0.15)], 0.015)
 
 
 def _draw_long_sleeved(c: _Canvas, rng: np.random.Generator, *, hem: float, flare: float) -> None:
     """Shared body of pullovers, shirts and coats: long sleeves, body widening by ``flare``."""
     cuff = rng.uniform(0.74, 0.84)
-    c.polygon("body", [
-        (0.39, 0.14), (0.50, 0.20), (0.61, 0.14), (0.73, 0.17), (0.92, cuff), (0.81, cuff + 0.03),
-        (0.70, 0.38), (0.70 + flare, hem), (0.30 - flare, hem), (0.30, 0.38),
-        (0.19, cuff + 0.03), (0.08, cuff),
-    ])  # fmt: skip
+    c.polygon(
+        "body",
+        [
+            (0.39, 0.14),
+            (0.50, 0.20),
+            (0.61, 0.14),
+            (0.73, 0.17),
+            (0.92, cuff),
+            (0.81, cuff + 0.03),
+            (0.70, 0.38),
+            (0.70 + flare, hem),
+            (0.30 - flare, hem),
+            (0.30, 0.38),
+            (0.19, cuff + 0.03),
+            (0.08, cuff),
+        ],
+    )
 
 
 def _draw_pullover(c: _Canvas, rng: np.random.Generator) -> None:
@@ -629,11 +761,23 @@ def _draw_coat(c: _Canvas, rng: np.random.Generator) -> None:
 def _draw_dress(c: _Canvas, rng: np.random.Generator) -> None:
     hem_half = rng.uniform(0.18, 0.32)
     waist = rng.uniform(0.38, 0.46)
-    c.polygon("body", [
-        (0.39, 0.08), (0.42, 0.08), (0.44, 0.20), (0.56, 0.20), (0.58, 0.08), (0.61, 0.08),
-        (0.63, 0.24), (0.59, waist), (0.5 + hem_half, 0.93), (0.5 - hem_half, 0.93),
-        (0.41, waist), (0.37, 0.24),
-    ])  # fmt: skip
+    c.polygon(
+        "body",
+        [
+            (0.39, 0.08),
+            (0.42, 0.08),
+            (0.44, 0.20),
+            (0.56, 0.20),
+            (0.58, 0.08),
+            (0.61, 0.08),
+            (0.63, 0.24),
+            (0.59, waist),
+            (0.5 + hem_half, 0.93),
+            (0.5 - hem_half, 0.93),
+            (0.41, waist),
+            (0.37, 0.24),
+        ],
+    )
     c.line("dark", [(0.41, waist), (0.59, waist)], 0.015)
     if rng.random() < 0.5:  # pleats / tiers
         for k in range(1, 4):
@@ -645,10 +789,18 @@ def _draw_dress(c: _Canvas, rng: np.random.Generator) -> None:
 def _draw_trousers(c: _Canvas, rng: np.random.Generator) -> None:
     flare = rng.uniform(-0.03, 0.05)
     crotch = rng.uniform(0.32, 0.40)
-    c.polygon("body", [
-        (0.32, 0.08), (0.68, 0.08), (0.70 + flare, 0.94), (0.54, 0.94), (0.50, crotch),
-        (0.46, 0.94), (0.30 - flare, 0.94),
-    ])  # fmt: skip
+    c.polygon(
+        "body",
+        [
+            (0.32, 0.08),
+            (0.68, 0.08),
+            (0.70 + flare, 0.94),
+            (0.54, 0.94),
+            (0.50, crotch),
+            (0.46, 0.94),
+            (0.30 - flare, 0.94),
+        ],
+    )
     c.line("dark", [(0.32, 0.13), (0.68, 0.13)], 0.01)  # waistband
     c.line("dark", [(0.50, 0.13), (0.50, crotch - 0.06)], 0.008)  # fly
     c.arc("dark", (0.26, 0.06, 0.42, 0.26), 0, 90, 0.008)  # pockets
@@ -667,10 +819,19 @@ def _draw_sandal(c: _Canvas, rng: np.random.Generator) -> None:
 
 def _draw_sneaker(c: _Canvas, rng: np.random.Generator) -> None:
     top = rng.uniform(0.26, 0.36)
-    c.polygon("body", [
-        (0.10, 0.62), (0.12, 0.46), (0.34, 0.41), (0.50, top), (0.64, top), (0.70, 0.44),
-        (0.88, 0.52), (0.92, 0.62),
-    ])  # fmt: skip
+    c.polygon(
+        "body",
+        [
+            (0.10, 0.62),
+            (0.12, 0.46),
+            (0.34, 0.41),
+            (0.50, top),
+            (0.64, top),
+            (0.70, 0.44),
+            (0.88, 0.52),
+            (0.92, 0.62),
+        ],
+    )
     c.polygon("light", [(0.08, 0.62), (0.93, 0.62), (0.92, 0.71), (0.09, 0.71)])  # sole
     c.line("dark", [(0.09, 0.71), (0.92, 0.71)], 0.012)
     for k in range(4):  # laces
@@ -692,10 +853,22 @@ def _draw_bag(c: _Canvas, rng: np.random.Generator) -> None:
 def _draw_ankle_boot(c: _Canvas, rng: np.random.Generator) -> None:
     shaft = rng.uniform(0.10, 0.22)
     heel = rng.uniform(0.06, 0.14)
-    c.polygon("body", [
-        (0.20, shaft), (0.46, shaft), (0.48, 0.44), (0.70, 0.52), (0.87, 0.58), (0.90, 0.66),
-        (0.90, 0.72), (0.30, 0.72), (0.28, 0.72 + heel), (0.15, 0.72 + heel), (0.14, 0.55),
-    ])  # fmt: skip
+    c.polygon(
+        "body",
+        [
+            (0.20, shaft),
+            (0.46, shaft),
+            (0.48, 0.44),
+            (0.70, 0.52),
+            (0.87, 0.58),
+            (0.90, 0.66),
+            (0.90, 0.72),
+            (0.30, 0.72),
+            (0.28, 0.72 + heel),
+            (0.15, 0.72 + heel),
+            (0.14, 0.55),
+        ],
+    )
     c.polygon("dark", [(0.15, 0.72), (0.28, 0.72), (0.28, 0.72 + heel), (0.15, 0.72 + heel)])
     c.line("dark", [(0.30, 0.72), (0.90, 0.72)], 0.02)  # sole
     c.polygon("dark", [(0.26, shaft + 0.04), (0.38, shaft + 0.04), (0.36, 0.42), (0.28, 0.42)])
@@ -703,9 +876,17 @@ def _draw_ankle_boot(c: _Canvas, rng: np.random.Generator) -> None:
 
 
 _DRAWERS: tuple[Callable[[_Canvas, np.random.Generator], None], ...] = (
-    _draw_tshirt, _draw_trousers, _draw_pullover, _draw_dress, _draw_coat,
-    _draw_sandal, _draw_shirt, _draw_sneaker, _draw_bag, _draw_ankle_boot,
-)  # fmt: skip
+    _draw_tshirt,
+    _draw_trousers,
+    _draw_pullover,
+    _draw_dress,
+    _draw_coat,
+    _draw_sandal,
+    _draw_shirt,
+    _draw_sneaker,
+    _draw_bag,
+    _draw_ankle_boot,
+)
 _SHOE_CATEGORIES = frozenset({5, 7, 9})
 
 
@@ -891,22 +1072,28 @@ def _describe(
     fit = _fit_for(spec, style, rng)
     plural = _is_plural(noun)
     styled_noun = f"{style_l} {noun_l}" if plural else f"{_article(style_l)} {style_l} {noun_l}"
-    what = _pick(rng, (
-        f"{style} {noun_l} in {colour}, made from {material_l} with {fit}.",
-        f"{'These' if plural else 'This'} {material_l} {noun_l} {'come' if plural else 'comes'} "
-        f"in {colour} and {'have' if plural else 'has'} {fit}.",
-        f"From {brand}, {styled_noun} cut from {material_l}, finished in {colour} with {fit}.",
-    ))  # fmt: skip
+    what = _pick(
+        rng,
+        (
+            f"{style} {noun_l} in {colour}, made from {material_l} with {fit}.",
+            f"{'These' if plural else 'This'} {material_l} {noun_l} {'come' if plural else 'comes'} "
+            f"in {colour} and {'have' if plural else 'has'} {fit}.",
+            f"From {brand}, {styled_noun} cut from {material_l}, finished in {colour} with {fit}.",
+        ),
+    )
 
     season = _pick_weighted(rng, spec.seasons)
     occasion = _pick(rng, spec.occasions)
     when = _SEASON_PHRASES[season]
-    wear = _pick(rng, (
-        f"Made for {occasion} wear {when}.",
-        f"{_article(season).capitalize()} {season} pick for {occasion} days.",
-        f"Just right for {occasion} plans {when}.",
-        f"Works for {occasion} outfits {when}.",
-    ))  # fmt: skip
+    wear = _pick(
+        rng,
+        (
+            f"Made for {occasion} wear {when}.",
+            f"{_article(season).capitalize()} {season} pick for {occasion} days.",
+            f"Just right for {occasion} plans {when}.",
+            f"Works for {occasion} outfits {when}.",
+        ),
+    )
 
     sentences = [what, wear]
     if rng.random() < 0.6:
@@ -1013,16 +1200,12 @@ class _Session:
     clock: int
     events: list[tuple[int, str, int, str | None]]  # (ts, type, product index, query)
 
-    def emit(
-        self, kind: str, product: int, *, gap: tuple[int, int], query: str | None = None
-    ) -> None:
+    def emit(self, kind: str, product: int, *, gap: tuple[int, int], query: str | None = None) -> None:
         self.clock += int(self.rng.integers(gap[0], gap[1] + 1))
         self.events.append((self.clock, kind, product, query))
 
 
-def _simulate_events(
-    products: Sequence[_Product], n_shoppers: int, rng: np.random.Generator
-) -> list[dict]:
+def _simulate_events(products: Sequence[_Product], n_shoppers: int, rng: np.random.Generator) -> list[dict]:
     catalogue = _Catalogue(products, rng)
     width = max(3, len(str(n_shoppers)))
     rows: list[tuple[int, int, int, dict]] = []
@@ -1039,7 +1222,7 @@ def _simulate_events(
 
 
 def _iso(ts: int) -> str:
-    return datetime.fromtimestamp(ts, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.fromtimestamp(ts, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _simulate_shopper(
@@ -1075,8 +1258,8 @@ def _shop_one_session(session: _Session, shopper: _Shopper, catalogue: _Catalogu
         if history and rng.random() < _REVISIT_RATE:
             product = history[-1 - int(rng.integers(min(len(history), 20)))]
         else:
-            category = focus if rng.random() < _MAIN_CATEGORY_RATE else int(
-                rng.choice(len(CATEGORIES), p=shopper.preference)
+            category = (
+                focus if rng.random() < _MAIN_CATEGORY_RATE else int(rng.choice(len(CATEGORIES), p=shopper.preference))
             )
             product = catalogue.popular(category, rng)
         session.emit("view", product, gap=(15, 240))
@@ -1090,9 +1273,7 @@ def _shop_one_session(session: _Session, shopper: _Shopper, catalogue: _Catalogu
                 first = False
 
 
-def _maybe_cart(
-    session: _Session, shopper: _Shopper, catalogue: _Catalogue, product: int, cart: list[int]
-) -> None:
+def _maybe_cart(session: _Session, shopper: _Shopper, catalogue: _Catalogue, product: int, cart: list[int]) -> None:
     """After a view: maybe add to cart, and after a cart, maybe look at (and cart) something
     that goes with it."""
     rng = session.rng

@@ -144,7 +144,9 @@ SHOPGUIDE_PRODUCT_MODEL = "catalog.Product"
 SHOPGUIDE = {
     # Which X-Forwarded-For entry is the client's (see DJANGO_TRUSTED_PROXIES above).
     "THROTTLE_CACHE": "counters",
-    "TRUSTED_PROXIES": int(os.environ.get("DJANGO_TRUSTED_PROXIES", "1" if os.environ.get("DJANGO_BEHIND_PROXY") == "1" else "0")),
+    "TRUSTED_PROXIES": int(
+        os.environ.get("DJANGO_TRUSTED_PROXIES", "1" if os.environ.get("DJANGO_BEHIND_PROXY") == "1" else "0")
+    ),
     "CURRENCY": "EUR",
     # Sized so the first `make demo` trains everything in a few minutes on a 2-core CPU.
     "IMAGE_MODEL": {"epochs": 10},

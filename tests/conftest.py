@@ -70,9 +70,25 @@ def _worker(tmp_path, pool_args):
     queues = f"{shopguide_settings.QUEUE},{shopguide_settings.GPU_QUEUE}"
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "shopguide", "worker", "-Q", queues, *pool_args,
-             "--without-gossip", "--without-mingle", "--loglevel", "info"],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "shopguide",
+                "worker",
+                "-Q",
+                queues,
+                *pool_args,
+                "--without-gossip",
+                "--without-mingle",
+                "--loglevel",
+                "info",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
     deadline = time.monotonic() + WORKER_READY_TIMEOUT
     while b" ready." not in log_path.read_bytes():

@@ -110,7 +110,10 @@ class DemoServer(ServerProcess):
         with log_path.open("wb") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "manage.py", "runserver", f"127.0.0.1:{self.port}", "--noreload"],
-                cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                cwd=ROOT,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
             )
         self._wait_until_it_answers()
 
@@ -132,26 +135,55 @@ class DemoServer(ServerProcess):
 def production_environment(env: dict[str, str], **overrides: str) -> dict[str, str]:
     """``env`` with the demo's production settings, as a shop runs them (DEBUG off, a real secret
     key), on plain HTTP on loopback (no TLS to redirect to)."""
-    return {**env, "DJANGO_DEBUG": "0", "DJANGO_SECRET_KEY": "live-test-" + "k" * 50, "DJANGO_HTTPS": "0",
-            "DJANGO_ALLOWED_HOSTS": "127.0.0.1", **overrides}  # fmt: skip
+    return {
+        **env,
+        "DJANGO_DEBUG": "0",
+        "DJANGO_SECRET_KEY": "live-test-" + "k" * 50,
+        "DJANGO_HTTPS": "0",
+        "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
+        **overrides,
+    }
 
 
 class GunicornServer(ServerProcess):
     """The demo shop under gunicorn (sync workers) on a free port, as a real process; stop() ends
     it. ``access_log``: a file with one line per request, "METHOD PATH STATUS"."""
 
-    def __init__(self, env, log_path: Path, *, workers: int = 2, access_log: Path | None = None,
-                 ready_path: str = "/api/shopguide/trending/", extra_args: tuple[str, ...] = ()) -> None:  # fmt: skip
+    def __init__(
+        self,
+        env,
+        log_path: Path,
+        *,
+        workers: int = 2,
+        access_log: Path | None = None,
+        ready_path: str = "/api/shopguide/trending/",
+        extra_args: tuple[str, ...] = (),
+    ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
         access = ["--access-logfile", str(access_log), "--access-logformat", "%(m)s %(U)s %(s)s"] if access_log else []
         with log_path.open("wb") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "gunicorn", "storefront.wsgi", "-w", str(workers), "-b", f"127.0.0.1:{self.port}",
-                 "--timeout", "60", *access, *extra_args],
-                cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-            )  # fmt: skip
+                [
+                    sys.executable,
+                    "-m",
+                    "gunicorn",
+                    "storefront.wsgi",
+                    "-w",
+                    str(workers),
+                    "-b",
+                    f"127.0.0.1:{self.port}",
+                    "--timeout",
+                    "60",
+                    *access,
+                    *extra_args,
+                ],
+                cwd=ROOT,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
         try:
             wait_until_answering(self.url + ready_path)
         except AssertionError:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from datetime import UTC
 
 import numpy as np
 from django.core.files.base import ContentFile
@@ -55,14 +56,14 @@ def make_articles(n: int, *, with_images: bool = True, prefix: str = "A", availa
 
 def make_history(articles: list[Article], *, n_users: int = 12, per_user: int = 6, seed: int = 0) -> list:
     """Customers who each shop one shelf (customer u likes shelf u % 3), viewing then buying."""
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
     from shopguide.models import Interaction
     from tests.testapp.models import Customer
 
     rng = np.random.default_rng(seed)
     by_shelf = [[a for i, a in enumerate(articles) if i % len(SHELVES) == s] for s in range(len(SHELVES))]
-    start = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    start = datetime(2026, 1, 1, tzinfo=UTC)
     customers, events = [], []
     for u in range(n_users):
         customer = Customer.objects.create_user(f"shopper{u}@example.com")
@@ -73,6 +74,8 @@ def make_history(articles: list[Article], *, n_users: int = 12, per_user: int = 
             ts = start + timedelta(days=u, minutes=10 * step)
             events.append(Interaction(user=customer, product=shelf[index], type="view", ts=ts))
             if step % 2:
-                events.append(Interaction(user=customer, product=shelf[index], type="purchase", ts=ts + timedelta(minutes=1)))
+                events.append(
+                    Interaction(user=customer, product=shelf[index], type="purchase", ts=ts + timedelta(minutes=1))
+                )
     Interaction.objects.bulk_create(events)
     return customers

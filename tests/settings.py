@@ -128,7 +128,8 @@ if "SHOPGUIDE_TEST_BROKER" not in os.environ:
     else:
         db = DATABASES["default"]
         os.environ["SHOPGUIDE_TEST_BROKER"] = (
-            f"sqla+postgresql+psycopg://{db['USER']}:{db.get('PASSWORD') or ''}@{db['HOST'] if not db['HOST'].startswith('/') else ''}"
+            f"sqla+postgresql+psycopg://{db['USER']}:{db.get('PASSWORD') or ''}@"
+            f"{db['HOST'] if not db['HOST'].startswith('/') else ''}"
             f"{':' + str(db['PORT']) if db.get('PORT') and not db['HOST'].startswith('/') else ''}/test_{db['NAME']}"
             + (f"?host={db['HOST']}&port={db.get('PORT') or 5432}" if db["HOST"].startswith("/") else "")
         )

@@ -45,8 +45,17 @@ def test_lookups_by_sku_and_pk_tolerate_unknown_keys(articles):
 
 def test_default_adapter_is_driven_by_the_field_mapping(articles):
     with override_settings(
-        SHOPGUIDE={"PRODUCT_FIELDS": {"title": "name", "text": "summary", "category": None, "image": None,
-                                      "price": "cost", "in_stock": "available", "sku": "code"}}
+        SHOPGUIDE={
+            "PRODUCT_FIELDS": {
+                "title": "name",
+                "text": "summary",
+                "category": None,
+                "image": None,
+                "price": "cost",
+                "in_stock": "available",
+                "sku": "code",
+            }
+        }
     ):
         adapter = get_adapter()
         assert type(adapter) is CatalogAdapter
@@ -66,8 +75,17 @@ def test_default_adapter_filters_by_a_category_relation(articles):
     from tests.testapp.models import Shelf
 
     with override_settings(
-        SHOPGUIDE={"PRODUCT_FIELDS": {"title": "name", "text": "summary", "category": "shelves", "image": None,
-                                      "price": "cost", "in_stock": "available", "sku": "code"}}
+        SHOPGUIDE={
+            "PRODUCT_FIELDS": {
+                "title": "name",
+                "text": "summary",
+                "category": "shelves",
+                "image": None,
+                "price": "cost",
+                "in_stock": "available",
+                "sku": "code",
+            }
+        }
     ):
         adapter = get_adapter()
         rings = Shelf.objects.get(label="Rings")

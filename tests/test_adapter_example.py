@@ -24,8 +24,16 @@ def example_settings() -> dict:
     return {
         **settings.SHOPGUIDE,
         "ADAPTER": "tests.testapp.offers_adapter.OfferAdapter",
-        "PRODUCT_FIELDS": {"title": "name", "text": ["summary"], "sku": "code", "category": None, "image": None,
-                           "price": None, "in_stock": None, "visible": None},  # fmt: skip
+        "PRODUCT_FIELDS": {
+            "title": "name",
+            "text": ["summary"],
+            "sku": "code",
+            "category": None,
+            "image": None,
+            "price": None,
+            "in_stock": None,
+            "visible": None,
+        },
         "CURRENCY": None,  # every currency comes from an offer
     }
 
@@ -54,7 +62,7 @@ def ids_of(body: dict) -> list:
 def test_the_readme_shows_the_example_adapter_verbatim():
     readme = (ROOT / "README.md").read_text()
     code = EXAMPLE.read_text()
-    body = code[code.index("class OfferAdapter"):]
+    body = code[code.index("class OfferAdapter") :]
     assert body.strip() in readme
 
 

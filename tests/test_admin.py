@@ -107,7 +107,13 @@ def test_version_page_shows_evaluation_loss_curves_and_embedding_map(staff_clien
     run = run_training(request_training().pk)
     html = staff_client.get(reverse("admin:shopguide_modelversion_change", args=[run.version.pk])).content.decode()
     assert html.count("data:image/png;base64,") == 2
-    for name in ("behaviour · lstm", "behaviour · popularity", "behaviour · item_knn", "behaviour · markov", "image · raw pixels"):
+    for name in (
+        "behaviour · lstm",
+        "behaviour · popularity",
+        "behaviour · item_knn",
+        "behaviour · markov",
+        "image · raw pixels",
+    ):
         assert name in html
     # Held-out figures come with their interval and sample size, and the decision in words.
     assert "95% interval" in html and "held-out n" in html

@@ -42,7 +42,7 @@ def assert_error(response, status: int, field: str | None = None) -> None:
     assert response.status_code == status, response.content
     body = response.json()
     if field:
-        assert field in body and body[field], body
+        assert body.get(field), body
     else:
         assert body.get("detail"), body
 
@@ -85,9 +85,14 @@ def test_filters_return_the_full_k_of_matching_products(shop, api_client):
 @pytest.mark.parametrize(
     "params, field",
     [
-        ({"k": 0}, "k"), ({"k": 101}, "k"), ({"k": "many"}, "k"), ({"space": "smell"}, "space"),
-        ({"min_price": "5", "max_price": "1"}, "min_price"), ({"min_price": "-1"}, "min_price"),
-        ({"exclude": ",".join(f"A-{i}" for i in range(101))}, "exclude"), ({"in_stock": "perhaps"}, "in_stock"),
+        ({"k": 0}, "k"),
+        ({"k": 101}, "k"),
+        ({"k": "many"}, "k"),
+        ({"space": "smell"}, "space"),
+        ({"min_price": "5", "max_price": "1"}, "min_price"),
+        ({"min_price": "-1"}, "min_price"),
+        ({"exclude": ",".join(f"A-{i}" for i in range(101))}, "exclude"),
+        ({"in_stock": "perhaps"}, "in_stock"),
     ],
 )
 def test_related_rejects_bad_parameters_with_a_message(db, api_client, params, field):
@@ -101,7 +106,9 @@ def test_related_of_an_unknown_product_is_404(db, api_client, pk):
     assert_error(api_client.get(f"{API}products/{pk}/related/"), 404)
 
 
-@pytest.mark.parametrize("value, expected", [("12", 12), (" 7", 7), ("abc", None), ("9" * 30, None), ("-1", -1), (None, None)])
+@pytest.mark.parametrize(
+    "value, expected", [("12", 12), (" 7", 7), ("abc", None), ("9" * 30, None), ("-1", -1), (None, None)]
+)
 def test_an_integer_primary_key_is_parsed_or_refused_not_sent_to_the_database(value, expected):
     from shopguide.adapter import CatalogAdapter
     from tests.testapp.models import Shelf
@@ -155,7 +162,7 @@ def ids_of(body: dict) -> list[str]:
 
 
 def test_customer_gets_personal_recommendations_without_what_they_bought(shop, api_client):
-    articles, customers = shop
+    _articles, customers = shop
     customer = customers[0]
     bought = set(Interaction.objects.filter(user=customer, type="purchase").values_list("product_id", flat=True))
     seen = set(Interaction.objects.filter(user=customer).values_list("product_id", flat=True))
@@ -181,7 +188,10 @@ def test_cart_items_are_excluded_and_read_as_part_of_the_sequence(shop, api_clie
 
 def test_guest_recommendations_come_from_the_session_history(shop, client):
     for code in ("A-0001", "A-0007", "A-0010"):  # Columns
-        assert client.post(f"{API}events/", {"type": "view", "product": code}, content_type="application/json").status_code == 201
+        assert (
+            client.post(f"{API}events/", {"type": "view", "product": code}, content_type="application/json").status_code
+            == 201
+        )
     body = client.get(f"{API}recommendations/", {"k": 5}).json()
     assert body["source"] == "personal" and len(body["results"]) == 5
     assert not {"A-0001", "A-0007", "A-0010"} & set(ids_of(body))
@@ -245,8 +255,14 @@ def test_search_with_filters(shop, api_client):
 
 @pytest.mark.parametrize(
     "params, field",
-    [({}, "q"), ({"q": "   "}, "q"), ({"q": "x" * 201}, "q"), ({"q": "a\x00b"}, "q"),
-     ({"q": "shoe", "offset": -1}, "offset"), ({"q": "shoe", "offset": 100}, "offset")],
+    [
+        ({}, "q"),
+        ({"q": "   "}, "q"),
+        ({"q": "x" * 201}, "q"),
+        ({"q": "a\x00b"}, "q"),
+        ({"q": "shoe", "offset": -1}, "offset"),
+        ({"q": "shoe", "offset": 100}, "offset"),
+    ],
 )
 def test_search_rejects_bad_queries_with_a_message(db, api_client, params, field):
     assert_error(api_client.get(f"{API}search/", params), 400, field)
@@ -270,7 +286,9 @@ def upload(data: bytes, name: str = "photo.png"):
 
 
 def test_search_by_image_finds_the_same_pattern(shop, api_client):
-    response = api_client.post(f"{API}search/image/", {"image": upload(pattern_png(2, seed=4242)), "k": 5}, format="multipart")
+    response = api_client.post(
+        f"{API}search/image/", {"image": upload(pattern_png(2, seed=4242)), "k": 5}, format="multipart"
+    )
     body = response.json()
     assert response.status_code == 200 and body["source"] == "image-search" and len(body["results"]) == 5
     # A ring pattern the model never saw: its nearest products are mostly rings.
@@ -301,7 +319,9 @@ def test_bad_uploads_get_400_with_a_message(shop, api_client, data, message):
 
 def test_oversized_upload_and_missing_field_are_refused(db, api_client, settings):
     settings.SHOPGUIDE = {**settings.SHOPGUIDE, "MAX_UPLOAD_BYTES": 1000}
-    response = api_client.post(f"{API}search/image/", {"image": upload(pattern_png(0, seed=1, size=200))}, format="multipart")
+    response = api_client.post(
+        f"{API}search/image/", {"image": upload(pattern_png(0, seed=1, size=200))}, format="multipart"
+    )
     assert_error(response, 400, "image")
     assert "limit" in response.json()["image"][0]
     assert_error(api_client.post(f"{API}search/image/", {}, format="multipart"), 400, "image")
@@ -344,12 +364,19 @@ def test_profiles_are_private_to_their_customer_and_staff(shop, api_client):
 
 def test_schema_lists_every_endpoint_and_docs_need_no_cdn(db, api_client):
     schema = api_client.get(f"{API}schema/", {"format": "json"}).json()
-    expected = {"products/{id}/related/", "recommendations/", "trending/", "search/", "search/image/",
-                "profiles/me/", "profiles/{username}/", "events/"}  # fmt: skip
+    expected = {
+        "products/{id}/related/",
+        "recommendations/",
+        "trending/",
+        "search/",
+        "search/image/",
+        "profiles/me/",
+        "profiles/{username}/",
+        "events/",
+    }
     assert {path.removeprefix(API) for path in schema["paths"]} >= expected
     html = api_client.get(f"{API}docs/").content.decode()
     assert "swagger" in html.lower() and "cdn." not in html and "//unpkg" not in html
-
 
 
 def test_blank_typed_parameters_are_client_errors(db, api_client):

@@ -4,10 +4,9 @@ from that baseline (stored lists and the live path), and the admin says so; othe
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
-import pytest
 from django.urls import reverse
 
 from shopguide.models import Interaction, ShopperList
@@ -25,7 +24,7 @@ def _shop(articles, *, structured: bool, n_users: int = 48, per_user: int = 4, s
     (``structured``: what one views predicts the rest, the co-occurrence item-kNN reads) or
     anywhere at random."""
     rng = np.random.default_rng(seed)
-    start = datetime(2026, 3, 1, tzinfo=timezone.utc)
+    start = datetime(2026, 3, 1, tzinfo=UTC)
     groups = len(articles) // GROUP
     customers, events = [], []
     for u in range(n_users):
@@ -33,7 +32,9 @@ def _shop(articles, *, structured: bool, n_users: int = 48, per_user: int = 4, s
         customers.append(customer)
         pool = articles[(u % groups) * GROUP : (u % groups + 1) * GROUP] if structured else articles
         for step, index in enumerate(rng.choice(len(pool), size=per_user, replace=False)):
-            events.append(Interaction(user=customer, product=pool[index], type="view", ts=start + timedelta(days=u, minutes=step)))
+            events.append(
+                Interaction(user=customer, product=pool[index], type="view", ts=start + timedelta(days=u, minutes=step))
+            )
     Interaction.objects.bulk_create(events)
     return customers
 
@@ -53,7 +54,9 @@ def test_item_knn_clearly_better_serves_the_recommendations_and_the_admin_says_s
     version = run.version
     behaviour = version.metrics["behaviour"]
     assert behaviour["baseline_check"]["prefer"] == "item_knn"
-    assert behaviour["baseline_check"]["difference"]["high"] < 0 and behaviour["baseline_check"]["difference"]["n"] == 48
+    assert (
+        behaviour["baseline_check"]["difference"]["high"] < 0 and behaviour["baseline_check"]["difference"]["n"] == 48
+    )
     assert behaviour["serving"]["personal"] == "item_knn" and behaviour_space.served_by(version) == "item_knn"
     assert behaviour_space.BASELINE_ARTIFACT in version.artifacts
     # The gate compares what serves: the candidate's scores are item-kNN's.
@@ -115,9 +118,14 @@ def test_a_related_space_its_baseline_beats_leaves_the_fused_list_and_the_admin_
     check = version.metrics["text"]["baseline_check"]
     assert check["serve"] == "baseline" and check["difference"]["high"] < 0 and check["difference"]["n"] >= 30
     related = version.metrics["related"]
-    assert related["baselines"]["text"].startswith("dropped from the fused related list for this version: full-text search beats the text model")
+    assert related["baselines"]["text"].startswith(
+        "dropped from the fused related list for this version: full-text search beats the text model"
+    )
     assert set(version.dimensions) == {"text", "behaviour"} and version.config["related_weights"] == {"behaviour": 1.0}
-    assert "dropped from the fused related list for this version: full-text search beats the text model" in _version_page(client, version)
+    assert (
+        "dropped from the fused related list for this version: full-text search beats the text model"
+        in _version_page(client, version)
+    )
 
 
 def test_fulltext_scores_rank_the_snapshot_documents_like_the_search(db):

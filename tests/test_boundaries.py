@@ -9,7 +9,11 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def run_python(code: str, **env) -> str:
     result = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120,
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
         env={**__import__("os").environ, **env},
     )
     assert result.returncode == 0, result.stderr

@@ -50,14 +50,22 @@ def shop(demo_env, demo_ready, tmp_path_factory):
 def chromium():
     missing = [path for path in (CHROMIUM, CHROMEDRIVER) if not Path(path).exists()]
     if missing:
-        pytest.skip(f"no {' or '.join(missing)}: install the Debian packages chromium chromium-driver (make system-deps)")
+        pytest.skip(
+            f"no {' or '.join(missing)}: install the Debian packages chromium chromium-driver (make system-deps)"
+        )
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
-    for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                     "--disable-background-networking", "--window-size=1280,1000"):
+    for argument in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-background-networking",
+        "--window-size=1280,1000",
+    ):
         options.add_argument(argument)
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
     yield driver
@@ -79,7 +87,9 @@ def wait_until(driver, shop, condition, what: str):
     try:
         return WebDriverWait(driver, WAIT_SECONDS).until(condition)
     except TimeoutException:
-        raise AssertionError(f"timed out waiting for {what}; page {driver.current_url}\nserver log:\n{shop.log()[-3000:]}") from None
+        raise AssertionError(
+            f"timed out waiting for {what}; page {driver.current_url}\nserver log:\n{shop.log()[-3000:]}"
+        ) from None
 
 
 def widget_items(driver, shop, name: str) -> list:
@@ -121,8 +131,9 @@ def test_home_shows_recommendations_and_trending_styled_and_scripted(browser, sh
         assert widget_attribute(browser, widget, "data-shopguide-events-url") == "/api/shopguide/events/"
     assert widget_attribute(browser, "recommended_for_you", "data-shopguide-source") == "trending"  # a new guest
     # widgets.css and widgets.js came from the app's static folder (nothing else styles the grid)
-    assert browser.execute_script(
-        "return getComputedStyle(document.querySelector('.shopguide-items')).display") == "grid"
+    assert (
+        browser.execute_script("return getComputedStyle(document.querySelector('.shopguide-items')).display") == "grid"
+    )
     assert wait_until(browser, shop, lambda d: d.execute_script("return !!window.shopguideWidgets"), "widgets.js")
     assert browser.execute_script("return document.querySelectorAll('script[src$=\"widgets.js\"]').length") == 1
     # a guest who looked at a product gets personal recommendations from the session's history
@@ -147,8 +158,12 @@ def test_product_page_shows_looks_similar_and_customers_also_bought_and_records_
     clicked = first.get_attribute("data-product-id")
     first.find_element(By.CSS_SELECTOR, "a").click()
     wait_until(browser, shop, lambda d: d.current_url.endswith(f"/products/{clicked}/"), "the clicked product's page")
-    row = wait_until(browser, shop, lambda d: stored_click(shop, widget="looks_similar", product=clicked, version=version),
-                     "the guest's click event")
+    row = wait_until(
+        browser,
+        shop,
+        lambda d: stored_click(shop, widget="looks_similar", product=clicked, version=version),
+        "the guest's click event",
+    )
     assert row[0] is None and len(row[1]) == 32
 
 
@@ -161,7 +176,9 @@ def test_search_by_words_and_by_image(browser, shop):
     box.send_keys(facts["title"])
     box.submit()
     wait_until(browser, shop, lambda d: "/search/?q=" in d.current_url, "the search page")
-    results = wait_until(browser, shop, lambda d: d.find_elements(By.CSS_SELECTOR, ".search-results li.card"), "search results")
+    results = wait_until(
+        browser, shop, lambda d: d.find_elements(By.CSS_SELECTOR, ".search-results li.card"), "search results"
+    )
     assert facts["title"] in [card.find_element(By.CSS_SELECTOR, "a div").text for card in results]
     assert browser.find_element(By.CSS_SELECTOR, ".search-results").get_attribute("data-source") == "hybrid"
     # A click on a search result is recorded like a widget's, as widget "search" of the model version.
@@ -170,13 +187,20 @@ def test_search_by_words_and_by_image(browser, shop):
     clicked = card.get_attribute("data-product-id")
     card.find_element(By.CSS_SELECTOR, "a").click()
     wait_until(browser, shop, lambda d: d.current_url.endswith(f"/products/{clicked}/"), "the clicked result's page")
-    wait_until(browser, shop, lambda d: stored_click(shop, widget="search", product=clicked, version=version), "the search click")
+    wait_until(
+        browser,
+        shop,
+        lambda d: stored_click(shop, widget="search", product=clicked, version=version),
+        "the search click",
+    )
     browser.back()
 
     browser.find_element(By.ID, "id_image").send_keys(facts["image"])
     browser.find_element(By.CSS_SELECTOR, ".image-search button[type=submit]").click()
     wait_until(browser, shop, lambda d: d.current_url.endswith("/search/image/"), "the image search page")
-    results = wait_until(browser, shop, lambda d: d.find_elements(By.CSS_SELECTOR, ".search-results li.card"), "image results")
+    results = wait_until(
+        browser, shop, lambda d: d.find_elements(By.CSS_SELECTOR, ".search-results li.card"), "image results"
+    )
     assert browser.find_element(By.CSS_SELECTOR, ".search-results").get_attribute("data-source") == "image-search"
     first = results[0]
     assert first.find_element(By.CSS_SELECTOR, "a div").text == facts["title"]  # its own photo looks most alike
@@ -195,7 +219,9 @@ def test_customer_sees_their_profile_and_a_click_on_a_recommendation_is_recorded
     wait_until(browser, shop, lambda d: d.current_url.endswith("/account/"), "the account page after login")
 
     # The URL changes when the page starts loading: wait for its content, not only the address.
-    affinities = wait_until(browser, shop, lambda d: d.find_elements(By.CSS_SELECTOR, ".affinities tbody tr"), "affinities")
+    affinities = wait_until(
+        browser, shop, lambda d: d.find_elements(By.CSS_SELECTOR, ".affinities tbody tr"), "affinities"
+    )
     assert affinities and all(row.find_element(By.CSS_SELECTOR, "td").text.endswith("%") for row in affinities)
     segments = browser.find_elements(By.CSS_SELECTOR, ".segments tbody tr")
     assert segments and all("%" in row.text for row in segments)  # the demo's rule-labelled segments, predicted
@@ -209,8 +235,11 @@ def test_customer_sees_their_profile_and_a_click_on_a_recommendation_is_recorded
     wait_until(browser, shop, lambda d: d.current_url.endswith(f"/products/{clicked}/"), "the clicked product's page")
     # A logged-in customer's POST passes Django's CSRF check only with the X-CSRFToken header.
     row = wait_until(
-        browser, shop,
-        lambda d: stored_click(shop, widget="account_recommended", product=clicked, version=version, user_id=facts["user_id"]),
+        browser,
+        shop,
+        lambda d: stored_click(
+            shop, widget="account_recommended", product=clicked, version=version, user_id=facts["user_id"]
+        ),
         "the customer's click event",
     )
     assert row[0] == facts["user_id"]

@@ -5,11 +5,12 @@ Run alone with: .venv/bin/python -m pytest tests/test_demo_data.py -q -p no:djan
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import re
 from collections import Counter, defaultdict
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -29,9 +30,7 @@ N_SHOPPERS = 10
 CATALOG_KEYS = {"sku", "title", "description", "category", "price", "image", "in_stock"}
 EVENT_TYPES = {"view", "cart", "purchase", "search", "click"}
 ISO_UTC = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
-FASHION_MNIST_PRESENT = (
-    demo_data.DEFAULT_FASHION_MNIST_DIR / "train-images-idx3-ubyte.gz"
-).is_file()
+FASHION_MNIST_PRESENT = (demo_data.DEFAULT_FASHION_MNIST_DIR / "train-images-idx3-ubyte.gz").is_file()
 MISSING_DIR = Path("/nonexistent/fashion-mnist")
 
 
@@ -162,21 +161,21 @@ def test_searches_are_followed_by_a_view_of_the_clicked_product(events) -> None:
     for event in events:
         by_user[event["user"]].append(event)
     for history in by_user.values():
-        for before, after in zip(history, history[1:]):
+        for before, after in itertools.pairwise(history):
             if before["type"] == "search":
                 assert (after["type"], after["sku"]) == ("view", before["sku"])
 
 
 def test_timestamps_sorted_strictly_increasing_per_user_and_in_window(events) -> None:
     def parse(ts: str) -> datetime:
-        return datetime.strptime(ts, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+        return datetime.strptime(ts, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
 
     stamps = [parse(e["ts"]) for e in events]
     assert stamps == sorted(stamps)
-    assert EVENTS_END - EVENTS_WINDOW <= stamps[0] and stamps[-1] < EVENTS_END
+    assert stamps[0] >= EVENTS_END - EVENTS_WINDOW and stamps[-1] < EVENTS_END
     last: dict[str, datetime] = {}
     for event, ts in zip(events, stamps):
-        assert ts > last.get(event["user"], datetime.min.replace(tzinfo=timezone.utc))
+        assert ts > last.get(event["user"], datetime.min.replace(tzinfo=UTC))
         last[event["user"]] = ts
 
 
@@ -267,9 +266,12 @@ def test_generated_mode_is_deterministic_too(generated, tmp_path: Path) -> None:
 def test_progress_reports_the_image_stage(tmp_path: Path) -> None:
     calls: list[tuple[int, int, str]] = []
     build_demo_dataset(
-        tmp_path, n_products=25, n_shoppers=2, fashion_mnist_dir=tmp_path / "none",
+        tmp_path,
+        n_products=25,
+        n_shoppers=2,
+        fashion_mnist_dir=tmp_path / "none",
         progress=lambda done, total, stage: calls.append((done, total, stage)),
-    )  # fmt: skip
+    )
     assert calls and all(stage == "images" and total == 25 for _, total, stage in calls)
     done = [d for d, _, _ in calls]
     assert done == sorted(done) and done[-1] == 25

@@ -87,9 +87,26 @@ def test_load_catalog_reports_bad_lines_and_keeps_good_ones(demo_env, demo_ready
 def test_retrain_through_a_worker_on_the_embedded_broker(demo_env, demo_ready, tmp_path):
     log = (tmp_path / "worker.log").open("wb")
     worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "storefront", "worker", "-Q", "shopguide,shopguide.gpu",
-         "--pool", "solo", "--without-gossip", "--without-mingle", "--loglevel", "info"],
-        cwd=ROOT, env=demo_env, stdout=log, stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "storefront",
+            "worker",
+            "-Q",
+            "shopguide,shopguide.gpu",
+            "--pool",
+            "solo",
+            "--without-gossip",
+            "--without-mingle",
+            "--loglevel",
+            "info",
+        ],
+        cwd=ROOT,
+        env=demo_env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     log_path = tmp_path / "worker.log"
     try:
@@ -99,7 +116,9 @@ def test_retrain_through_a_worker_on_the_embedded_broker(demo_env, demo_ready, t
         while b"ready." not in log_path.read_bytes() and time.monotonic() < deadline and worker.poll() is None:
             time.sleep(0.5)
         assert b"ready." in log_path.read_bytes(), log_path.read_text(errors="replace")[-3000:]
-        result = manage(demo_env, "shopguide_train", "--epochs", "1", "--force", "--timeout", "240", timeout=300, check=False)
+        result = manage(
+            demo_env, "shopguide_train", "--epochs", "1", "--force", "--timeout", "240", timeout=300, check=False
+        )
         assert "Run 2 succeeded: activated v2" in result.stdout, (
             result.stdout[-2000:] + result.stderr[-2000:] + log_path.read_text(errors="replace")[-3000:]
         )

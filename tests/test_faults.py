@@ -20,8 +20,8 @@ import pytest
 from shopguide.models import TrainingRun
 from shopguide.services.training import request_training, run_training
 from storefront import embedded_db
-from tests.factories import make_articles
 from tests.demo import ROOT, GunicornServer, free_port, production_environment
+from tests.factories import make_articles
 
 RECOVERY_SECONDS = 10  # a loaded 2-core CI machine needs a few seconds more than a quiet one
 
@@ -31,16 +31,37 @@ def shop_on_its_own_postgres(tmp_path):
     """The demo shop under gunicorn on a PostgreSQL of its own (so it can be restarted)."""
     server = embedded_db.start(tmp_path / "pgdata", database="faultshop")
     url = server.database_url("faultshop")
-    env = production_environment({**os.environ, "DJANGO_SETTINGS_MODULE": "storefront.settings", "DATABASE_URL": url,
-                                  "SHOPGUIDE_VAR_DIR": str(tmp_path / "var")})  # fmt: skip
+    env = production_environment(
+        {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "storefront.settings",
+            "DATABASE_URL": url,
+            "SHOPGUIDE_VAR_DIR": str(tmp_path / "var"),
+        }
+    )
     catalog = tmp_path / "catalog.jsonl"
-    catalog.write_text("".join(
-        json.dumps({"sku": f"F-{i}", "title": f"Fault test jacket {i}", "description": "Warm.", "category": "Coats",
-                    "price": 10 + i, "in_stock": True}) + "\n" for i in range(8)))  # fmt: skip
+    catalog.write_text(
+        "".join(
+            json.dumps(
+                {
+                    "sku": f"F-{i}",
+                    "title": f"Fault test jacket {i}",
+                    "description": "Warm.",
+                    "category": "Coats",
+                    "price": 10 + i,
+                    "in_stock": True,
+                }
+            )
+            + "\n"
+            for i in range(8)
+        )
+    )
     gunicorn = None
     try:  # never leave a server or a database behind, whatever failed
         for args in (["migrate", "-v", "0"], ["load_catalog", str(catalog), "-v", "0"]):
-            subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, check=True, capture_output=True, timeout=300)
+            subprocess.run(
+                [sys.executable, "manage.py", *args], cwd=ROOT, env=env, check=True, capture_output=True, timeout=300
+            )
         gunicorn = GunicornServer(env, tmp_path / "gunicorn.log")
         yield gunicorn.url, tmp_path / "pgdata", url
     finally:
@@ -68,8 +89,11 @@ def test_postgres_restart_under_load_clears_within_seconds_and_loses_nothing(sho
 
     def shopper() -> None:
         while not stop.is_set():
-            for kind, target, data in (("page", f"{base}/", None), ("api", f"{base}/api/shopguide/trending/", None),
-                                       ("event", f"{base}/api/shopguide/events/", event)):  # fmt: skip
+            for kind, target, data in (
+                ("page", f"{base}/", None),
+                ("api", f"{base}/api/shopguide/trending/", None),
+                ("event", f"{base}/api/shopguide/events/", event),
+            ):
                 sent = time.monotonic()
                 status = status_of(target, data)
                 results.append((sent, time.monotonic(), kind, status))

@@ -4,7 +4,7 @@ shopper's last event, co-interaction pairs not used to choose the fusion weights
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
@@ -20,10 +20,15 @@ from tests.factories import make_articles, make_history
 def test_every_reported_figure_is_measured_on_held_out_data(db):
     articles = make_articles(60)
     customers = make_history(articles, n_users=15)
-    start = datetime(2026, 2, 1, tzinfo=timezone.utc)
+    start = datetime(2026, 2, 1, tzinfo=UTC)
     searches = [
-        Interaction(user=customers[i % len(customers)], product=article, type="search", query=f"{article.name.split()[0]} {i}",
-                    ts=start + timedelta(minutes=i))
+        Interaction(
+            user=customers[i % len(customers)],
+            product=article,
+            type="search",
+            query=f"{article.name.split()[0]} {i}",
+            ts=start + timedelta(minutes=i),
+        )
         for i, article in enumerate(articles)
     ]
     Interaction.objects.bulk_create(searches)

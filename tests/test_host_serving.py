@@ -40,7 +40,7 @@ def hide(code: str) -> None:
 
 
 def test_a_hidden_product_is_never_listed_and_its_related_list_is_404(shop, api_client):
-    articles, customers = shop
+    _articles, customers = shop
     first = api_client.get(f"{API}products/A-0000/related/", {"k": 4}).json()
     assert first["source"] == "related" and len(first["results"]) == 4
     hidden = first["results"][0]["id"]
@@ -149,7 +149,10 @@ def test_guests_are_tracked_by_a_signed_cookie_without_a_session_row(shop, clien
     for code in ("A-0007", "A-0010"):
         response = client.get(f"/articles/{code}/")
         assert VISITOR_COOKIE not in response.cookies  # set once, then only read
-    assert client.post(f"{API}events/", {"type": "cart", "product": "A-0013"}, content_type="application/json").status_code == 201
+    assert (
+        client.post(f"{API}events/", {"type": "cart", "product": "A-0013"}, content_type="application/json").status_code
+        == 201
+    )
     visitors = set(Interaction.objects.filter(user=None).values_list("visitor", flat=True))
     assert len(visitors) == 1 and len(visitors.pop()) == 32
     assert not Session.objects.exists()

@@ -18,7 +18,7 @@ def assert_json_error(response, status: int, field: str | None = None) -> dict:
     assert response.status_code == status, response.content[:300]
     assert response["Content-Type"].startswith("application/json"), response["Content-Type"]
     body = response.json()
-    assert (body.get(field) if field else body.get("detail")), body
+    assert body.get(field) if field else body.get("detail"), body
     return body
 
 
@@ -39,11 +39,16 @@ def test_a_category_that_matches_nothing_is_an_empty_list_in_every_space(trained
     # (as the demo's category relation narrows to pk__in=[] for an unknown name).
     settings.SHOPGUIDE = {**settings.SHOPGUIDE, "ADAPTER": "shopguide.adapter.CatalogAdapter"}
     for space in ("", "image", "text", "behaviour"):
-        response = api_client.get(f"{API}products/A-0001/related/", {"category": "nosuch", **({"space": space} if space else {})})
+        response = api_client.get(
+            f"{API}products/A-0001/related/", {"category": "nosuch", **({"space": space} if space else {})}
+        )
         assert response.status_code == 200, (space, response.content[:300])
         assert response.json()["results"] == [], space
-    for path, params in (("search/", {"q": "a", "category": "nosuch"}), ("trending/", {"category": "nosuch"}),
-                         ("recommendations/", {"category": "nosuch"})):  # fmt: skip
+    for path, params in (
+        ("search/", {"q": "a", "category": "nosuch"}),
+        ("trending/", {"category": "nosuch"}),
+        ("recommendations/", {"category": "nosuch"}),
+    ):
         response = api_client.get(API + path, params)
         assert response.status_code == 200 and response.json()["results"] == [], (path, response.content[:300])
 
@@ -65,7 +70,9 @@ def test_oversized_bodies_and_too_many_fields_are_json_400s(db, api_client):
     make_articles(1, with_images=False)
     big = b'{"type": "view", "query": "' + b"x" * 3_000_000 + b'"}'
     assert_json_error(api_client.post(f"{API}events/", big, content_type="application/json"), 400)
-    form = api_client.post(f"{API}events/", "type=view&query=" + "x" * 3_000_000, content_type="application/x-www-form-urlencoded")
+    form = api_client.post(
+        f"{API}events/", "type=view&query=" + "x" * 3_000_000, content_type="application/x-www-form-urlencoded"
+    )
     assert_json_error(form, 400)
     fields = {f"f{i}": "x" for i in range(1_001)}
     assert_json_error(api_client.post(f"{API}events/", fields, format="multipart"), 400)
@@ -133,11 +140,17 @@ def test_staff_without_the_view_customer_permission_reads_no_customer(trained, a
 def test_a_rotating_x_forwarded_for_lifts_no_throttle(db, api_client, settings):
     settings.SHOPGUIDE = {**settings.SHOPGUIDE, "THROTTLE_RATES": {"events": "4/minute", "search": "3/minute"}}
     make_articles(2, with_images=False)
-    searches = [api_client.get(f"{API}search/", {"q": "article"}, HTTP_X_FORWARDED_FOR=f"10.0.{i}.1").status_code
-                for i in range(6)]  # fmt: skip
+    searches = [
+        api_client.get(f"{API}search/", {"q": "article"}, HTTP_X_FORWARDED_FOR=f"10.0.{i}.1").status_code
+        for i in range(6)
+    ]
     assert searches == [200] * 3 + [429] * 3
-    events = [api_client.post(f"{API}events/", {"type": "search", "query": "a"}, format="json",
-                              HTTP_X_FORWARDED_FOR=f"10.1.{i}.1").status_code for i in range(6)]  # fmt: skip
+    events = [
+        api_client.post(
+            f"{API}events/", {"type": "search", "query": "a"}, format="json", HTTP_X_FORWARDED_FOR=f"10.1.{i}.1"
+        ).status_code
+        for i in range(6)
+    ]
     assert events == [201] * 4 + [429] * 2
 
 
@@ -180,29 +193,44 @@ def basic(username: str, password: str) -> str:
 @pytest.fixture
 def basic_auth_on(settings):
     """A host that turned on DRF's own Basic authentication (off in the test host, as in the demo)."""
-    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.SessionAuthentication", "rest_framework.authentication.BasicAuthentication"]}
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_AUTHENTICATION_CLASSES": [
+            "rest_framework.authentication.SessionAuthentication",
+            "rest_framework.authentication.BasicAuthentication",
+        ],
+    }
 
 
 def test_a_failed_basic_login_burst_gets_429_even_for_the_right_password(db, api_client, basic_auth_on):
     from tests.testapp.models import Customer
 
     Customer.objects.create_user("admin@example.com", "right")
-    codes = [api_client.get(f"{API}profiles/me/", HTTP_AUTHORIZATION=basic("admin@example.com", f"wrong{i}")).status_code
-             for i in range(32)]  # fmt: skip
+    codes = [
+        api_client.get(f"{API}profiles/me/", HTTP_AUTHORIZATION=basic("admin@example.com", f"wrong{i}")).status_code
+        for i in range(32)
+    ]
     assert set(codes[:10]) <= {401, 403} and set(codes[10:]) == {429}, codes
     locked = api_client.get(f"{API}profiles/me/", HTTP_AUTHORIZATION=basic("admin@example.com", "right"))
     assert_json_error(locked, 429)
     assert int(locked["Retry-After"]) > 0
     # Another customer, from another address, is not locked out by it.
     Customer.objects.create_user("ann@example.com", "pw")
-    other = api_client.get(f"{API}profiles/me/", HTTP_AUTHORIZATION=basic("ann@example.com", "pw"), REMOTE_ADDR="192.0.2.50")
+    other = api_client.get(
+        f"{API}profiles/me/", HTTP_AUTHORIZATION=basic("ann@example.com", "pw"), REMOTE_ADDR="192.0.2.50"
+    )
     assert other.status_code == 200, other.content
 
 
 def test_one_address_guessing_many_usernames_gets_429(db, api_client, basic_auth_on):
-    codes = [api_client.get(f"{API}profiles/me/", HTTP_AUTHORIZATION=basic(f"user{i}@example.com", "pw"),
-                            HTTP_X_FORWARDED_FOR=f"10.9.{i}.1").status_code for i in range(32)]  # fmt: skip
+    codes = [
+        api_client.get(
+            f"{API}profiles/me/",
+            HTTP_AUTHORIZATION=basic(f"user{i}@example.com", "pw"),
+            HTTP_X_FORWARDED_FOR=f"10.9.{i}.1",
+        ).status_code
+        for i in range(32)
+    ]
     assert set(codes[:30]) <= {401, 403} and set(codes[30:]) == {429}, codes
 
 

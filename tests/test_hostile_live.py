@@ -52,16 +52,21 @@ def session_for(env, username: str, *, staff: bool = False) -> dict[str, str]:
     database without a login, so the failed-login counts of other tests do not matter)."""
     token = secrets.token_hex(16)  # a CSRF secret: 32 characters
     # With the server's settings: the session is signed with its SECRET_KEY.
-    session = shell_json(production_environment(env), f"""
+    session = shell_json(
+        production_environment(env),
+        f"""
 import json
 from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, get_user_model
 from django.contrib.sessions.backends.db import SessionStore
 user, _ = get_user_model().objects.get_or_create(username={username!r}, defaults={{"is_staff": {staff}}})
 s = SessionStore()
-s[SESSION_KEY], s[BACKEND_SESSION_KEY], s[HASH_SESSION_KEY] = str(user.pk), "shopguide.auth.ThrottledModelBackend", user.get_session_auth_hash()
+s[SESSION_KEY] = str(user.pk)
+s[BACKEND_SESSION_KEY] = "shopguide.auth.ThrottledModelBackend"
+s[HASH_SESSION_KEY] = user.get_session_auth_hash()
 s.create()
 print(json.dumps(s.session_key))
-""")  # fmt: skip
+""",
+    )
     return {"Cookie": f"sessionid={session}; csrftoken={token}", "X-CSRFToken": token}
 
 
@@ -70,9 +75,9 @@ print(json.dumps(s.session_key))
 
 def test_an_unknown_category_is_an_empty_list_in_every_space_and_in_search(live):
     for space in ("", "&space=image", "&space=text", "&space=behaviour"):
-        status, response, data = send(live, "GET", f"{API}products/1/related/?category=nosuch{space}")
+        status, _response, data = send(live, "GET", f"{API}products/1/related/?category=nosuch{space}")
         assert status == 200 and json.loads(data)["results"] == [], (space, data[:300])
-    status, response, data = send(live, "GET", f"{API}search/?q=a&category=nosuch")
+    status, _response, data = send(live, "GET", f"{API}search/?q=a&category=nosuch")
     assert status == 200 and json.loads(data)["results"] == [], data[:300]
 
 
@@ -81,17 +86,24 @@ def test_an_unknown_category_is_an_empty_list_in_every_space_and_in_search(live)
 
 def test_crafted_bodies_are_json_400s(live):
     nested = b"[" * 10_000 + b"]" * 10_000
-    body = assert_json_client_error(*send(live, "POST", f"{API}events/", nested, {"Content-Type": "application/json"}), 400)
+    body = assert_json_client_error(
+        *send(live, "POST", f"{API}events/", nested, {"Content-Type": "application/json"}), 400
+    )
     assert "nested" in body["detail"]
     big = b'{"type": "search", "query": "' + b"x" * 3_000_000 + b'"}'
     assert_json_client_error(*send(live, "POST", f"{API}events/", big, {"Content-Type": "application/json"}), 400)
     form = b"type=search&query=" + b"x" * 3_000_000
-    assert_json_client_error(*send(live, "POST", f"{API}events/", form, {"Content-Type": "application/x-www-form-urlencoded"}), 400)
+    assert_json_client_error(
+        *send(live, "POST", f"{API}events/", form, {"Content-Type": "application/x-www-form-urlencoded"}), 400
+    )
     boundary = "fuzzboundary"
     fields = "".join(f'--{boundary}\r\nContent-Disposition: form-data; name="f{i}"\r\n\r\nx\r\n' for i in range(1_001))
     multipart = (fields + f"--{boundary}--\r\n").encode()
     for path in ("events/", "search/image/"):
-        assert_json_client_error(*send(live, "POST", API + path, multipart, {"Content-Type": f"multipart/form-data; boundary={boundary}"}), 400)
+        assert_json_client_error(
+            *send(live, "POST", API + path, multipart, {"Content-Type": f"multipart/form-data; boundary={boundary}"}),
+            400,
+        )
     assert_json_client_error(*send(live, "GET", f"{API}no/such/endpoint/"), 404)
 
 
@@ -105,9 +117,18 @@ def test_the_demo_search_page_refuses_nul_with_a_400(live):
 
 def test_the_image_bomb_is_refused_with_a_json_400(live):
     boundary = "bombboundary"
-    body = (f'--{boundary}\r\nContent-Disposition: form-data; name="image"; filename="bomb.png"\r\n'
-            f"Content-Type: image/png\r\n\r\n").encode() + blank_png(9400, 9400) + f"\r\n--{boundary}--\r\n".encode()  # fmt: skip
-    result = assert_json_client_error(*send(live, "POST", f"{API}search/image/", body, {"Content-Type": f"multipart/form-data; boundary={boundary}"}), 400)
+    body = (
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="image"; filename="bomb.png"\r\n'
+            f"Content-Type: image/png\r\n\r\n"
+        ).encode()
+        + blank_png(9400, 9400)
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    result = assert_json_client_error(
+        *send(live, "POST", f"{API}search/image/", body, {"Content-Type": f"multipart/form-data; boundary={boundary}"}),
+        400,
+    )
     assert "pixels" in result["image"][0]
 
 
@@ -115,8 +136,11 @@ def test_the_image_bomb_is_refused_with_a_json_400(live):
 
 
 def test_staff_without_the_view_customer_permission_reads_no_customer(live, demo_env):
-    customer = shell_json(demo_env, "import json; from shopguide.models import Interaction; "
-                                    "print(json.dumps(Interaction.objects.filter(user__isnull=False).first().user.username))")  # fmt: skip
+    customer = shell_json(
+        demo_env,
+        "import json; from shopguide.models import Interaction; "
+        "print(json.dumps(Interaction.objects.filter(user__isnull=False).first().user.username))",
+    )
     headers = session_for(demo_env, "live-staff", staff=True)
     for path in (f"profiles/{customer}/", f"recommendations/?user={customer}"):
         body = assert_json_client_error(*send(live, "GET", API + path, headers=headers), 403)
@@ -129,12 +153,21 @@ def test_staff_without_the_view_customer_permission_reads_no_customer(live, demo
 def test_a_rotating_x_forwarded_for_lifts_no_throttle(live):
     # 60 searches a minute per address, counted in a cache both workers share (the category test
     # above searched once too), however the header rotates.
-    codes = [send(live, "GET", f"{API}search/?q=shirt", headers={"X-Forwarded-For": f"10.{i // 250}.{i % 250}.1"})[0]
-             for i in range(80)]  # fmt: skip
+    codes = [
+        send(live, "GET", f"{API}search/?q=shirt", headers={"X-Forwarded-For": f"10.{i // 250}.{i % 250}.1"})[0]
+        for i in range(80)
+    ]
     assert 55 <= codes.count(200) <= 60 and codes[-20:] == [429] * 20, codes
-    events = [send(live, "POST", f"{API}events/", json.dumps({"type": "search", "query": "x"}).encode(),
-                   {"Content-Type": "application/json", "X-Forwarded-For": f"10.9.{i % 250}.{i // 250}"})[0]
-              for i in range(140)]  # fmt: skip
+    events = [
+        send(
+            live,
+            "POST",
+            f"{API}events/",
+            json.dumps({"type": "search", "query": "x"}).encode(),
+            {"Content-Type": "application/json", "X-Forwarded-For": f"10.9.{i % 250}.{i // 250}"},
+        )[0]
+        for i in range(140)
+    ]
     assert events.count(201) <= 120 and events[-20:] == [429] * 20, events
 
 
@@ -148,7 +181,9 @@ def test_a_failed_login_burst_gets_429_even_for_the_right_password(live):
     def login(password: str) -> int:
         page = opener.open(f"{live.url}/accounts/login/", timeout=30).read().decode()
         token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
-        form = urllib.parse.urlencode({"username": "admin", "password": password, "csrfmiddlewaretoken": token}).encode()
+        form = urllib.parse.urlencode(
+            {"username": "admin", "password": password, "csrfmiddlewaretoken": token}
+        ).encode()
         try:
             return opener.open(urllib.request.Request(f"{live.url}/accounts/login/", data=form), timeout=30).status
         except urllib.error.HTTPError as error:

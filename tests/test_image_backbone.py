@@ -63,6 +63,8 @@ def test_stored_image_vectors_are_the_chosen_encoders_whatever_size_the_snapshot
     run = run_training(request_training().pk)
     assert run.status == TrainingRun.Status.SUCCEEDED, run.error
     ids, vectors, _ = get_space("image").embed_products(run.version, list(Article.objects.order_by("pk")))
-    stored = dict(ProductVector.objects.filter(version=run.version, space="image").values_list("product_id", "embedding"))
+    stored = dict(
+        ProductVector.objects.filter(version=run.version, space="image").values_list("product_id", "embedding")
+    )
     assert sorted(stored) == sorted(ids) and len(ids) == 24
     np.testing.assert_allclose(np.array([stored[pk] for pk in ids]), vectors, atol=1e-5)

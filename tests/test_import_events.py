@@ -30,7 +30,13 @@ def test_bad_lines_are_reported_by_number_and_good_lines_kept(tmp_path, articles
             {"user": "ghost@example.com", "sku": "A-0000", "type": "view", "ts": "2026-01-02T10:00:00Z"},
             {"user": "ann@example.com", "sku": "A-0000", "type": "view", "ts": "yesterday"},
             {"user": "ann@example.com", "type": "view", "ts": "2026-01-02T10:00:00Z"},
-            {"user": "ann@example.com", "sku": "A-0002", "type": "search", "query": "rings", "ts": "2026-01-03T10:00:00"},
+            {
+                "user": "ann@example.com",
+                "sku": "A-0002",
+                "type": "search",
+                "query": "rings",
+                "ts": "2026-01-03T10:00:00",
+            },
             {"user": "ann@example.com", "sku": "A-\u00000", "type": "view", "ts": "2026-01-02T10:00:00Z"},
         ],
     )

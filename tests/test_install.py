@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.demo import drop_database, free_port, recreate_database, server_url
+from tests.demo import drop_database, free_port, recreate_database
 
 pytestmark = pytest.mark.install
 
@@ -108,10 +108,28 @@ def host_database(django_db_setup):
 def test_the_wheel_installs_into_a_fresh_virtualenv_and_serves(tmp_path, host_database):
     venv = tmp_path / "venv"
     try:
-        env = {key: value for key, value in os.environ.items() if key not in ("VIRTUAL_ENV", "PYTHONPATH", "DJANGO_SETTINGS_MODULE")}
+        env = {
+            key: value
+            for key, value in os.environ.items()
+            if key not in ("VIRTUAL_ENV", "PYTHONPATH", "DJANGO_SETTINGS_MODULE")
+        }
         dist = tmp_path / "dist"
-        run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(dist), str(ROOT)],
-            cwd=tmp_path, env=env)  # fmt: skip
+        run(
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "wheel",
+                "--no-deps",
+                "--no-build-isolation",
+                "-q",
+                "-w",
+                str(dist),
+                str(ROOT),
+            ],
+            cwd=tmp_path,
+            env=env,
+        )
         wheel = next(dist.glob("shopguide-*.whl"))
         run([sys.executable, "-m", "venv", str(venv)], cwd=tmp_path, env=env)  # no system site-packages
         pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--no-compile"]
@@ -126,23 +144,43 @@ def test_the_wheel_installs_into_a_fresh_virtualenv_and_serves(tmp_path, host_da
         project = make_host_project(tmp_path / "project")
         db = host_database
         env |= {
-            "DJANGO_SETTINGS_MODULE": "host.settings", "HOST_DB_NAME": DB_NAME, "HOST_DB_USER": db["USER"],
-            "HOST_DB_PASSWORD": db.get("PASSWORD") or "", "HOST_DB_HOST": db["HOST"], "HOST_DB_PORT": str(db.get("PORT") or 5432),
-        }  # fmt: skip
+            "DJANGO_SETTINGS_MODULE": "host.settings",
+            "HOST_DB_NAME": DB_NAME,
+            "HOST_DB_USER": db["USER"],
+            "HOST_DB_PASSWORD": db.get("PASSWORD") or "",
+            "HOST_DB_HOST": db["HOST"],
+            "HOST_DB_PORT": str(db.get("PORT") or 5432),
+        }
         python = str(venv / "bin" / "python")
-        missing = subprocess.run([python, "manage.py", "check"], cwd=project, env=env, capture_output=True, text=True, timeout=300)
-        assert missing.returncode != 0 and "shopguide.E008" in missing.stderr and 'shopguide[redis]' in missing.stderr, missing.stderr
+        missing = subprocess.run(
+            [python, "manage.py", "check"], cwd=project, env=env, capture_output=True, text=True, timeout=300
+        )
+        assert (
+            missing.returncode != 0 and "shopguide.E008" in missing.stderr and "shopguide[redis]" in missing.stderr
+        ), missing.stderr
         run([*pip, f"{wheel}[redis]"], cwd=tmp_path, env=env)
-        check = run([python, "manage.py", "check", "--database", "default", "--fail-level", "WARNING"], cwd=project, env=env)
+        check = run(
+            [python, "manage.py", "check", "--database", "default", "--fail-level", "WARNING"], cwd=project, env=env
+        )
         assert "no issues" in check.stdout
         run([python, "manage.py", "makemigrations", "catalog"], cwd=project, env=env)
         run([python, "manage.py", "migrate"], cwd=project, env=env)
         # (A bulk load as the README says: no embedding tasks queued, so no broker is needed here.)
-        run([python, "manage.py", "shell", "-c",
-             "from catalog.models import Product\nfrom shopguide.services.incremental import suspend_incremental_updates\n"
-             "with suspend_incremental_updates():\n"
-             "    Product.objects.create(title='Red shoe', price='19.90', sku='S1')\n"
-             "    Product.objects.create(title='Blue shoe', price='24.00', sku='S2')"], cwd=project, env=env)  # fmt: skip
+        run(
+            [
+                python,
+                "manage.py",
+                "shell",
+                "-c",
+                "from catalog.models import Product\n"
+                "from shopguide.services.incremental import suspend_incremental_updates\n"
+                "with suspend_incremental_updates():\n"
+                "    Product.objects.create(title='Red shoe', price='19.90', sku='S1')\n"
+                "    Product.objects.create(title='Blue shoe', price='24.00', sku='S2')",
+            ],
+            cwd=project,
+            env=env,
+        )
         assert_serves(python, project, env)
     finally:
         shutil.rmtree(venv, ignore_errors=True)  # ~900 MB: not left for pytest's tmp retention
@@ -152,7 +190,8 @@ def make_host_project(project: Path) -> Path:
     readme = readme_block("INSTALLED_APPS")
     settings = SETTINGS.replace("README_LINES", readme)
     files = {
-        "manage.py": "import sys\nfrom django.core.management import execute_from_command_line\nexecute_from_command_line(sys.argv)\n",
+        "manage.py": "import sys\nfrom django.core.management import "
+        "execute_from_command_line\nexecute_from_command_line(sys.argv)\n",
         "host/__init__.py": "",  # no Celery app of the shop's own: shopguide brings one
         "host/settings.py": settings,
         "host/urls.py": URLS,
@@ -171,8 +210,13 @@ def assert_serves(python: str, project: Path, env: dict) -> None:
     """Real HTTP to the host's runserver: related products of a product (the popular fallback
     before any training), and the OpenAPI schema."""
     port = free_port()
-    server = subprocess.Popen([python, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
-                              cwd=project, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)  # fmt: skip
+    server = subprocess.Popen(
+        [python, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
+        cwd=project,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     try:
         base = f"http://127.0.0.1:{port}/api/shopguide/"
         deadline = time.monotonic() + 60

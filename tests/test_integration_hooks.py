@@ -26,11 +26,17 @@ def clean_integrations(monkeypatch):
 
 
 def test_an_integration_sets_defaults_and_keys_and_the_shop_still_wins(clean_integrations, settings):
-    register_integration(defaults={"DEFAULT_LIMIT": 5, "PRODUCT_FIELDS": {"sku": "code", "title": "name"}},
-                         keys={"HOST_THING": 3})
+    register_integration(
+        defaults={"DEFAULT_LIMIT": 5, "PRODUCT_FIELDS": {"sku": "code", "title": "name"}}, keys={"HOST_THING": 3}
+    )
     assert shopguide_settings.DEFAULT_LIMIT == 5 and shopguide_settings.HOST_THING == 3
     assert shopguide_settings.PRODUCT_FIELDS["title"] == "name"  # merged, not replaced
-    settings.SHOPGUIDE = {**settings.SHOPGUIDE, "DEFAULT_LIMIT": 7, "HOST_THING": 1, "PRODUCT_FIELDS": {"title": "label"}}
+    settings.SHOPGUIDE = {
+        **settings.SHOPGUIDE,
+        "DEFAULT_LIMIT": 7,
+        "HOST_THING": 1,
+        "PRODUCT_FIELDS": {"title": "label"},
+    }
     assert shopguide_settings.DEFAULT_LIMIT == 7 and shopguide_settings.HOST_THING == 1
     assert shopguide_settings.PRODUCT_FIELDS["title"] == "label" and shopguide_settings.PRODUCT_FIELDS["sku"] == "code"
 
@@ -42,10 +48,12 @@ def test_an_integration_cannot_default_an_unknown_key_or_take_an_existing_one(cl
         register_integration(keys={"MAX_LIMIT": 1})
     settings.SHOPGUIDE = {"HOST_THING": 1}  # not registered: still an unknown key
     with pytest.raises(ImproperlyConfigured, match="HOST_THING"):
-        shopguide_settings.DEFAULT_LIMIT
+        shopguide_settings.DEFAULT_LIMIT  # noqa: B018 - reading the setting is what raises
 
 
-def test_version_activated_is_sent_after_commit_and_a_failing_receiver_undoes_nothing(db, django_capture_on_commit_callbacks):
+def test_version_activated_is_sent_after_commit_and_a_failing_receiver_undoes_nothing(
+    db, django_capture_on_commit_callbacks
+):
     seen = []
 
     def broken(sender, version, **kwargs):
@@ -76,9 +84,11 @@ def test_a_dedupe_key_records_an_event_once_live_or_imported(db, django_user_mod
     first = record_event(type="purchase", product=article, user=user, dedupe_key="order-line:1")
     assert record_event(type="purchase", product=article, user=user, dedupe_key="order-line:1").pk == first.pk
     now = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
-    history = [PastEvent(type="purchase", ts=now, dedupe_key="order-line:1", product_id=article.pk, user_id=user.pk),
-               PastEvent(type="view", ts=now, dedupe_key="view:1", product_id=article.pk, visitor="guest-1"),
-               PastEvent(type="view", ts=now, dedupe_key="view:1", product_id=article.pk, visitor="guest-1")]
+    history = [
+        PastEvent(type="purchase", ts=now, dedupe_key="order-line:1", product_id=article.pk, user_id=user.pk),
+        PastEvent(type="view", ts=now, dedupe_key="view:1", product_id=article.pk, visitor="guest-1"),
+        PastEvent(type="view", ts=now, dedupe_key="view:1", product_id=article.pk, visitor="guest-1"),
+    ]
     assert store_past_events(history) == (1, 2)
     assert store_past_events(history) == (0, 3)
     assert Interaction.objects.count() == 2

@@ -174,7 +174,7 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
             if target not in graph:
                 continue
             if state.get(target) == 1:
-                return path[path.index(target):] + [target]
+                return path[path.index(target) :] + [target]
             if state.get(target) is None and (cycle := visit(target)):
                 return cycle
         path.pop()
@@ -212,7 +212,8 @@ def test_the_check_catches_an_upward_import_even_inside_a_function(graph):
     # ... a relative one, and a package imported for one of its modules ...
     bad = {**graph, "shopguide.ranking": imports_of("shopguide.ranking", "from .selectors import stored\n")}
     assert [p.split(" imports ")[1] for p in upward_imports(bad)] == [
-        "shopguide.selectors (selectors), a layer above", "shopguide.selectors.stored (selectors), a layer above",
+        "shopguide.selectors (selectors), a layer above",
+        "shopguide.selectors.stored (selectors), a layer above",
     ]
     # ... Django in the ML code ...
     bad = {**graph, "shopguide.ml.metrics": imports_of("shopguide.ml.metrics", "def f():\n    import django.db\n")}
@@ -231,6 +232,6 @@ def test_services_queue_tasks_by_the_names_the_tasks_have():
     # The services never import shopguide.tasks (a layer above): they queue by name.
     from shopguide import tasks
 
-    assert incremental.EMBED_PRODUCT_TASK == tasks.embed_product_task.name
-    assert incremental.REFRESH_USER_TASK == tasks.refresh_user_task.name
-    assert incremental.REFRESH_VISITOR_TASK == tasks.refresh_visitor_task.name
+    assert tasks.embed_product_task.name == incremental.EMBED_PRODUCT_TASK
+    assert tasks.refresh_user_task.name == incremental.REFRESH_USER_TASK
+    assert tasks.refresh_visitor_task.name == incremental.REFRESH_VISITOR_TASK

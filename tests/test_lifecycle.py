@@ -45,7 +45,9 @@ def test_retrain_while_the_api_serves(celery_worker_process, live_server):
             pk = products[i % 3]
             i += 1
             try:
-                with urllib.request.urlopen(f"{live_server.url}/api/shopguide/products/{pk}/related/?k=5", timeout=10) as r:
+                with urllib.request.urlopen(
+                    f"{live_server.url}/api/shopguide/products/{pk}/related/?k=5", timeout=10
+                ) as r:
                     responses.append((pk, r.status, json.loads(r.read())))
             except Exception as exc:  # any failed request fails the test below
                 errors.append(repr(exc))
@@ -54,8 +56,11 @@ def test_retrain_while_the_api_serves(celery_worker_process, live_server):
     thread.start()
     try:
         wait_for(lambda: TrainingRun.objects.get(pk=run.pk).is_finished, timeout=TIMEOUT, message="the retrain")
-        wait_for(lambda: len(responses) > 0 and responses[-1][2]["model_version"] != first.version_id,
-                 timeout=30, message="a response from the new version")
+        wait_for(
+            lambda: len(responses) > 0 and responses[-1][2]["model_version"] != first.version_id,
+            timeout=30,
+            message="a response from the new version",
+        )
     finally:
         stop.set()
         thread.join()
@@ -135,7 +140,9 @@ def test_gate_says_not_enough_data_on_a_tiny_shop_and_follows_the_policy(db, set
     first = train_in_process()
     second = train_in_process(text_model={"lr": 1e-7, "piece_lr": 1e-7})
     assert "not enough data to judge" in second.message
-    assert all(s["verdict"] in ("not enough data", "not compared") for s in second.version.metrics["gate"]["spaces"].values())
+    assert all(
+        s["verdict"] in ("not enough data", "not compared") for s in second.version.metrics["gate"]["spaces"].values()
+    )
     assert active_version() == second.version  # the default policy: "activate"
     settings.SHOPGUIDE = {**settings.SHOPGUIDE, "GATE_SMALL_SAMPLE_POLICY": "keep"}
     third = train_in_process()
@@ -156,7 +163,9 @@ def test_cancelled_run_stops_and_leaves_serving_alone(db):
 def test_stale_running_run_is_marked_failed(db):
     run = request_training()
     TrainingRun.objects.filter(pk=run.pk).update(
-        status="running", heartbeat_at=timezone.now() - timedelta(hours=1), started_at=timezone.now() - timedelta(hours=1)
+        status="running",
+        heartbeat_at=timezone.now() - timedelta(hours=1),
+        started_at=timezone.now() - timedelta(hours=1),
     )
     assert fail_stale_runs() == 1
     run.refresh_from_db()

@@ -20,10 +20,7 @@ from tests.factories import make_articles
 
 urlpatterns = []  # a shop that did not mount shopguide's API (see test_events_url_is_left_out_...)
 
-ALL_WIDGETS = (
-    "{% load shopguide_tags %}"
-    "{% related_products article %}{% recommended_for request %}{% trending %}"
-)
+ALL_WIDGETS = "{% load shopguide_tags %}{% related_products article %}{% recommended_for request %}{% trending %}"
 
 
 def guest_request(rf):
@@ -46,7 +43,9 @@ def render(source: str, request, **context) -> str:
 def sections(html: str) -> dict[str, tuple[str, str, list[str]]]:
     """Widget name -> (source, version, product ids) for each widget on the page."""
     found = {}
-    for name, attributes, body in re.findall(r'<section[^>]*data-shopguide-widget="([^"]+)"([^>]*)>(.*?)</section>', html, re.S):
+    for name, attributes, body in re.findall(
+        r'<section[^>]*data-shopguide-widget="([^"]+)"([^>]*)>(.*?)</section>', html, re.S
+    ):
         source = re.search(r'data-shopguide-source="([^"]*)"', attributes).group(1)
         version = re.search(r'data-shopguide-version="([^"]*)"', attributes).group(1)
         found[name] = (source, version, re.findall(r'data-product-id="([^"]+)"', body))
@@ -78,7 +77,9 @@ def test_without_a_model_widgets_show_labelled_fallbacks_and_no_product_twice(db
 
 def test_each_page_leaves_out_only_what_it_showed(db, rf):
     make_articles(10, with_images=False)
-    first, second = (sections(render("{% load shopguide_tags %}{% trending limit=4 %}", guest_request(rf))) for _ in range(2))
+    first, second = (
+        sections(render("{% load shopguide_tags %}{% trending limit=4 %}", guest_request(rf))) for _ in range(2)
+    )
     assert first == second  # the next request starts over
 
 
@@ -95,7 +96,9 @@ def test_a_broken_widget_logs_and_renders_nothing(db, page_request, caplog):
         '{% load shopguide_tags %}<main>{% trending limit="many" %}{% trending widget="../evil" %}</main>', page_request
     )
     assert html == "<main></main>"
-    errors = [r for r in caplog.records if r.name == "shopguide.templatetags.shopguide_tags" and r.levelno == logging.ERROR]
+    errors = [
+        r for r in caplog.records if r.name == "shopguide.templatetags.shopguide_tags" and r.levelno == logging.ERROR
+    ]
     assert len(errors) == 2 and all(r.exc_info for r in errors)
 
 
@@ -111,7 +114,8 @@ def test_assets_and_events_url_come_once_per_page(db, page_request, rf):
     html = render(
         "{% load shopguide_tags %}<head>{% shopguide_assets %}</head>"
         '{% related_products article widget="looks_similar" space="image" %}{% trending %}',
-        page_request, article=articles[0],
+        page_request,
+        article=articles[0],
     )
     assert html.count("widgets.js") == 1 and html.count("widgets.css") == 1
     assert html.index("widgets.js") < html.index("</head>")
@@ -138,8 +142,10 @@ def test_a_shop_template_for_one_widget_wins(db, page_request):
 def test_related_products_by_one_space_without_that_model_falls_back(db, page_request):
     articles = make_articles(4, with_images=False)
     html = render(
-        '{% load shopguide_tags %}{% related_products article space="behaviour" widget="customers_also_bought" title="Customers also bought" %}',
-        page_request, article=articles[1],
+        '{% load shopguide_tags %}{% related_products article space="behaviour" '
+        'widget="customers_also_bought" title="Customers also bought" %}',
+        page_request,
+        article=articles[1],
     )
     assert 'aria-label="Customers also bought"' in html
     assert sections(html)["customers_also_bought"][0] == "popular"
@@ -206,9 +212,15 @@ def test_the_search_page_without_a_query_offers_the_image_upload(demo_pages):
 def test_a_shops_own_list_gets_the_click_tracking_attributes(db, page_request):
     from shopguide.selectors import Recommendations
 
-    html = render('{% load shopguide_tags %}<ul {% shopguide_tracking "search" results %}>', page_request,
-                  results=Recommendations(version=3, source="hybrid"))  # fmt: skip
+    html = render(
+        '{% load shopguide_tags %}<ul {% shopguide_tracking "search" results %}>',
+        page_request,
+        results=Recommendations(version=3, source="hybrid"),
+    )
     assert 'data-shopguide-widget="search" data-shopguide-version="3" data-shopguide-source="hybrid"' in html
-    assert 'data-shopguide-events-url="/api/shopguide/events/"' in html and 'data-shopguide-csrf-cookie="csrftoken"' in html
+    assert (
+        'data-shopguide-events-url="/api/shopguide/events/"' in html
+        and 'data-shopguide-csrf-cookie="csrftoken"' in html
+    )
     with pytest.raises(Exception, match="Widget name"):
         render('{% load shopguide_tags %}{% shopguide_tracking "no spaces" results %}', page_request, results=None)

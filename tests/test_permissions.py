@@ -29,7 +29,10 @@ def shop(db):
     views = Permission.objects.filter(codename__in=["view_trainingrun", "view_modelversion"])
     staff.user_permissions.add(*views)
     trainer = Customer.objects.create_user("trainer@example.com", "pw", is_staff=True)
-    trainer.user_permissions.add(*views, *Permission.objects.filter(content_type__app_label="shopguide", codename__in=["retrain", "view_customer"]))
+    trainer.user_permissions.add(
+        *views,
+        *Permission.objects.filter(content_type__app_label="shopguide", codename__in=["retrain", "view_customer"]),
+    )
     return {"customer": customers[0], "other customer": customers[1], "staff": staff, "staff with permissions": trainer}
 
 
@@ -62,7 +65,11 @@ API_MATRIX = [
 ]
 
 
-@pytest.mark.parametrize("method, path, data, expected", API_MATRIX, ids=[f"{m} {p} {d if d != 'image' else ''}" for m, p, d, _ in API_MATRIX])
+@pytest.mark.parametrize(
+    "method, path, data, expected",
+    API_MATRIX,
+    ids=[f"{m} {p} {d if d != 'image' else ''}" for m, p, d, _ in API_MATRIX],
+)
 def test_api_permission_matrix(shop, method, path, data, expected):
     for role, status in zip(ROLES, expected):
         client = client_for(shop, role)
@@ -143,10 +150,15 @@ def test_events_are_throttled_and_nothing_is_stored_beyond_the_limit(shop, setti
     settings.SHOPGUIDE = {**settings.SHOPGUIDE, "THROTTLE_RATES": {"events": "5/minute"}}
     client = client_for(shop, "customer")
     before = Interaction.objects.count()
-    codes = [client.post(API + "events/", {"type": "view", "product": "A-0004"}, content_type="application/json").status_code
-             for _ in range(7)]  # fmt: skip
+    codes = [
+        client.post(API + "events/", {"type": "view", "product": "A-0004"}, content_type="application/json").status_code
+        for _ in range(7)
+    ]
     assert codes == [201] * 5 + [429] * 2
     assert Interaction.objects.count() == before + 5
     # Limits are per client: another customer is not affected.
     other = client_for(shop, "other customer")
-    assert other.post(API + "events/", {"type": "view", "product": "A-0004"}, content_type="application/json").status_code == 201
+    assert (
+        other.post(API + "events/", {"type": "view", "product": "A-0004"}, content_type="application/json").status_code
+        == 201
+    )

@@ -3,7 +3,6 @@
 import re
 
 import numpy as np
-
 import pytest
 from django.db import connection
 from django.test import Client
@@ -32,7 +31,7 @@ def trained(db):
 
 
 def test_training_writes_vectors_builds_the_index_and_activates(trained):
-    articles, run = trained
+    _articles, run = trained
     version = active_version()
     assert run.version == version and version.status == "ready"
     assert ProductVector.objects.filter(version=version, space="image").count() == 30
@@ -49,7 +48,9 @@ def test_training_writes_vectors_builds_the_index_and_activates(trained):
         for space in ("image", "text"):
             cursor.execute("SELECT indexdef FROM pg_indexes WHERE indexname = %s", [index_name(version.pk, space)])
             (definition,) = cursor.fetchone()
-            assert "hnsw" in definition and "vector_cosine_ops" in definition and "(embedding)::vector(16)" in definition
+            assert (
+                "hnsw" in definition and "vector_cosine_ops" in definition and "(embedding)::vector(16)" in definition
+            )
 
 
 def test_embedding_fans_out_in_chunks(db, settings):
@@ -67,7 +68,7 @@ def test_stored_vectors_are_what_embedding_a_product_gives(trained):
     # very vectors the embedding path gives each product with the saved models.
     from shopguide.spaces import get_space
 
-    articles, run = trained
+    _articles, run = trained
     version = run.version
     products = list(Article.objects.order_by("pk"))
     for space in ("image", "text"):
@@ -85,7 +86,18 @@ def test_related_products_look_alike_and_skip_self_and_out_of_stock(trained, api
     assert body["model_version"] == active_version().pk
     ids = [item["id"] for item in body["results"]]
     assert len(ids) == 6 and "A-0000" not in ids and "A-0003" not in ids
-    assert set(body["results"][0]) == {"id", "sku", "title", "url", "image", "category", "price", "currency", "score", "reason"}
+    assert set(body["results"][0]) == {
+        "id",
+        "sku",
+        "title",
+        "url",
+        "image",
+        "category",
+        "price",
+        "currency",
+        "score",
+        "reason",
+    }
     scores = [item["score"] for item in body["results"]]
     assert scores == sorted(scores, reverse=True)
     # Article i is on shelf i % 3; a trained model should find mostly same-pattern neighbours.
@@ -175,8 +187,13 @@ def test_behaviour_model_trains_on_history_and_is_evaluated_against_baselines(db
     weights = version.config["related_weights"]
     assert set(weights) == {"image", "text", "behaviour"} and abs(sum(weights.values()) - 1) < 1e-6
     with connection.cursor() as cursor:
-        cursor.execute("SELECT indexname FROM pg_indexes WHERE indexname LIKE %s", [f"shopguide_pv_hnsw_v{version.pk}_behaviour%"])
-        assert {row[0] for row in cursor.fetchall()} == {index_name(version.pk, "behaviour"), index_name(version.pk, "behaviour", "ip")}
+        cursor.execute(
+            "SELECT indexname FROM pg_indexes WHERE indexname LIKE %s", [f"shopguide_pv_hnsw_v{version.pk}_behaviour%"]
+        )
+        assert {row[0] for row in cursor.fetchall()} == {
+            index_name(version.pk, "behaviour"),
+            index_name(version.pk, "behaviour", "ip"),
+        }
 
 
 def test_empty_catalogue_refuses_to_train(db):
@@ -217,13 +234,17 @@ def test_segments_are_predicted_for_every_customer(db):
     labelled, unlabelled = customers[:24], customers[24:]
     for i, customer in enumerate(labelled):
         SegmentMember.objects.create(segment=stripes, user=customer, is_member=i % 3 == 0)
-    ruled = Segment.objects.create(name="Ring buyers", slug="ring-buyers", rule={"min_purchases": 1, "category": "Rings"})
+    ruled = Segment.objects.create(
+        name="Ring buyers", slug="ring-buyers", rule={"min_purchases": 1, "category": "Rings"}
+    )
     run = train()
     report = run.version.metrics["segments"]
     assert report["stripe-fans"]["positives"] == 8 and report["stripe-fans"]["negatives"] == 16
     assert report["ring-buyers"]["positives"] == 16 and report["ring-buyers"]["negatives"] == 32
     assert SegmentMember.objects.filter(segment=ruled, source="rule", is_member=True).count() == 16
-    scores = dict(SegmentScore.objects.filter(segment=stripes, version=run.version).values_list("user_id", "probability"))
+    scores = dict(
+        SegmentScore.objects.filter(segment=stripes, version=run.version).values_list("user_id", "probability")
+    )
     assert len(scores) == len(customers)
     fans = [scores[c.pk] for i, c in enumerate(unlabelled) if (24 + i) % 3 == 0]
     others = [scores[c.pk] for i, c in enumerate(unlabelled) if (24 + i) % 3]

@@ -56,7 +56,7 @@ def test_forget_user_command_deletes_the_data_and_keeps_the_account(customers, c
 def test_forget_user_can_delete_the_account_and_names_an_unknown_user(customers):
     call_command("shopguide_forget_user", customers[4].email, "--delete-account")
     assert not Customer.objects.filter(pk=customers[4].pk).exists()
-    with pytest.raises(CommandError, match="no customer 'nobody@example.com'"):
+    with pytest.raises(CommandError, match=r"no customer 'nobody@example\.com'"):
         call_command("shopguide_forget_user", "nobody@example.com")
 
 

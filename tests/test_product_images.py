@@ -43,34 +43,43 @@ BAD_IMAGES = [
 @pytest.mark.parametrize("data, message", BAD_IMAGES)
 def test_admin_style_form_refuses_bad_product_images(db, data, message):
     article = make_articles(1, with_images=False)[0]
-    form = ArticleImageForm(data={"article": article.pk, "position": 0},
-                            files={"file": SimpleUploadedFile("p.png", data, content_type="image/png")})  # fmt: skip
+    form = ArticleImageForm(
+        data={"article": article.pk, "position": 0},
+        files={"file": SimpleUploadedFile("p.png", data, content_type="image/png")},
+    )
     assert not form.is_valid()
     # Django's own ImageField check or ours: either way the reason is given, and nothing is saved.
     assert form.errors["file"] and not ArticleImage.objects.exists()
-    assert message in " ".join(form.errors["file"]).lower() or "upload a valid image" in " ".join(form.errors["file"]).lower()
+    assert (
+        message in " ".join(form.errors["file"]).lower()
+        or "upload a valid image" in " ".join(form.errors["file"]).lower()
+    )
 
 
 @pytest.mark.parametrize("data, message", BAD_IMAGES)
 def test_api_style_serializer_gives_a_400_message(db, data, message):
     article = make_articles(1, with_images=False)[0]
-    serializer = ArticleImageSerializer(data={"article": article.pk, "position": 0,
-                                              "file": SimpleUploadedFile("p.png", data, content_type="image/png")})  # fmt: skip
+    serializer = ArticleImageSerializer(
+        data={"article": article.pk, "position": 0, "file": SimpleUploadedFile("p.png", data, content_type="image/png")}
+    )
     assert not serializer.is_valid() and serializer.errors["file"]
 
 
 def test_oversized_product_image_is_refused_by_size(db, settings):
     settings.SHOPGUIDE = {**settings.SHOPGUIDE, "MAX_UPLOAD_BYTES": 2000}
     article = make_articles(1, with_images=False)[0]
-    form = ArticleImageForm(data={"article": article.pk, "position": 0},
-                            files={"file": SimpleUploadedFile("p.png", pattern_png(0, seed=1, size=200))})  # fmt: skip
+    form = ArticleImageForm(
+        data={"article": article.pk, "position": 0},
+        files={"file": SimpleUploadedFile("p.png", pattern_png(0, seed=1, size=200))},
+    )
     assert not form.is_valid() and "the limit is 2,000 bytes" in form.errors["file"][0]
 
 
 def test_a_good_product_image_is_accepted(db):
     article = make_articles(1, with_images=False)[0]
-    form = ArticleImageForm(data={"article": article.pk, "position": 0},
-                            files={"file": SimpleUploadedFile("p.png", pattern_png(1, seed=2))})  # fmt: skip
+    form = ArticleImageForm(
+        data={"article": article.pk, "position": 0}, files={"file": SimpleUploadedFile("p.png", pattern_png(1, seed=2))}
+    )
     assert form.is_valid(), form.errors
     form.save()
     assert ArticleImage.objects.count() == 1

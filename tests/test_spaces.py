@@ -11,9 +11,9 @@ import pytest
 from django.urls import reverse
 
 from shopguide.models import ProductVector, RelatedList
-from shopguide.spaces import SPACE_MODULES, Space, TrainedSpace, get_space, register, space_names, spaces, unregister
 from shopguide.selectors.versions import active_version
 from shopguide.services.training import request_training, run_training
+from shopguide.spaces import SPACE_MODULES, Space, TrainedSpace, get_space, register, space_names, spaces, unregister
 from tests.factories import make_articles
 from tests.testapp.models import Customer
 
@@ -22,7 +22,9 @@ API = "/api/shopguide/"
 
 def colour_vectors(pks) -> np.ndarray:
     """A fixed 4-dimensional unit vector per product id."""
-    rows = [np.frombuffer(hashlib.sha256(str(pk).encode()).digest()[:16], dtype=np.uint32).astype(np.float32) for pk in pks]
+    rows = [
+        np.frombuffer(hashlib.sha256(str(pk).encode()).digest()[:16], dtype=np.uint32).astype(np.float32) for pk in pks
+    ]
     matrix = np.array(rows, np.float32).reshape(len(rows), 4) - 2**31
     return matrix / np.linalg.norm(matrix, axis=1, keepdims=True)
 
@@ -30,7 +32,10 @@ def colour_vectors(pks) -> np.ndarray:
 def train_colour(catalog, events, *, version, trained, overrides, progress) -> TrainedSpace:
     progress(1.0, "done")
     return TrainedSpace(
-        name="colour", metrics={"note": "a test space"}, dimensions=4, vectors=colour_vectors(catalog.product_ids),
+        name="colour",
+        metrics={"note": "a test space"},
+        dimensions=4,
+        vectors=colour_vectors(catalog.product_ids),
         stored=np.arange(catalog.n_products),
     )
 
@@ -40,16 +45,26 @@ def embed_colour(version, products):
 
 
 COLOUR = Space(
-    name="colour", metric="cosine", index_metrics=("cosine",), reason="same colour as {title}",
-    list_label="same colour", held_out_figure=("colour hits", "products"), training_share=0.1,
-    train=train_colour, embed_products=embed_colour, version_scores=lambda version, catalog, events: None,
+    name="colour",
+    metric="cosine",
+    index_metrics=("cosine",),
+    reason="same colour as {title}",
+    list_label="same colour",
+    held_out_figure=("colour hits", "products"),
+    training_share=0.1,
+    train=train_colour,
+    embed_products=embed_colour,
+    version_scores=lambda version, catalog, events: None,
 )
 
 
 @pytest.fixture
 def colour_space(settings):
     register(COLOUR)
-    settings.SHOPGUIDE = {**settings.SHOPGUIDE, "MODELS": [*settings.SHOPGUIDE.get("MODELS", ["image", "text", "behaviour"]), "colour"]}
+    settings.SHOPGUIDE = {
+        **settings.SHOPGUIDE,
+        "MODELS": [*settings.SHOPGUIDE.get("MODELS", ["image", "text", "behaviour"]), "colour"],
+    }
     try:
         yield COLOUR
     finally:
@@ -71,7 +86,8 @@ def test_a_registered_space_is_offered_by_the_api_serializer(colour_space):
     field = serializer.fields["space"]
     assert list(field.choices) == ["image", "text", "behaviour", "colour"]
     assert field.help_text == (
-        "Only one space: image (looks similar), text, behaviour (customers also bought), colour (same colour). Default: all, fused."
+        "Only one space: image (looks similar), text, behaviour (customers also bought), colour (same colour). "
+        "Default: all, fused."
     )
     unregister("colour")
     assert not RelatedQuerySerializer(data={"space": "colour"}).is_valid()
@@ -109,7 +125,12 @@ def test_no_module_outside_the_spaces_lists_the_spaces_by_hand():
     import shopguide
 
     root = Path(shopguide.__file__).parent
-    by_hand = ('("image", "text", "behaviour")', "looks like {title}", "bought together with {title}", "EMBEDDED_IN_TRAINING")
+    by_hand = (
+        '("image", "text", "behaviour")',
+        "looks like {title}",
+        "bought together with {title}",
+        "EMBEDDED_IN_TRAINING",
+    )
     for path in root.rglob("*.py"):
         if path.parent.name == "spaces" or "migrations" in path.parts:
             continue

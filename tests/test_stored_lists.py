@@ -45,12 +45,15 @@ def product_read_queries() -> int:
 
 
 def test_training_stores_every_kind_of_list_for_every_product_and_shopper(shop):
-    articles, customers = shop
+    _articles, customers = shop
     version = active_version()
     stored = RelatedList.objects.filter(version=version)
     assert {kind: stored.filter(space=kind).count() for kind in ("", "image", "text", "behaviour")} == {
-        "": 30, "image": 30, "text": 30, "behaviour": 30,
-    }  # fmt: skip
+        "": 30,
+        "image": 30,
+        "text": 30,
+        "behaviour": 30,
+    }
     assert all(len(row.product_ids) == 10 and row.scores == sorted(row.scores, reverse=True) for row in stored)
     lists = ShopperList.objects.filter(version=version)
     assert lists.count() == len(customers)
@@ -82,7 +85,9 @@ def test_related_of_a_product_id_reads_the_product_with_its_list(shop, django_as
     with django_assert_num_queries(1 + product_read_queries()):
         served = related_products_of("A-0000", k=5)
     expected = related_products(product=Article.objects.get(pk="A-0000"), k=5)
-    assert [(item.product.pk, item.reason) for item in served.items] == [(item.product.pk, item.reason) for item in expected.items]
+    assert [(item.product.pk, item.reason) for item in served.items] == [
+        (item.product.pk, item.reason) for item in expected.items
+    ]
     assert related_products_of("NOPE", k=5) is None
     RelatedList.objects.filter(product="A-0000").delete()  # no stored list: the product is read, then searched
     assert ids(related_products_of("A-0000", k=5)) == ids(expected)
@@ -91,7 +96,7 @@ def test_related_of_a_product_id_reads_the_product_with_its_list(shop, django_as
 def test_a_filter_that_leaves_too_few_of_the_list_is_searched_live(shop):
     product = Article.objects.get(pk="A-0000")  # Stripes: its ten stored neighbours are mostly stripes
     stored = RelatedList.objects.get(version=active_version(), product=product, space="")
-    other = [label for label in SHELVES if label != "Stripes"][0]
+    other = next(label for label in SHELVES if label != "Stripes")
     passing = Article.objects.filter(pk__in=stored.product_ids, shelves__label=other).count()
     served = related_products(product=product, k=8, filters=ProductFilters(category=other))
     assert passing < 8 and len(served.items) == 8 and not served.fallback
@@ -108,7 +113,7 @@ def test_raising_the_depth_setting_does_not_make_lists_built_shorter_look_comple
     product = Article.objects.get(pk="A-0000")
     stored = read_related(product_pk=product.pk, space=None, version_id=None)
     assert len(stored.product_ids) == 10 and stored.depth == 10 and not stored.complete
-    other = [label for label in SHELVES if label != "Stripes"][0]
+    other = next(label for label in SHELVES if label != "Stripes")
     served = related_products(product=product, k=8, filters=ProductFilters(category=other))
     live = fused_neighbour_ids(version, product.pk, k=8, filters=ProductFilters(category=other), space=None)
     assert len(served.items) == 8 and not served.fallback
@@ -116,7 +121,9 @@ def test_raising_the_depth_setting_does_not_make_lists_built_shorter_look_comple
     assert {item.product.shelves.get().label for item in served.items} == {other}
 
 
-def test_stored_recommendations_answer_as_the_live_path_until_an_event_makes_them_stale(shop, django_assert_num_queries):
+def test_stored_recommendations_answer_as_the_live_path_until_an_event_makes_them_stale(
+    shop, django_assert_num_queries
+):
     _, customers = shop
     customer = customers[0]
     # One statement for the list and its freshness, one product read (the reasons are stored).
@@ -169,7 +176,9 @@ def test_a_new_product_gets_lists_and_enters_its_neighbours_lists(shop):
     assert len(own.product_ids) == 10
     for kind in ("", "image", "text", "behaviour"):  # each kind as the live search of that kind finds it
         stored = RelatedList.objects.get(version=active_version(), product=article, space=kind)
-        live = fused_neighbour_ids(active_version(), "NEW-1", k=10, filters=ProductFilters(in_stock=False), space=kind or None)
+        live = fused_neighbour_ids(
+            active_version(), "NEW-1", k=10, filters=ProductFilters(in_stock=False), space=kind or None
+        )
         assert stored.product_ids == [pk for pk, _, _ in live], kind
     holding = RelatedList.objects.filter(version=active_version(), space="", product_ids__contains=["NEW-1"])
     assert holding.exists()

@@ -13,7 +13,13 @@ from shopguide import ranking as neighbours_module
 from shopguide.filters import ProductFilters
 from shopguide.models import ModelVersion
 from shopguide.ranking import filtered_neighbours
-from shopguide.vectors import VectorQuery, ensure_hnsw_index, nearest_products, nearest_products_in_spaces, write_product_vectors
+from shopguide.vectors import (
+    VectorQuery,
+    ensure_hnsw_index,
+    nearest_products,
+    nearest_products_in_spaces,
+    write_product_vectors,
+)
 from tests.factories import make_articles
 from tests.testapp.models import Article
 
@@ -48,15 +54,24 @@ def test_several_searches_in_one_statement_answer_as_one_by_one(space):
     version, ids, vectors = space
     image_query, like = vectors["image"][0], ids[1]
     found = nearest_products_in_spaces(
-        version_id=version.pk, dimensions=version.dimensions, k=5, exclude_ids=ids[:2], score=True,
+        version_id=version.pk,
+        dimensions=version.dimensions,
+        k=5,
+        exclude_ids=ids[:2],
+        score=True,
         queries=[VectorQuery("image", image_query), VectorQuery("text", like=like)],
-    )  # fmt: skip
-    for neighbours, name, query in ((found.neighbours[0], "image", image_query), (found.neighbours[1], "text", vectors["text"][1])):
+    )
+    for neighbours, name, query in (
+        (found.neighbours[0], "image", image_query),
+        (found.neighbours[1], "text", vectors["text"][1]),
+    ):
         alone = nearest_products(
             version_id=version.pk, space=name, dimensions=DIMS, vector=query, k=5, exclude_ids=ids[:2]
         )
         assert [n.product_id for n in neighbours] == [n.product_id for n in alone]
-        assert [n.product_id for n in neighbours] == ranking(ids, vectors[name], query, allowed=lambda pk: pk not in ids[:2])[:5]
+        assert [n.product_id for n in neighbours] == ranking(
+            ids, vectors[name], query, allowed=lambda pk: pk not in ids[:2]
+        )[:5]
     # Every product found, against every query's vector, as numpy computes it.
     assert set(found.similarities) == {n.product_id for neighbours in found.neighbours for n in neighbours}
     for pk, similarity in found.similarities.items():
@@ -68,7 +83,11 @@ def test_several_searches_in_one_statement_answer_as_one_by_one(space):
 def test_a_product_without_a_vector_searches_nothing(space):
     version, _, _ = space
     found = nearest_products_in_spaces(
-        version_id=version.pk, dimensions=version.dimensions, k=5, score=True, queries=[VectorQuery("image", like="nope")]
+        version_id=version.pk,
+        dimensions=version.dimensions,
+        k=5,
+        score=True,
+        queries=[VectorQuery("image", like="nope")],
     )
     assert found.neighbours == [[]] and found.similarities == {}
 
@@ -77,9 +96,15 @@ def test_exact_scoring_of_candidates_ranks_them_all_as_brute_force(space):
     version, ids, vectors = space
     query = vectors["image"][3]
     found = nearest_products(
-        version_id=version.pk, space="image", dimensions=DIMS, vector=query, k=len(ids),
-        candidates=Article.objects.filter(available=True), exclude_ids=[ids[3]], exact=True,
-    )  # fmt: skip
+        version_id=version.pk,
+        space="image",
+        dimensions=DIMS,
+        vector=query,
+        k=len(ids),
+        candidates=Article.objects.filter(available=True),
+        exclude_ids=[ids[3]],
+        exact=True,
+    )
     expected = ranking(ids, vectors["image"], query, allowed=lambda pk: pk not in (ids[3], ids[5]))
     assert [n.product_id for n in found] == expected
     assert found[0].score == pytest.approx(cosine(vectors["image"][ids.index(expected[0])], query), abs=1e-5)
@@ -104,7 +129,9 @@ def test_a_short_walk_under_a_narrow_filter_is_redone_by_scoring_every_candidate
     found = filtered_neighbours(version, "image", vectors["image"][0], k=6, filters=cheap, exclude_ids=[ids[0]])
     assert calls == [False, True]
     allowed = {pk for pk in ids[1:16] if pk != ids[5]}
-    assert [n.product_id for n in found] == ranking(ids, vectors["image"], vectors["image"][0], allowed=allowed.__contains__)[:6]
+    assert [n.product_id for n in found] == ranking(
+        ids, vectors["image"], vectors["image"][0], allowed=allowed.__contains__
+    )[:6]
     calls.clear()
     filtered_neighbours(version, "image", vectors["image"][0], k=6, filters=ProductFilters())
     assert calls == [False]  # a broad filter: a short walk means too few vectors, nothing to redo

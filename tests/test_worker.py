@@ -35,8 +35,11 @@ def test_redelivered_task_is_idempotent(celery_worker_process):
     first_version = active_version()
     # The broker delivers the same task again (e.g. after a lost ack): nothing is trained twice.
     train.apply_async((run.pk,), queue=shopguide_settings.GPU_QUEUE)
-    wait_for(lambda: celery_worker_process.log_path.read_bytes().count(b"] succeeded in") >= 2,
-             timeout=60, message="the second delivery to be handled")
+    wait_for(
+        lambda: celery_worker_process.log_path.read_bytes().count(b"] succeeded in") >= 2,
+        timeout=60,
+        message="the second delivery to be handled",
+    )
     assert active_version() == first_version
     assert TrainingRun.objects.count() == 1
     assert ProductVector.objects.count() == 24  # image + text, written once
@@ -56,12 +59,21 @@ def test_saved_product_is_embedded_and_related_without_a_retrain(celery_worker_p
     article = Article.objects.create(code="NEW-1", name="Stripes article new", summary="A stripes pattern.", cost=5)
     ArticleShelf.objects.create(article=article, shelf=Shelf.objects.get(label="Stripes"))
     image = ArticleImage(article=article)
-    image.file.save("new.png", ContentFile(pattern_png(0, seed=999)), save=True)  # saving the image queues the embedding
-    wait_for(lambda: ProductVector.objects.filter(product=article, version=version).count() == len(version.dimensions),
-             timeout=60, message="the new product's vectors in every space")
+    image.file.save(
+        "new.png", ContentFile(pattern_png(0, seed=999)), save=True
+    )  # saving the image queues the embedding
+    wait_for(
+        lambda: ProductVector.objects.filter(product=article, version=version).count() == len(version.dimensions),
+        timeout=60,
+        message="the new product's vectors in every space",
+    )
     stripes = [f"A-{i:04d}" for i in range(0, 12, 3)]
-    found_in = [pk for pk in stripes
-                if "NEW-1" in [r["id"] for r in api_client.get(f"/api/shopguide/products/{pk}/related/", {"k": 5}).json()["results"]]]
+    found_in = [
+        pk
+        for pk in stripes
+        if "NEW-1"
+        in [r["id"] for r in api_client.get(f"/api/shopguide/products/{pk}/related/", {"k": 5}).json()["results"]]
+    ]
     assert found_in, "the new striped product is related to no striped product"
     from shopguide.selectors import search_products
 
@@ -82,8 +94,11 @@ def test_new_events_refresh_the_customers_vector_without_a_retrain(celery_worker
     before = UserVector.objects.get(version=version, user=customer)
     for article in articles[1:12:3]:  # now buys columns
         record_event(type="purchase", product=article, user=customer)
-    wait_for(lambda: UserVector.objects.get(version=version, user=customer).updated_at > before.updated_at,
-             timeout=60, message="the refreshed user vector")
+    wait_for(
+        lambda: UserVector.objects.get(version=version, user=customer).updated_at > before.updated_at,
+        timeout=60,
+        message="the refreshed user vector",
+    )
     after = UserVector.objects.get(version=version, user=customer)
     assert list(after.embedding) != list(before.embedding)
     assert active_version() == version

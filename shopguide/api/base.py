@@ -41,7 +41,11 @@ class ShopguideAPIView(APIView):
     def get_authenticators(self):
         classes = self.authentication_classes
         if classes is None:
-            classes = api_settings.DEFAULT_AUTHENTICATION_CLASSES if host_authentication_classes() is not None else [SessionAuthentication]
+            classes = (
+                api_settings.DEFAULT_AUTHENTICATION_CLASSES
+                if host_authentication_classes() is not None
+                else [SessionAuthentication]
+            )
         return guarded([authenticator() for authenticator in classes])
 
 
@@ -63,7 +67,11 @@ class ShopguideEndpoints(EndpointEnumerator):
 
     def should_include_endpoint(self, path, callback) -> bool:
         view = getattr(callback, "cls", None)
-        return view is not None and view.__module__.startswith("shopguide.") and super().should_include_endpoint(path, callback)
+        return (
+            view is not None
+            and view.__module__.startswith("shopguide.")
+            and super().should_include_endpoint(path, callback)
+        )
 
 
 class ShopguideSchemaGenerator(SchemaGenerator):

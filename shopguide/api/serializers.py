@@ -67,8 +67,11 @@ class ProductIdFieldExtension(OpenApiSerializerFieldExtension):
 def _limit_field(**kwargs) -> serializers.IntegerField:
     # The schema shows the limit in force when it was built; validate_k checks the current one.
     return serializers.IntegerField(
-        required=False, min_value=1, max_value=shopguide_settings.MAX_LIMIT,
-        help_text=f"How many items (default {shopguide_settings.DEFAULT_LIMIT}, at most {shopguide_settings.MAX_LIMIT}).",
+        required=False,
+        min_value=1,
+        max_value=shopguide_settings.MAX_LIMIT,
+        help_text=f"How many items (default {shopguide_settings.DEFAULT_LIMIT}, at most "
+        f"{shopguide_settings.MAX_LIMIT}).",
         **kwargs,
     )
 
@@ -113,14 +116,25 @@ class LimitQuerySerializer(QuerySerializer):
 class FilteredQuerySerializer(LimitQuerySerializer):
     """``k`` plus the filters every list accepts."""
 
-    category = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False, max_length=100, help_text="Category id, slug or name. A value that names no category gives an empty list (not an error).")
+    category = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        trim_whitespace=False,
+        max_length=100,
+        help_text="Category id, slug or name. A value that names no category gives an empty list (not an error).",
+    )
     min_price = serializers.FloatField(required=False, min_value=0, max_value=1e12)
     max_price = serializers.FloatField(required=False, min_value=0, max_value=1e12)
     exclude = serializers.CharField(
-        required=False, allow_blank=True, trim_whitespace=False, max_length=5000,
+        required=False,
+        allow_blank=True,
+        trim_whitespace=False,
+        max_length=5000,
         help_text=f"Comma-separated product ids to leave out (at most {MAX_EXCLUDED}).",
     )
-    in_stock = serializers.BooleanField(required=False, default=True, help_text="Only products in stock (default true).")
+    in_stock = serializers.BooleanField(
+        required=False, default=True, help_text="Only products in stock (default true)."
+    )
 
     def validate_exclude(self, value: str) -> list:
         return product_ids(value, what="excluded ids")
@@ -162,10 +176,18 @@ class RelatedQuerySerializer(FilteredQuerySerializer):
 
 class RecommendationsQuerySerializer(FilteredQuerySerializer):
     user = serializers.CharField(
-        required=False, allow_blank=True, trim_whitespace=False, max_length=254, help_text="Needs the shopguide.view_customer permission: recommendations for this username."
+        required=False,
+        allow_blank=True,
+        trim_whitespace=False,
+        max_length=254,
+        help_text="Needs the shopguide.view_customer permission: recommendations for this username.",
     )
     cart = serializers.CharField(
-        required=False, allow_blank=True, trim_whitespace=False, max_length=5000, help_text="Comma-separated product ids in the current cart."
+        required=False,
+        allow_blank=True,
+        trim_whitespace=False,
+        max_length=5000,
+        help_text="Comma-separated product ids in the current cart.",
     )
 
     def validate_cart(self, value: str) -> list:
@@ -179,7 +201,10 @@ class TrendingQuerySerializer(FilteredQuerySerializer):
 class SearchQuerySerializer(FilteredQuerySerializer):
     q = serializers.CharField(trim_whitespace=False, max_length=200, help_text="What the customer typed.")
     offset = serializers.IntegerField(
-        required=False, min_value=0, max_value=shopguide_settings.MAX_LIMIT - 1, default=0,
+        required=False,
+        min_value=0,
+        max_value=shopguide_settings.MAX_LIMIT - 1,
+        default=0,
         help_text="Skip this many results (paging); results end at the limit (100).",
     )
 
@@ -223,7 +248,9 @@ class RecommendedItemSerializer(serializers.Serializer):
     image = serializers.CharField(allow_null=True)
     category = serializers.CharField(allow_null=True)
     price = serializers.FloatField(allow_null=True, help_text="The price, in `currency`.")
-    currency = serializers.CharField(allow_null=True, help_text="ISO 4217 code of the price (e.g. EUR); null when the shop does not say.")
+    currency = serializers.CharField(
+        allow_null=True, help_text="ISO 4217 code of the price (e.g. EUR); null when the shop does not say."
+    )
     score = serializers.FloatField()
     reason = serializers.CharField(help_text="Why this item: looks like X, bought together with Y, popular in C, ...")
 
@@ -360,8 +387,12 @@ class ProfileSerializer(serializers.Serializer):
             "category_affinities": [{"category": c, "share": s} for c, s in profile.category_affinities],
             "segments": [vars(segment) for segment in profile.segments],
             "recent": [
-                {"type": e.type, "ts": serializers.DateTimeField().to_representation(e.ts), "query": e.query,
-                 "product": _brief(e.product)}
+                {
+                    "type": e.type,
+                    "ts": serializers.DateTimeField().to_representation(e.ts),
+                    "query": e.query,
+                    "product": _brief(e.product),
+                }
                 for e in profile.recent
             ],
         }

@@ -14,7 +14,6 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from shopguide import selectors
-from shopguide.adapter import get_adapter
 from shopguide.api.base import ShopguideAPIView, extend_schema  # drf-spectacular's schema, whatever the host's default
 from shopguide.api.serializers import (
     EventSerializer,
@@ -32,7 +31,6 @@ from shopguide.api.throttling import EventsThrottle, ImageSearchThrottle, Search
 from shopguide.conf import shopguide_settings
 from shopguide.selectors.profiles import VIEW_CUSTOMER_PERMISSION, may_view_customer
 from shopguide.services.events import record_request_event, visitor_id
-
 
 ERRORS = {
     400: OpenApiResponse(OpenApiTypes.OBJECT, description="Bad input: the fields at fault, each with messages."),
@@ -88,21 +86,30 @@ class RecommendationsView(ShopguideAPIView):
 
     permission_classes = [AllowAny]
 
-    @extend_schema(parameters=[RecommendationsQuerySerializer], responses=responses({200: RecommendationsSerializer}, 400, 403, 404))
+    @extend_schema(
+        parameters=[RecommendationsQuerySerializer],
+        responses=responses({200: RecommendationsSerializer}, 400, 403, 404),
+    )
     def get(self, request: Request) -> Response:
         query = parse_query(RecommendationsQuerySerializer, request)
         username = query.validated_data.get("user")
         user, visitor = None, None
         if username:
             if not may_view_customer(viewer=request.user, username=username):
-                raise PermissionDenied(f"Another customer's recommendations need the {VIEW_CUSTOMER_PERMISSION} permission.")
+                raise PermissionDenied(
+                    f"Another customer's recommendations need the {VIEW_CUSTOMER_PERMISSION} permission."
+                )
             user = get_user_or_404(username)
         elif request.user.is_authenticated:
             user = request.user
         else:
             visitor = visitor_id(request._request, create=False)
         result = selectors.recommended_for(
-            user=user, visitor=visitor, cart_ids=query.validated_data.get("cart") or (), k=query.limit, filters=query.filters
+            user=user,
+            visitor=visitor,
+            cart_ids=query.validated_data.get("cart") or (),
+            k=query.limit,
+            filters=query.filters,
         )
         return Response(RecommendationsSerializer(result).data)
 
@@ -188,7 +195,10 @@ class CustomerProfileView(ShopguideAPIView):
     @extend_schema(responses=responses({200: ProfileSerializer}, 401, 403, 404))
     def get(self, request: Request, username: str) -> Response:
         if not may_view_customer(viewer=request.user, username=username):
-            raise PermissionDenied(f"A profile is visible to its customer and to staff with the {VIEW_CUSTOMER_PERMISSION} permission only.")
+            raise PermissionDenied(
+                f"A profile is visible to its customer and to staff with the {VIEW_CUSTOMER_PERMISSION} "
+                "permission only."
+            )
         return Response(ProfileSerializer(selectors.customer_profile(get_user_or_404(username))).data)
 
 
@@ -200,7 +210,15 @@ class EventsView(ShopguideAPIView):
 
     @extend_schema(
         request=EventSerializer,
-        responses=responses({201: RecordedEventSerializer, 202: OpenApiResponse(OpenApiTypes.OBJECT, description="Not recorded (anonymous tracking off).")}, 400, 415, 429),
+        responses=responses(
+            {
+                201: RecordedEventSerializer,
+                202: OpenApiResponse(OpenApiTypes.OBJECT, description="Not recorded (anonymous tracking off)."),
+            },
+            400,
+            415,
+            429,
+        ),
     )
     def post(self, request: Request) -> Response:
         serializer = EventSerializer(data=request.data)

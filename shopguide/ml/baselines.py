@@ -56,13 +56,22 @@ def baseline_verdict(
     n = difference["n"]
     if n < min_n:
         serve = "model"
-        why = f"{n} held-out queries are too few to compare {model_name} with {baseline_name} (minimum {min_n}): not enough data to judge"
+        why = (
+            f"{n} held-out queries are too few to compare {model_name} with {baseline_name} (minimum "
+            f"{min_n}): not enough data to judge"
+        )
     elif difference["high"] < 0:
         serve = "baseline"
-        why = f"{baseline_name} beats {model_name} beyond the interval: {figure} {model_name} - {baseline_name} {format_estimate(difference)}"
+        why = (
+            f"{baseline_name} beats {model_name} beyond the interval: {figure} {model_name} - "
+            f"{baseline_name} {format_estimate(difference)}"
+        )
     else:
         serve = "model"
-        why = f"{model_name} is not worse than {baseline_name} beyond the interval: {figure} {model_name} - {baseline_name} {format_estimate(difference)}"
+        why = (
+            f"{model_name} is not worse than {baseline_name} beyond the interval: {figure} "
+            f"{model_name} - {baseline_name} {format_estimate(difference)}"
+        )
     return {"serve": serve, "baseline": baseline_name, "difference": difference, "why": why}
 
 
@@ -77,18 +86,22 @@ def fused_spaces(verdicts: dict[str, dict | None]) -> tuple[list[str], dict[str,
 
     Returns (the names kept, in input order; name -> a sentence for the admin).
     """
-    beaten = [name for name, verdict in verdicts.items() if verdict and verdict["serve"] == "baseline"]
+    beaten = {name: verdict for name, verdict in verdicts.items() if verdict and verdict["serve"] == "baseline"}
     if beaten and len(beaten) == len(verdicts):
         return list(verdicts), {
-            name: f"kept in the fused related list although {verdicts[name]['why']} (every space lost to its baseline; nothing better to fuse)"
-            for name in beaten
+            name: f"kept in the fused related list although {verdict['why']} (every space lost to its "
+            "baseline; nothing better to fuse)"
+            for name, verdict in beaten.items()
         }
     why = {}
     for name, verdict in verdicts.items():
         if not verdict:
             continue
         if name in beaten:
-            why[name] = f"dropped from the fused related list for this version: {verdict['why']} (its own list still comes from the {name} model)"
+            why[name] = (
+                f"dropped from the fused related list for this version: {verdict['why']} (its own list "
+                f"still comes from the {name} model)"
+            )
         else:
             why[name] = f"kept in the fused related list: {verdict['why']}"
     return [name for name in verdicts if name not in beaten], why
@@ -163,7 +176,11 @@ class ServedBaseline:
     def save(self, path: PathOrFile) -> None:
         """Write the fitted arrays (``np.savez``; no pickled objects)."""
         r = self.recommender
-        arrays: dict[str, np.ndarray] = {"format": np.array(FORMAT), "kind": np.array(self.kind), "n_items": np.array(self.n_items)}
+        arrays: dict[str, Any] = {
+            "format": np.array(FORMAT),
+            "kind": np.array(self.kind),
+            "n_items": np.array(self.n_items),
+        }
         if self.kind == "popularity":
             arrays["counts"] = r.counts
         elif self.kind == "markov":
@@ -186,16 +203,21 @@ class ServedBaseline:
             if "format" not in data or str(data["format"]) != FORMAT:
                 raise ValueError("not a shopguide served-baseline file")
             kind, n_items = str(data["kind"]), int(data["n_items"])
+            r: PopularityRecommender | MarkovRecommender | ItemKNNRecommender
             if kind == "popularity":
                 r = PopularityRecommender()
                 r.counts = data["counts"]
             elif kind == "markov":
                 r = MarkovRecommender()
-                r.indptr, r.next_items, r.next_counts, r.prior = (data[k] for k in ("indptr", "next_items", "next_counts", "prior"))
+                r.indptr, r.next_items, r.next_counts, r.prior = (
+                    data[k] for k in ("indptr", "next_items", "next_counts", "prior")
+                )
             else:
                 half_life = float(data["half_life"])
-                r = ItemKNNRecommender(shrink=float(data["shrink"]), half_life=None if np.isnan(half_life) else half_life)
-                r.dense = data["dense"] if "dense" in data else None
+                r = ItemKNNRecommender(
+                    shrink=float(data["shrink"]), half_life=None if np.isnan(half_life) else half_life
+                )
+                r.dense = data.get("dense")
                 if r.dense is None:
                     r.neighbour_ids, r.neighbour_sims = data["neighbour_ids"], data["neighbour_sims"]
             r.n_items = n_items

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import random
-from typing import ContextManager
+from contextlib import AbstractContextManager
 
 import numpy as np
 import torch
@@ -31,7 +31,7 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     return resolved
 
 
-def autocast_context(device: torch.device) -> ContextManager[object]:
+def autocast_context(device: torch.device) -> AbstractContextManager[object]:
     """bf16 autocast on CUDA, a no-op context on CPU.
 
     CPU autocast is left off on purpose: on most CPUs bf16 convolutions are slower than fp32

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -83,7 +83,7 @@ def evaluate(
     k: int = 10,
     batch_size: int = 256,
     per_user: bool = False,
-) -> dict[str, float]:
+) -> dict[str, Any]:
     """Full-ranking HR@k, NDCG@k, MRR@k and coverage@k of a recommender.
 
     Items in a user's history get score -inf before ranking, so they are never recommended
@@ -149,12 +149,12 @@ def evaluate(
         top = np.argsort(-scores, axis=1, kind="stable")[:, :k]
         shown[top[np.isfinite(np.take_along_axis(scores, top, axis=1))]] = True
     n = max(len(users), 1)
-    out = {
+    out: dict[str, Any] = {
         f"hr@{k}": float(hits / n),
         f"ndcg@{k}": float(ndcg / n),
         f"mrr@{k}": float(mrr / n),
         f"coverage@{k}": float(shown.sum() / n_items) if len(users) else 0.0,
-        "users": int(len(users)),
+        "users": len(users),
     }
     if per_user:
         out["per_user"] = each
@@ -290,11 +290,23 @@ def compare_with_baselines(per_user: dict[str, np.ndarray], *, baselines: Sequen
     n = difference["n"]
     if n < min_users:
         prefer = "lstm"
-        why = f"{n} held-out users are too few to compare the LSTM with {best} (minimum {min_users}): not enough data to judge"
+        why = (
+            f"{n} held-out users are too few to compare the LSTM with {best} (minimum {min_users}): "
+            "not enough data to judge"
+        )
     elif difference["high"] < 0:
-        prefer, why = best, f"{best} beats the LSTM on held-out last events: NDCG@10 LSTM - {best} {format_estimate(difference)}"
+        prefer, why = (
+            best,
+            f"{best} beats the LSTM on held-out last events: NDCG@10 LSTM - {best} {format_estimate(difference)}",
+        )
     else:
-        prefer, why = "lstm", f"the LSTM is not worse than {best} beyond the interval: NDCG@10 LSTM - {best} {format_estimate(difference)}"
+        prefer, why = (
+            "lstm",
+            (
+                f"the LSTM is not worse than {best} beyond the interval: NDCG@10 LSTM - {best} "
+                f"{format_estimate(difference)}"
+            ),
+        )
     return {"baseline": best, "difference": difference, "prefer": prefer, "why": why}
 
 

@@ -59,7 +59,8 @@ class EarlyStopping:
 
     def __init__(self, model: nn.Module, *, patience: float, min_delta: float = 0.0, min_epochs: int = 0) -> None:
         self.model, self.patience, self.min_delta, self.min_epochs = model, patience, min_delta, min_epochs
-        self.best_score, self.best_epoch, self.best_state, self.bad_epochs = math.inf, 0, None, 0
+        self.best_score, self.best_epoch, self.bad_epochs = math.inf, 0, 0
+        self.best_state: dict[str, Any] | None = None
 
     def update(self, epoch: int, score: float | None) -> bool:
         """Record epoch ``epoch``'s (from 0) score (None: nothing held out, the last epoch counts

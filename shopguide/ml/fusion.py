@@ -21,7 +21,7 @@ def normalise_rows(vectors: np.ndarray) -> np.ndarray:
 
 def weight_grid(names: list[str], step: float) -> list[dict[str, float]]:
     """All weightings of ``names`` on the simplex with the given step (e.g. 0.25)."""
-    ticks = int(round(1 / step))
+    ticks = round(1 / step)
     grid = []
     for combo in itertools.product(range(ticks + 1), repeat=len(names)):
         if sum(combo) == ticks:
@@ -81,14 +81,21 @@ def choose_weights(
             best, best_rate = weights, rate
     share = len(pairs) / (len(pairs) + shrink_pairs)
     weights = {name: round(share * best[name] + (1 - share) * equal[name], 4) for name in names}
-    largest = max(names, key=weights.get)  # rounding's residue goes to the largest, so they sum to 1
+    largest = max(names, key=weights.__getitem__)  # rounding's residue goes to the largest, so they sum to 1
     weights[largest] = round(1.0 - sum(w for name, w in weights.items() if name != largest), 4)
     return weights
 
 
 def tune_weights(
-    spaces: Mapping[str, np.ndarray], pairs: np.ndarray, *, k: int = 10, step: float = 0.25, max_pairs: int = 2000,
-    seed: int = 0, folds: int = FOLDS, shrink_pairs: int = SHRINK_PAIRS,
+    spaces: Mapping[str, np.ndarray],
+    pairs: np.ndarray,
+    *,
+    k: int = 10,
+    step: float = 0.25,
+    max_pairs: int = 2000,
+    seed: int = 0,
+    folds: int = FOLDS,
+    shrink_pairs: int = SHRINK_PAIRS,
 ) -> tuple[dict[str, float], dict]:
     """Weights of the spaces, chosen by k-fold cross-validation on held-out pairs.
 
@@ -122,13 +129,18 @@ def tune_weights(
     for fold in range(folds):
         held, rest = fold_of == fold, fold_of != fold
         # One fold alone (a single pair): nothing else to choose on, so equal weights score it.
-        weights = choose_weights(normalised, pairs[rest], k=k, step=step, shrink_pairs=shrink_pairs) if rest.any() else equal
+        weights = (
+            choose_weights(normalised, pairs[rest], k=k, step=step, shrink_pairs=shrink_pairs) if rest.any() else equal
+        )
         fused[held] = pair_hits(normalised, weights, pairs[held], k=k)
         fold_weights.append(weights)
     chosen = choose_weights(normalised, pairs, k=k, step=step, shrink_pairs=shrink_pairs)
     report: dict = {
-        "folds": folds, "pairs_chosen_on": int(len(pairs)), "pairs_reported_on": int(len(pairs)),
-        "shrinkage": round(shrink_pairs / (len(pairs) + shrink_pairs), 3), "fold_weights": fold_weights,
+        "folds": folds,
+        "pairs_chosen_on": len(pairs),
+        "pairs_reported_on": len(pairs),
+        "shrinkage": round(shrink_pairs / (len(pairs) + shrink_pairs), 3),
+        "fold_weights": fold_weights,
     }
     for name in names:
         report[f"{name}_only"] = estimate(pair_hits(normalised, {name: 1.0}, pairs, k=k))

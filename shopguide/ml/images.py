@@ -6,15 +6,15 @@ import os
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import BinaryIO, Union
+from typing import BinaryIO
 
 import numpy as np
 from PIL import Image, ImageOps
 
-ImageSource = Union[str, os.PathLike, BinaryIO, Image.Image]
+ImageSource = str | os.PathLike | BinaryIO | Image.Image
 
 # Products are usually photographed on white, so padding with white keeps the background uniform.
-_WHITE = {"RGB": (255, 255, 255), "L": 255}
+_WHITE: dict[str, int | tuple[int, int, int]] = {"RGB": (255, 255, 255), "L": 255}
 
 
 @dataclass
@@ -86,7 +86,7 @@ def prepare_images(
         except (Image.DecompressionBombError, ImageTooLarge) as exc:
             result.errors[index] = f"image too large: {exc}"[:200]
             continue
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             # PIL's decoders raise a zoo of types on malformed data (OSError, ValueError,
             # SyntaxError, struct.error, IndexError, ...); one bad upload must not stop a batch.
             result.errors[index] = _describe(exc)
@@ -113,7 +113,9 @@ def _load(source: ImageSource, *, mode: str, size: int, max_pixels: int | None =
         image.load()  # decode now, so truncated data fails inside the caller's try
         factor = int(max(width, height) / (size * REDUCING_GAP))
         if factor >= 2 and image.mode in _REDUCIBLE:
-            image = image.reduce(factor)  # keeps image.info (EXIF orientation)
+            return _to_square(
+                image.reduce(factor), mode=mode, size=size
+            )  # reduce() keeps image.info (EXIF orientation)
         return _to_square(image, mode=mode, size=size)
 
 

@@ -6,6 +6,7 @@ with bootstrap intervals."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -221,7 +222,7 @@ def bootstrap_interval(
     return float(np.quantile(means, tail)), float(np.quantile(means, 1 - tail))
 
 
-def estimate(values: np.ndarray, *, seed: int = 0, digits: int = 4) -> dict[str, float | int]:
+def estimate(values: np.ndarray, *, seed: int = 0, digits: int = 4) -> dict[str, Any]:
     """``{"value", "low", "high", "n"}``: the mean of per-query ``values`` with its bootstrap interval
     (``None`` for value and bounds when there are no values: JSON has no NaN)."""
     values = np.asarray(values, dtype=np.float64)
@@ -229,10 +230,10 @@ def estimate(values: np.ndarray, *, seed: int = 0, digits: int = 4) -> dict[str,
         return {"value": None, "low": None, "high": None, "n": 0}
     low, high = bootstrap_interval(values, seed=seed)
     mean = float(values.mean())
-    return {"value": round(mean, digits), "low": round(low, digits), "high": round(high, digits), "n": int(len(values))}
+    return {"value": round(mean, digits), "low": round(low, digits), "high": round(high, digits), "n": len(values)}
 
 
-def paired_difference(candidate: np.ndarray, reference: np.ndarray, *, seed: int = 0) -> dict[str, float | int]:
+def paired_difference(candidate: np.ndarray, reference: np.ndarray, *, seed: int = 0) -> dict[str, Any]:
     """Mean of ``candidate - reference`` over the same queries, with its bootstrap interval.
 
     A difference whose interval excludes 0 is larger than the noise of this sample.

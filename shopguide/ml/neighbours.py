@@ -31,7 +31,11 @@ class NeighbourLists:
 
 
 def neighbour_lists(
-    spaces: Mapping[str, np.ndarray], kinds: Mapping[str, Mapping[str, float]], *, depth: int, device: str = "auto",
+    spaces: Mapping[str, np.ndarray],
+    kinds: Mapping[str, Mapping[str, float]],
+    *,
+    depth: int,
+    device: str = "auto",
     batch: int = QUERY_BATCH,
 ) -> dict[str, NeighbourLists]:
     """For every product row and every kind of list, the ``depth`` other rows with the highest
@@ -61,9 +65,11 @@ def neighbour_lists(
         present[name] = norms.squeeze(1) > 0
         units[name] = matrix / norms.clamp_min(1e-12)  # zero rows stay zero: similarity 0 with all
     out = {
-        kind: NeighbourLists(np.full((n, depth), -1, np.int64), np.zeros((n, depth), np.float32), np.zeros((n, depth), np.int8))
+        kind: NeighbourLists(
+            np.full((n, depth), -1, np.int64), np.zeros((n, depth), np.float32), np.zeros((n, depth), np.int8)
+        )
         for kind in kinds
-    }  # fmt: skip
+    }
     if depth == 0:
         return out
     batch = _batch_rows(batch, n)
@@ -94,13 +100,20 @@ def neighbour_lists(
                 lists.rows[start:stop] = torch.where(valid, top_rows, -1).cpu().numpy()
                 lists.scores[start:stop] = torch.where(valid, top_scores, 0.0).cpu().numpy()
                 if len(names) > 1:
-                    contributions = torch.stack([weights[name] * similarity[name].gather(1, top_rows) for name in names])
+                    contributions = torch.stack(
+                        [weights[name] * similarity[name].gather(1, top_rows) for name in names]
+                    )
                     lists.spaces[start:stop] = contributions.argmax(dim=0).to(torch.int8).cpu().numpy()
     return out
 
 
 def top_items_for_queries(
-    queries: np.ndarray, items: np.ndarray, *, depth: int, exclude: list[np.ndarray], device: str = "auto",
+    queries: np.ndarray,
+    items: np.ndarray,
+    *,
+    depth: int,
+    exclude: list[np.ndarray],
+    device: str = "auto",
     batch: int = QUERY_BATCH,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The ``depth`` items with the highest inner product with each query, leaving out the

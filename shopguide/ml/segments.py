@@ -61,7 +61,9 @@ class SegmentModel:
         arrays = [np.asarray(data[key], dtype=np.float64) for key in ("mean", "scale", "weights")]
         if len({a.shape for a in arrays}) != 1 or arrays[0].ndim != 1:
             raise ValueError("mean, scale and weights must be lists of the same length")
-        return cls(*arrays, bias=float(data["bias"]))  # type: ignore[arg-type]
+        mean, scale, weights = arrays
+        # data["bias"] is an object to the checker; float() raises on a malformed value, as documented.
+        return cls(mean, scale, weights, bias=float(data["bias"]))  # type: ignore[arg-type]
 
 
 def fit_segment_model(features: np.ndarray, labels: np.ndarray, *, l2: float = 1.0, seed: int = 0) -> SegmentModel:

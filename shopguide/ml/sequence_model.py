@@ -31,7 +31,7 @@ import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import BinaryIO, Union
+from typing import BinaryIO
 
 import numpy as np
 import torch
@@ -39,8 +39,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from .device import autocast_context, resolve_device, seed_everything
-from .event_types import EVENT_TYPES  # index = event-type id
 from .evaluation import evaluate
+from .event_types import EVENT_TYPES  # index = event-type id
 from .fit import EarlyStopping, History, fit, warmup_cosine
 
 logger = logging.getLogger(__name__)
@@ -49,7 +49,7 @@ CHECKPOINT_FORMAT = "shopguide.sequence_model/1"
 DEFAULT_EVENT_TYPE = EVENT_TYPES.index("purchase")  # used when no event types are given
 PAD, START = 0, 1  # reserved rows of the item table; item i lives at row i + 2
 Progress = Callable[[float, str], None]
-PathOrFile = Union[str, os.PathLike, BinaryIO]
+PathOrFile = str | os.PathLike | BinaryIO
 # Linear warmup over the first 3% of the steps, then cosine decay to zero (shopguide.ml.fit).
 WARMUP = 0.03
 
@@ -85,8 +85,19 @@ class SequenceModelConfig:
     def __post_init__(self) -> None:
         if self.loss not in ("full", "sampled"):
             raise ValueError(f"loss must be 'full' or 'sampled', got {self.loss!r}")
-        if min(self.embedding_dim, self.hidden_dim, self.num_layers, self.max_len, self.epochs,
-               self.batch_size, self.n_event_types, self.n_negatives) < 1:  # fmt: skip
+        if (
+            min(
+                self.embedding_dim,
+                self.hidden_dim,
+                self.num_layers,
+                self.max_len,
+                self.epochs,
+                self.batch_size,
+                self.n_event_types,
+                self.n_negatives,
+            )
+            < 1
+        ):
             raise ValueError("sizes, epochs, batch_size and n_negatives must be >= 1")
         for name in ("dropout", "id_dropout", "content_dropout"):
             if not 0.0 <= getattr(self, name) < 1.0:
@@ -118,6 +129,8 @@ class FitResult:
 class SequenceNet(nn.Module):
     """Item table (id embedding + content projection) -> LSTM -> projection into item space."""
 
+    features: torch.Tensor  # a buffer (register_buffer below), typed for the checker
+
     def __init__(self, config: SequenceModelConfig, n_items: int, n_features: int = 0) -> None:
         super().__init__()
         d = config.embedding_dim
@@ -132,9 +145,12 @@ class SequenceNet(nn.Module):
         nn.init.normal_(self.event_types.weight, std=0.05)
         self.dropout = nn.Dropout(config.dropout)
         self.lstm = nn.LSTM(
-            d, config.hidden_dim, config.num_layers, batch_first=True,
+            d,
+            config.hidden_dim,
+            config.num_layers,
+            batch_first=True,
             dropout=config.dropout if config.num_layers > 1 else 0.0,
-        )  # fmt: skip
+        )
         self.project = nn.Linear(config.hidden_dim, d)
         self.residual = config.residual
 
@@ -283,6 +299,7 @@ class SequenceRecommender:
                 return self._loss(items, events, targets, rng)
 
         def validate() -> dict[str, float]:
+            assert valid is not None  # passed to fit only with held-out data
             self.model.eval()
             return evaluate(self, valid[0], np.asarray(valid[1]), n_items=self.n_items)
 
@@ -297,12 +314,19 @@ class SequenceRecommender:
         logger.info("training sequence model on %d windows, %d items, %s", len(windows), self.n_items, self.device)
         started = time.perf_counter()
         history = fit(
-            epochs=cfg.epochs, batches=lambda epoch: self._batches(windows, rng), loss=loss, optimizers=[optimizer],
+            epochs=cfg.epochs,
+            batches=lambda epoch: self._batches(windows, rng),
+            loss=loss,
+            optimizers=[optimizer],
             schedulers=[warmup_cosine(optimizer, total_steps=total_steps, warmup=WARMUP)],
-            clip=(list(self.model.parameters()), cfg.grad_clip), start_epoch=self.model.train,
-            validate=None if valid is None else validate, score=lambda metrics: -metrics["ndcg@10"],
+            clip=(list(self.model.parameters()), cfg.grad_clip),
+            start_epoch=self.model.train,
+            validate=None if valid is None else validate,
+            score=lambda metrics: -metrics["ndcg@10"],
             # The best epoch by held-out NDCG@10 is kept (its negative: lower is better).
-            stopper=EarlyStopping(self.model, patience=cfg.patience), end_epoch=end_epoch, device=self.device,
+            stopper=EarlyStopping(self.model, patience=cfg.patience),
+            end_epoch=end_epoch,
+            device=self.device,
         )
         result.losses, result.valid_metrics, result.best_epoch = history.losses, history.scores, history.best_epoch
         self.model.eval()
@@ -369,8 +393,10 @@ class SequenceRecommender:
         out = np.zeros((len(histories), self.config.embedding_dim), dtype=np.float32)
         self.model.eval()
         for start in range(0, len(histories), batch_size):
-            rows = [self._inference_input(h, e) for h, e in
-                    zip(histories[start : start + batch_size], event_types[start : start + batch_size])]  # fmt: skip
+            rows = [
+                self._inference_input(h, e)
+                for h, e in zip(histories[start : start + batch_size], event_types[start : start + batch_size])
+            ]
             items, events = _pad([r[0] for r in rows]), _pad([r[1] for r in rows])
             last = torch.tensor([len(r[0]) - 1 for r in rows])
             with autocast_context(self.device):
@@ -436,8 +462,12 @@ class SequenceRecommender:
             raise ValueError("not a shopguide sequence model checkpoint")
         state = checkpoint["state_dict"]
         features = state["features"][2:].numpy() if checkpoint["n_features"] else None
-        model = cls(SequenceModelConfig(**checkpoint["config"]), n_items=checkpoint["n_items"],
-                    item_features=features, device=device)  # fmt: skip
+        model = cls(
+            SequenceModelConfig(**checkpoint["config"]),
+            n_items=checkpoint["n_items"],
+            item_features=features,
+            device=device,
+        )
         model.model.load_state_dict(state)
         model.model.eval()
         model.metrics = dict(checkpoint.get("metrics", {}))
@@ -482,7 +512,8 @@ class SequenceRecommender:
         if len(sequences) == 0:
             raise ValueError("no sequences given")
         sequences, event_types = self._check_sequences(sequences, event_types)
-        windows, n = [], self.config.max_len
+        windows: list[tuple[np.ndarray, ...]] = []
+        n = self.config.max_len
         for seq, ev in zip(sequences, event_types):
             if len(seq) == 0:
                 continue

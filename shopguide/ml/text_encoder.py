@@ -20,9 +20,9 @@ import os
 import random
 import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import BinaryIO, Union
+from typing import BinaryIO
 
 import numpy as np
 import torch
@@ -37,7 +37,7 @@ logger = logging.getLogger(__name__)
 
 CHECKPOINT_FORMAT = "shopguide.text_encoder/1"
 Progress = Callable[[float, str], None]
-PathOrFile = Union[str, os.PathLike, BinaryIO]
+PathOrFile = str | os.PathLike | BinaryIO
 
 
 @dataclass(frozen=True)
@@ -208,8 +208,46 @@ _CONTENT_WORD_RE = re.compile(r"[^\W\d_][\w'-]{2,}")
 _ATTRIBUTE_SPLIT_RE = re.compile(r"\s*[|,;/&]\s*")
 # Function words a shopper would not type as a search on their own.
 _STOP_WORDS = frozenset(
-    "the and with for from this that these those are was were has have had its into onto your you "
-    "our all any can not but yet very just than then them they their there here over under".split()
+    [
+        "the",
+        "and",
+        "with",
+        "for",
+        "from",
+        "this",
+        "that",
+        "these",
+        "those",
+        "are",
+        "was",
+        "were",
+        "has",
+        "have",
+        "had",
+        "its",
+        "into",
+        "onto",
+        "your",
+        "you",
+        "our",
+        "all",
+        "any",
+        "can",
+        "not",
+        "but",
+        "yet",
+        "very",
+        "just",
+        "than",
+        "then",
+        "them",
+        "they",
+        "their",
+        "there",
+        "here",
+        "over",
+        "under",
+    ]
 )
 _LETTERS = "abcdefghijklmnopqrstuvwxyz"
 
@@ -403,12 +441,17 @@ class TextEncoder:
 
         started = time.perf_counter()
         history = fit(
-            epochs=cfg.epochs, batches=batches, loss=loss, optimizers=[dense_optimizer, piece_optimizer],
+            epochs=cfg.epochs,
+            batches=batches,
+            loss=loss,
+            optimizers=[dense_optimizer, piece_optimizer],
             schedulers=[
                 warmup_cosine(o, total_steps=total_steps, warmup=WARMUP) for o in (dense_optimizer, piece_optimizer)
             ],
             clip=(dense_params, 1.0),  # LSTMs spike early on
-            start_epoch=self.model.train, end_epoch=end_epoch, device=self.device,
+            start_epoch=self.model.train,
+            end_epoch=end_epoch,
+            device=self.device,
         )
         result.losses = history.losses
         result.seconds = time.perf_counter() - started
@@ -481,7 +524,10 @@ class TextEncoder:
 
     def _tensors(self, tokens: TokenBatch) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """A TokenBatch as TextNet's (pieces, words, lengths) tensors on the encoder's device."""
-        return tuple(torch.from_numpy(a).to(self.device) for a in (tokens.pieces, tokens.words, tokens.lengths))
+        pieces, words, lengths = (
+            torch.from_numpy(a).to(self.device) for a in (tokens.pieces, tokens.words, tokens.lengths)
+        )
+        return pieces, words, lengths
 
 
 def _optimizers(model: TextNet, config: TextEncoderConfig) -> tuple[torch.optim.AdamW, torch.optim.SparseAdam]:

@@ -16,8 +16,21 @@ from shopguide.selectors.results import Recommendations, ScoredProduct
 from shopguide.selectors.search import InvalidImage, InvalidQuery, search_by_image, search_products
 
 __all__ = [
-    "DEFAULT_FILTERS", "CustomerProfile", "InvalidImage", "InvalidQuery", "ProductFilters", "Recommendations", "ScoredProduct",
-    "customer_profile", "popular_products", "recommended_for", "related_products", "related_products_of",
+    "DEFAULT_FILTERS",
+    "CustomerProfile",
+    "InvalidImage",
+    "InvalidQuery",
+    "ProductFilters",
+    "Recommendations",
+    "ScoredProduct",
+    "customer_profile",
+    "popular_products",
+    "recommended_for",
+    "related_products",
+    "related_products_of",
     "related_weights",
-    "search_by_image", "search_products", "shopper_history", "trending",
+    "search_by_image",
+    "search_products",
+    "shopper_history",
+    "trending",
 ]

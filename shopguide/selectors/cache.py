@@ -27,8 +27,13 @@ def version_stamp(version: ModelVersion | None) -> str:
     return f"{version.pk}.{activated:.6f}"
 
 
-def cached_list(name: str, version: ModelVersion | None, parts: tuple, filters: ProductFilters,
-                compute: Callable[[], Recommendations]) -> Recommendations:
+def cached_list(
+    name: str,
+    version: ModelVersion | None,
+    parts: tuple,
+    filters: ProductFilters,
+    compute: Callable[[], Recommendations],
+) -> Recommendations:
     """``compute()``'s result, from the cache when an equal request was answered lately."""
     seconds = shopguide_settings.CACHE_SECONDS
     if not seconds:
@@ -46,7 +51,9 @@ def cached_list(name: str, version: ModelVersion | None, parts: tuple, filters: 
 def _freeze(result: Recommendations) -> dict:
     return {
         "items": [(item.product.pk, item.score, item.reason) for item in result.items],
-        "version": result.version, "source": result.source, "fallback": result.fallback,
+        "version": result.version,
+        "source": result.source,
+        "fallback": result.fallback,
     }
 
 

@@ -43,8 +43,13 @@ def shopper_history(*, user: Model | None = None, visitor: str | None = None) ->
 
 
 def recommended_for(
-    *, user: Model | None = None, visitor: str | None = None, cart_ids=(), k: int = 8,
-    filters: ProductFilters = DEFAULT_FILTERS, version: ModelVersion | None = None,
+    *,
+    user: Model | None = None,
+    visitor: str | None = None,
+    cart_ids=(),
+    k: int = 8,
+    filters: ProductFilters = DEFAULT_FILTERS,
+    version: ModelVersion | None = None,
 ) -> Recommendations:
     """Personal recommendations for a customer (``user``) or a guest (``visitor`` id), best first.
 
@@ -85,7 +90,7 @@ def _from_stored(stored: StoredShopper, *, user, visitor, k: int, filters: Produ
     by_pk, shown = read_listed(stored.product_ids, k=k, filters=filters)
     if len(shown) < k and not stored.complete:
         return None
-    items = []
+    items: list[ScoredProduct] = []
     for pk, score, reason in zip(stored.product_ids, stored.scores, stored.reasons):
         if pk in shown and len(items) < k:
             items.append(ScoredProduct(by_pk[pk], round(score, 4), reason or NO_REASON))
@@ -99,11 +104,15 @@ def _from_stored(stored: StoredShopper, *, user, visitor, k: int, filters: Produ
     return result
 
 
-def _topped_up(result: Recommendations, history: list[HistoryItem], *, k: int, filters: ProductFilters) -> Recommendations:
+def _topped_up(
+    result: Recommendations, history: list[HistoryItem], *, k: int, filters: ProductFilters
+) -> Recommendations:
     """Trending products fill up a list the model left short (never what the shopper met)."""
     if len(result.items) < k:
         taken = [item.product.pk for item in result.items] + [h.product_id for h in history]
-        result.items += popular_products(k=k - len(result.items), exclude_ids=taken, filters=filters, days=TRENDING_WINDOW_DAYS)
+        result.items += popular_products(
+            k=k - len(result.items), exclude_ids=taken, filters=filters, days=TRENDING_WINDOW_DAYS
+        )
     return result
 
 
@@ -114,7 +123,9 @@ def _nearest_with_reasons(
     if not found:
         return []
     adapter = get_adapter()
-    by_pk = adapter.get_queryset().in_bulk([n.product_id for n, _ in found] + list({b for _, b in found if b is not None}))
+    by_pk = adapter.get_queryset().in_bulk(
+        [n.product_id for n, _ in found] + list({b for _, b in found if b is not None})
+    )
     kind_of = {h.product_id: h.type for h in history}
     items = []
     for n, because in found:
@@ -137,7 +148,10 @@ def _baseline_with_reasons(
     causes = adapter.get_queryset().in_bulk({b for _, b in kept if b is not None})
     kind_of = {h.product_id: h.type for h in history}
     return [
-        ScoredProduct(by_pk[n.product_id], round(n.score, 4),
-                      because_reason(kind_of[b], adapter.title(causes[b])) if b in causes else NO_REASON)
+        ScoredProduct(
+            by_pk[n.product_id],
+            round(n.score, 4),
+            because_reason(kind_of[b], adapter.title(causes[b])) if b in causes else NO_REASON,
+        )
         for n, b in kept
-    ]  # fmt: skip
+    ]

@@ -43,7 +43,11 @@ def interaction_ranking(days: int) -> dict[Any, float]:
 
 
 def popular_products(
-    *, k: int, like: Model | None = None, exclude_ids=(), filters: ProductFilters = DEFAULT_FILTERS,
+    *,
+    k: int,
+    like: Model | None = None,
+    exclude_ids=(),
+    filters: ProductFilters = DEFAULT_FILTERS,
     days: int = POPULAR_WINDOW_DAYS,
 ) -> list[ScoredProduct]:
     """Products ranked by weighted recent interactions (then newest first) that pass ``filters``;
@@ -76,7 +80,9 @@ def popular_products(
         if pk in by_pk:
             product = by_pk[pk]
             where = adapter.category(product)
-            items.append(ScoredProduct(product, round(counts.get(pk, 0.0) / top, 4), f"{label} in {where}" if where else label))
+            items.append(
+                ScoredProduct(product, round(counts.get(pk, 0.0) / top, 4), f"{label} in {where}" if where else label)
+            )
     return items
 
 

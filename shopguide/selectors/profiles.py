@@ -67,7 +67,9 @@ def customer_profile(user: Model, *, version: ModelVersion | None = None) -> Cus
         has_vector=bool(version) and UserVector.objects.filter(version=version, user=user).exists(),
         event_counts=dict(Counter(events.values_list("type", flat=True))),
     )
-    recent = list(events.order_by("-ts", "-pk").values_list("product_id", "type", "weight", "ts", "query")[:AFFINITY_EVENTS])
+    recent = list(
+        events.order_by("-ts", "-pk").values_list("product_id", "type", "weight", "ts", "query")[:AFFINITY_EVENTS]
+    )
     products = adapter.get_queryset().in_bulk({pk for pk, *_ in recent if pk is not None})
     weights: dict[str, float] = defaultdict(float)
     for pk, _, weight, _, _ in recent:
@@ -75,8 +77,12 @@ def customer_profile(user: Model, *, version: ModelVersion | None = None) -> Cus
         if category:
             weights[category] += weight
     total = sum(weights.values()) or 1.0
-    profile.category_affinities = sorted(((c, round(w / total, 4)) for c, w in weights.items()), key=lambda cw: (-cw[1], cw[0]))
-    profile.recent = [RecentEvent(kind, ts, products.get(pk), query) for pk, kind, _, ts, query in recent[:RECENT_EVENTS]]
+    profile.category_affinities = sorted(
+        ((c, round(w / total, 4)) for c, w in weights.items()), key=lambda cw: (-cw[1], cw[0])
+    )
+    profile.recent = [
+        RecentEvent(kind, ts, products.get(pk), query) for pk, kind, _, ts, query in recent[:RECENT_EVENTS]
+    ]
     profile.segments = _segments(user, version)
     return profile
 
@@ -85,8 +91,12 @@ def _segments(user: Model, version: ModelVersion | None) -> list[SegmentEstimate
     estimates: dict[Any, SegmentEstimate] = {}
     if version is not None:
         for score in SegmentScore.objects.filter(user=user, version=version).select_related("segment"):
-            estimates[score.segment_id] = SegmentEstimate(score.segment.slug, score.segment.name, round(score.probability, 4), None)
+            estimates[score.segment_id] = SegmentEstimate(
+                score.segment.slug, score.segment.name, round(score.probability, 4), None
+            )
     for member in SegmentMember.objects.filter(user=user).select_related("segment"):
-        estimate = estimates.setdefault(member.segment_id, SegmentEstimate(member.segment.slug, member.segment.name, None, None))
+        estimate = estimates.setdefault(
+            member.segment_id, SegmentEstimate(member.segment.slug, member.segment.name, None, None)
+        )
         estimate.labelled = member.is_member
     return sorted(estimates.values(), key=lambda s: (-(s.probability or 0.0), s.name))

@@ -19,7 +19,11 @@ from shopguide.spaces import get_space
 
 
 def related_products(
-    *, product: Model, k: int = 8, filters: ProductFilters = DEFAULT_FILTERS, space: str | None = None,
+    *,
+    product: Model,
+    k: int = 8,
+    filters: ProductFilters = DEFAULT_FILTERS,
+    space: str | None = None,
     version: ModelVersion | None = None,
 ) -> Recommendations:
     """Products related to ``product``, best first, from ``version`` (default: the active one).
@@ -33,7 +37,9 @@ def related_products(
     of its products pass the filters; otherwise searched live and cached per product and version.
     """
     stored = read_related(product_pk=product.pk, space=space, version_id=version.pk if version else None)
-    served = _from_stored(stored, product.pk, product, k=k, filters=filters, space=space) if stored is not None else None
+    served = (
+        _from_stored(stored, product.pk, product, k=k, filters=filters, space=space) if stored is not None else None
+    )
     if served is not None:  # (an empty answer is an answer: Recommendations with no items is falsy)
         return served
     return _searched_live(product, k=k, filters=filters, space=space, version=version)
@@ -59,7 +65,9 @@ def related_products_of(
     return _searched_live(product, k=k, filters=filters, space=space, version=None)
 
 
-def _searched_live(product: Model, *, k: int, filters: ProductFilters, space: str | None, version: ModelVersion | None) -> Recommendations:
+def _searched_live(
+    product: Model, *, k: int, filters: ProductFilters, space: str | None, version: ModelVersion | None
+) -> Recommendations:
     version = version or active_version()
 
     def compute() -> Recommendations:
@@ -85,7 +93,7 @@ def _from_stored(
     if product is None or (len(shown) < k and not stored.complete):
         return None
     title = get_adapter().title(product)
-    items = []
+    items: list[ScoredProduct] = []
     for pk, score, reason in zip(stored.product_ids, stored.scores, stored.reasons):
         if pk in shown and len(items) < k:
             items.append(ScoredProduct(by_pk[pk], round(score, 4), get_space(reason).reason.format(title=title)))
@@ -113,4 +121,8 @@ def _fused_neighbours(
     by_pk = adapter.get_queryset().in_bulk([pk for pk, _, _ in found])
     title = adapter.title(product)
     # A product deleted since it was indexed is dropped, never crashed on.
-    return [ScoredProduct(by_pk[pk], score, get_space(main).reason.format(title=title)) for pk, score, main in found if pk in by_pk]
+    return [
+        ScoredProduct(by_pk[pk], score, get_space(main).reason.format(title=title))
+        for pk, score, main in found
+        if pk in by_pk
+    ]

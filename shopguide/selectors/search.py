@@ -11,8 +11,8 @@ from shopguide.models import ModelVersion
 from shopguide.ranking import filtered_neighbours
 from shopguide.selectors.popular import popular_products
 from shopguide.selectors.results import Recommendations, ScoredProduct
-from shopguide.uploads import InvalidImage, check_upload_size, read_query_image  # noqa: F401 (part of this module's API)
 from shopguide.selectors.versions import active_version
+from shopguide.uploads import InvalidImage, check_upload_size, read_query_image  # noqa: F401 (part of this module's API)
 from shopguide.vectors import pk_subquery_sql
 
 SEARCH_CANDIDATES = 50  # per retriever, before fusion
@@ -51,12 +51,16 @@ def search_products(
     candidates_sql = pk_subquery_sql(filters.candidates())
     # (product id, strength of the vote in [0, 1]) per retriever, best first.
     ranked_lists: dict[str, list[tuple[Any, float]]] = {
-        "fulltext": [(pk, 1.0) for pk, _ in fulltext_matches(query, limit=SEARCH_CANDIDATES, candidates_sql=candidates_sql)],
-        "trigram": [(pk, similarity**TRIGRAM_SIMILARITY_POWER)
-                    for pk, similarity in trigram_matches(query, limit=SEARCH_CANDIDATES, candidates_sql=candidates_sql)],
-    }  # fmt: skip
+        "fulltext": [
+            (pk, 1.0) for pk, _ in fulltext_matches(query, limit=SEARCH_CANDIDATES, candidates_sql=candidates_sql)
+        ],
+        "trigram": [
+            (pk, similarity**TRIGRAM_SIMILARITY_POWER)
+            for pk, similarity in trigram_matches(query, limit=SEARCH_CANDIDATES, candidates_sql=candidates_sql)
+        ],
+    }
     uses_model = version is not None and text_space.NAME in version.dimensions and bool(query)
-    if uses_model:
+    if version is not None and uses_model:
         vector = text_space.embed_query(version, query)
         neighbours = filtered_neighbours(version, text_space.NAME, vector, k=SEARCH_CANDIDATES, filters=filters)
         ranked_lists["lstm"] = [(n.product_id, 1.0) for n in neighbours]
@@ -70,7 +74,7 @@ def search_products(
     best = max(fused.values(), default=1.0)
     return Recommendations(
         items=[ScoredProduct(by_pk[pk], round(fused[pk] / best, 4), f"matches “{query}”") for pk in top if pk in by_pk],
-        version=version.pk if uses_model else None,
+        version=version.pk if version is not None and uses_model else None,
         source="hybrid" if uses_model else "fulltext",
         fallback=not uses_model,
     )
@@ -89,7 +93,9 @@ def search_by_image(
     version = version or active_version()
     if version is None or image_space.NAME not in version.dimensions:
         read_query_image(data, size=64, channels=3)  # bad input is still a 400, model or not
-        return Recommendations(items=popular_products(k=k, filters=filters), version=None, source="popular", fallback=True)
+        return Recommendations(
+            items=popular_products(k=k, filters=filters), version=None, source="popular", fallback=True
+        )
     from shopguide.spaces.artifacts import use_query_threads
 
     use_query_threads()
@@ -98,8 +104,13 @@ def search_by_image(
     vector = encoder.embed(pixels)[0]
     neighbours = filtered_neighbours(version, image_space.NAME, vector, k=k, filters=filters)
     by_pk = get_adapter().get_queryset().in_bulk([n.product_id for n in neighbours])
-    items = [ScoredProduct(by_pk[n.product_id], round(n.score, 4), "looks like your photo")
-             for n in neighbours if n.product_id in by_pk]  # fmt: skip
+    items = [
+        ScoredProduct(by_pk[n.product_id], round(n.score, 4), "looks like your photo")
+        for n in neighbours
+        if n.product_id in by_pk
+    ]
     if not items:
-        return Recommendations(items=popular_products(k=k, filters=filters), version=version.pk, source="popular", fallback=True)
+        return Recommendations(
+            items=popular_products(k=k, filters=filters), version=version.pk, source="popular", fallback=True
+        )
     return Recommendations(items=items, version=version.pk, source="image-search", fallback=False)

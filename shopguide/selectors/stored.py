@@ -9,6 +9,7 @@ category changes show at once.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -73,9 +74,12 @@ def read_related(*, product_pk: Any, space: str | None, version_id: int | None) 
     version, ids, scores, reasons, depth = row
     names = space_names()  # RelatedList.reasons holds each space's position in the registry
     return StoredRelated(
-        version_id=version, product_ids=_to_pks(ids), scores=list(scores),
-        reasons=[names[i] for i in reasons], depth=depth,
-    )  # fmt: skip
+        version_id=version,
+        product_ids=_to_pks(ids),
+        scores=list(scores),
+        reasons=[names[i] for i in reasons],
+        depth=depth,
+    )
 
 
 def read_shopper(*, user: Model | None, visitor: str | None, version_id: int | None) -> StoredShopper | None:
@@ -98,9 +102,13 @@ def read_shopper(*, user: Model | None, visitor: str | None, version_id: int | N
         return None
     version, as_of, ids, scores, reasons, newest, depth = row
     return StoredShopper(
-        version_id=version, fresh=as_of == newest, product_ids=_to_pks(ids), scores=list(scores), reasons=list(reasons),
+        version_id=version,
+        fresh=as_of == newest,
+        product_ids=_to_pks(ids),
+        scores=list(scores),
+        reasons=list(reasons),
         depth=depth,
-    )  # fmt: skip
+    )
 
 
 def _version(version_id: int | None) -> tuple[str, list]:
@@ -111,24 +119,28 @@ def _version(version_id: int | None) -> tuple[str, list]:
     return f"(SELECT id FROM {VERSIONS} WHERE is_active)", []
 
 
-def read_products(ids: list[Any], *, filters: ProductFilters, also: list[Any] = ()) -> tuple[dict, set]:
+def read_products(ids: list[Any], *, filters: ProductFilters, also: Sequence[Any] = ()) -> tuple[dict, set]:
     """The product rows of ``ids`` and ``also`` in one query: (pk -> product, pks of ``ids`` that
     pass ``filters``). ``also`` are products read only if visible (``adapter.visible``), never
     shown and not otherwise filtered (e.g. the product a related list belongs to)."""
     adapter = get_adapter()
     if not also:  # the plain filtered read (cheaper to build than the OR below)
-        by_pk = {product.pk: product for product in filters.apply(adapter.get_queryset()).filter(pk__in=list(ids)).order_by()}
+        by_pk = {
+            product.pk: product for product in filters.apply(adapter.get_queryset()).filter(pk__in=list(ids)).order_by()
+        }
         return by_pk, set(by_pk)
     # One statement, (the ids that pass) OR (the ``also`` products): cheaper than marking which
     # rows pass with a subquery. A product in both is only read, never shown unfiltered.
     base = adapter.get_queryset().order_by()
     extra = set(also)
-    rows = filters.apply(base).filter(pk__in=[pk for pk in ids if pk not in extra]) | adapter.visible(base).filter(pk__in=list(extra))
+    rows = filters.apply(base).filter(pk__in=[pk for pk in ids if pk not in extra]) | adapter.visible(base).filter(
+        pk__in=list(extra)
+    )
     by_pk = {product.pk: product for product in rows}
     return by_pk, set(by_pk) - extra
 
 
-def read_listed(ids: list[Any], *, k: int, filters: ProductFilters, also: list[Any] = ()) -> tuple[dict, set]:
+def read_listed(ids: list[Any], *, k: int, filters: ProductFilters, also: Sequence[Any] = ()) -> tuple[dict, set]:
     """``read_products`` for a stored list, best first: its first k and half as many again (which
     covers the usual filters, stock and a few products left out, in one small read), then the
     whole list when fewer than k of those pass. ``also``: as for ``read_products``."""

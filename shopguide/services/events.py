@@ -90,7 +90,9 @@ def _from_cookie(request: HttpRequest) -> str | None:
     if VISITOR_COOKIE not in cookies:
         return None
     # A tampered, foreign or expired cookie is ignored (the guest gets a new id), never an error.
-    value = request.get_signed_cookie(VISITOR_COOKIE, default=None, salt=VISITOR_COOKIE_SALT, max_age=VISITOR_COOKIE_AGE)
+    value = request.get_signed_cookie(
+        VISITOR_COOKIE, default=None, salt=VISITOR_COOKIE_SALT, max_age=VISITOR_COOKIE_AGE
+    )
     return value if value and len(value) <= 64 else None
 
 
@@ -153,7 +155,7 @@ def record_event(
     if product is not None and shopguide_settings.REFRESH_USERS_ON_EVENT:
         from shopguide.services.incremental import schedule_user_refresh, schedule_visitor_refresh
 
-        if authenticated:
+        if authenticated and user is not None:
             schedule_user_refresh(user.pk)
         else:
             schedule_visitor_refresh(visitor)

@@ -25,7 +25,9 @@ logger = logging.getLogger(__name__)
 NOT_ENOUGH = "not enough data"
 
 
-def compare_with_active(*, spaces: Mapping[str, Any], catalog, events, candidate_scores: Mapping[str, np.ndarray | None]) -> dict[str, Any] | None:
+def compare_with_active(
+    *, spaces: Mapping[str, Any], catalog, events, candidate_scores: Mapping[str, np.ndarray | None]
+) -> dict[str, Any] | None:
     """Score the active version on the candidate's held-out data and judge each space.
 
     Args:
@@ -46,18 +48,26 @@ def compare_with_active(*, spaces: Mapping[str, Any], catalog, events, candidate
             continue
         try:
             reference = spaces[name].version_scores(active, catalog, events)
-        except Exception as exc:  # noqa: BLE001 - an old artifact that no longer loads must not fail the run
+        except Exception as exc:  # an old artifact that no longer loads must not fail the run
             logger.warning("Could not score %s's %s model on the new held-out data", active, name, exc_info=True)
-            judged[name] = {"verdict": "not compared", "why": f"{name}: {active} could not be scored ({type(exc).__name__}: {exc})"}
+            judged[name] = {
+                "verdict": "not compared",
+                "why": f"{name}: {active} could not be scored ({type(exc).__name__}: {exc})",
+            }
             continue
         if reference is None or len(reference) != len(candidate):
-            judged[name] = {"verdict": "not compared", "why": f"{name}: {active} cannot be scored on these held-out data"}
+            judged[name] = {
+                "verdict": "not compared",
+                "why": f"{name}: {active} cannot be scored on these held-out data",
+            }
             continue
         judged[name] = judge(name, np.asarray(candidate), np.asarray(reference), figure=spaces[name].held_out_figure)
     return {"against": active.pk, "spaces": judged}
 
 
-def judge(name: str, candidate: np.ndarray, reference: np.ndarray, *, figure: tuple[str, str] | None = None) -> dict[str, Any]:
+def judge(
+    name: str, candidate: np.ndarray, reference: np.ndarray, *, figure: tuple[str, str] | None = None
+) -> dict[str, Any]:
     """One space's verdict: "better", "worse", "no clear difference" or "not enough data".
     ``figure``: (what the held-out score is, what it counts), the space's ``held_out_figure``."""
     from shopguide.ml.metrics import estimate, format_estimate, paired_difference
@@ -67,13 +77,19 @@ def judge(name: str, candidate: np.ndarray, reference: np.ndarray, *, figure: tu
     new, old = estimate(candidate), estimate(reference)
     n = difference["n"]
     figures = (
-        f"{label} {new['value']:.3f} (new) vs {old['value']:.3f} (active) on the same {n} held-out {unit}, "
-        f"difference {format_estimate(difference)}"
-    ) if n else f"no held-out {unit}"
+        (
+            f"{label} {new['value']:.3f} (new) vs {old['value']:.3f} (active) on the same {n} held-out {unit}, "
+            f"difference {format_estimate(difference)}"
+        )
+        if n
+        else f"no held-out {unit}"
+    )
     minimum = shopguide_settings.GATE_MIN_SAMPLES
     if n < minimum:
         verdict = NOT_ENOUGH
-        why = f"{name}: not enough data to judge ({n} held-out {unit}, fewer than GATE_MIN_SAMPLES={minimum}); {figures}"
+        why = (
+            f"{name}: not enough data to judge ({n} held-out {unit}, fewer than GATE_MIN_SAMPLES={minimum}); {figures}"
+        )
     elif difference["high"] < 0 and difference["value"] < -shopguide_settings.GATE_TOLERANCE:
         verdict, why = "worse", f"{name}: worse beyond the interval: {figures}"
     elif difference["low"] > 0:
@@ -102,6 +118,10 @@ def decide(version: ModelVersion, *, force: bool) -> tuple[bool, str]:
     if all(s["verdict"] in (NOT_ENOUGH, "not compared") for s in spaces.values()):
         policy = shopguide_settings.GATE_SMALL_SAMPLE_POLICY
         if policy == "keep":
-            return False, prefix + f"not enough data to judge; GATE_SMALL_SAMPLE_POLICY='keep' keeps {current} serving ({reasons})"
+            return (
+                False,
+                prefix
+                + f"not enough data to judge; GATE_SMALL_SAMPLE_POLICY='keep' keeps {current} serving ({reasons})",
+            )
         return True, prefix + f"not enough data to judge; activated by GATE_SMALL_SAMPLE_POLICY='activate' ({reasons})"
     return True, prefix + reasons

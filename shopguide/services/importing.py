@@ -45,9 +45,7 @@ class EventLine:
 
     @property
     def dedupe_key(self) -> str:
-        canonical = json.dumps(
-            [self.user, self.sku, self.type, self.ts.isoformat(), self.query], ensure_ascii=False
-        )
+        canonical = json.dumps([self.user, self.sku, self.type, self.ts.isoformat(), self.query], ensure_ascii=False)
         return hashlib.sha256(canonical.encode()).hexdigest()[:64]
 
 
@@ -142,9 +140,7 @@ def _import_batch(batch: list[EventLine], report: ImportReport, *, create_users:
     rows = []
     for event in batch:
         if event.user not in users:
-            report.errors.append(
-                (event.line_no, f"unknown user {event.user!r} (pass --create-users to create it)")
-            )
+            report.errors.append((event.line_no, f"unknown user {event.user!r} (pass --create-users to create it)"))
             continue
         if event.sku and event.sku not in products:
             report.errors.append((event.line_no, f"unknown sku {event.sku!r}"))
@@ -164,9 +160,7 @@ def _import_batch(batch: list[EventLine], report: ImportReport, *, create_users:
         return
     keys = [row.dedupe_key for row in rows]
     with transaction.atomic():
-        existing = set(
-            Interaction.objects.filter(dedupe_key__in=keys).values_list("dedupe_key", flat=True)
-        )
+        existing = set(Interaction.objects.filter(dedupe_key__in=keys).values_list("dedupe_key", flat=True))
         fresh, seen = [], set(existing)
         for row in rows:
             if row.dedupe_key not in seen:  # also drops repeats inside one file
@@ -181,9 +175,7 @@ def _import_batch(batch: list[EventLine], report: ImportReport, *, create_users:
 def _resolve_users(names: set[str], *, create: bool, report: ImportReport) -> dict[str, Any]:
     User = get_user_model()
     field_name = User.USERNAME_FIELD
-    found = dict(
-        User._default_manager.filter(**{f"{field_name}__in": names}).values_list(field_name, "pk")
-    )
+    found = dict(User._default_manager.filter(**{f"{field_name}__in": names}).values_list(field_name, "pk"))
     missing = names - set(found)
     if create and missing:
         new_users = []
@@ -192,8 +184,6 @@ def _resolve_users(names: set[str], *, create: bool, report: ImportReport) -> di
             user.set_unusable_password()
             new_users.append(user)
         User._default_manager.bulk_create(new_users, ignore_conflicts=True)
-        found.update(
-            User._default_manager.filter(**{f"{field_name}__in": missing}).values_list(field_name, "pk")
-        )
+        found.update(User._default_manager.filter(**{f"{field_name}__in": missing}).values_list(field_name, "pk"))
         report.users_created += len(missing)
     return {str(k): v for k, v in found.items()}

@@ -150,7 +150,9 @@ def refresh_visitor_list(visitor: str) -> bool:
     vector = shopper_vector(version, None, history, live=True) if history else None
     if vector is None:
         return False
-    store_shopper_list(version, visitor=visitor, vector=vector, history={h.product_id: h.type for h in history}, as_of=as_of)
+    store_shopper_list(
+        version, visitor=visitor, vector=vector, history={h.product_id: h.type for h in history}, as_of=as_of
+    )
     return True
 
 

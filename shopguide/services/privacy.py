@@ -25,7 +25,8 @@ def forget_user(user: Model, *, visitor_ids: tuple[str, ...] = ()) -> dict[str, 
         "events": events.delete()[0],
         "vectors": UserVector.objects.filter(user=user).delete()[0],
         "recommendation lists": (
-            ShopperList.objects.filter(user=user) | ShopperList.objects.filter(visitor__in=visitor_ids, user__isnull=True)
+            ShopperList.objects.filter(user=user)
+            | ShopperList.objects.filter(visitor__in=visitor_ids, user__isnull=True)
         ).delete()[0],
         "segment labels": SegmentMember.objects.filter(user=user).delete()[0],
         "segment scores": SegmentScore.objects.filter(user=user).delete()[0],

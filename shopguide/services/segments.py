@@ -56,7 +56,9 @@ def apply_rule(segment: Segment) -> int:
         kept = set(segment.members.values_list("user_id", flat=True))
         SegmentMember.objects.bulk_create(
             [
-                SegmentMember(segment=segment, user_id=user_id, is_member=user_id in members, source=SegmentMember.Source.RULE)
+                SegmentMember(
+                    segment=segment, user_id=user_id, is_member=user_id in members, source=SegmentMember.Source.RULE
+                )
                 for user_id in buyers - kept
             ]
         )
@@ -75,7 +77,10 @@ def rfm(user_ids: list[Any]) -> np.ndarray:
     for user_id, ts, product_id in rows:
         times[user_id].append(ts.timestamp())
         products[user_id].append(product_id)
-    prices = {p.pk: adapter.price(p) or 0.0 for p in adapter.get_queryset().filter(pk__in={pk for v in products.values() for pk in v})}
+    prices = {
+        p.pk: adapter.price(p) or 0.0
+        for p in adapter.get_queryset().filter(pk__in={pk for v in products.values() for pk in v})
+    }
     return rfm_features(
         [np.array(times[u]) for u in user_ids],
         [np.array([prices.get(pk, 0.0) for pk in products[u]]) for u in user_ids],
@@ -136,6 +141,8 @@ def label_members(segment: Segment, usernames: list[str], *, is_member: bool = T
     for name in usernames:
         if name in found:
             SegmentMember.objects.update_or_create(
-                segment=segment, user_id=found[name], defaults={"is_member": is_member, "source": SegmentMember.Source.IMPORT}
+                segment=segment,
+                user_id=found[name],
+                defaults={"is_member": is_member, "source": SegmentMember.Source.IMPORT},
             )
     return len(found), [name for name in usernames if name not in found]

@@ -88,9 +88,11 @@ def build_related_lists(version: ModelVersion, *, progress: Callable[[float, str
             for row in np.flatnonzero(has_vector):
                 found = lists.rows[row] >= 0
                 yield (
-                    product_ids[row], [str(product_ids[i]) for i in lists.rows[row][found]], lists.scores[row][found],
+                    product_ids[row],
+                    [str(product_ids[i]) for i in lists.rows[row][found]],
+                    lists.scores[row][found],
                     [reason_index[names[s]] for s in lists.spaces[row][found]],
-                )  # fmt: skip
+                )
 
         written += _copy_related(version, kind, rows())
     return written
@@ -121,9 +123,13 @@ def store_product_lists(version: ModelVersion, product_pk: Any) -> int:
             if not found:
                 continue
             RelatedList.objects.create(
-                version=version, product_id=product_pk, space=kind, product_ids=[str(pk) for pk, _, _ in found],
-                scores=[score for _, score, _ in found], reasons=[reason_indexes()[space] for _, _, space in found],
-            )  # fmt: skip
+                version=version,
+                product_id=product_pk,
+                space=kind,
+                product_ids=[str(pk) for pk, _, _ in found],
+                scores=[score for _, score, _ in found],
+                reasons=[reason_indexes()[space] for _, _, space in found],
+            )
             changed += 1 + _insert_into_neighbours(version, kind, product_pk, found, depth=depth)
     return changed
 
@@ -132,7 +138,11 @@ def _insert_into_neighbours(version: ModelVersion, kind: str, product_pk: Any, f
     me = str(product_pk)
     reason_index = reason_indexes()
     by_neighbour = {str(pk): (score, reason_index[space]) for pk, score, space in found}
-    lists = list(RelatedList.objects.select_for_update().filter(version=version, space=kind, product_id__in=[pk for pk, _, _ in found]))
+    lists = list(
+        RelatedList.objects.select_for_update().filter(
+            version=version, space=kind, product_id__in=[pk for pk, _, _ in found]
+        )
+    )
     for stored in lists:
         score, reason = by_neighbour[str(stored.product_id)]
         items = [(pk, s, r) for pk, s, r in zip(stored.product_ids, stored.scores, stored.reasons) if pk != me]
@@ -148,7 +158,9 @@ def _copy_related(version: ModelVersion, kind: str, rows) -> int:
     table = RelatedList._meta.db_table
     count = 0
     with transaction.atomic(), connection.cursor() as cursor:
-        with cursor.cursor.copy(f"COPY {table} (version_id, product_id, space, product_ids, scores, reasons) FROM STDIN") as copy:
+        with cursor.cursor.copy(
+            f"COPY {table} (version_id, product_id, space, product_ids, scores, reasons) FROM STDIN"
+        ) as copy:
             for product_pk, ids, scores, reasons in rows:
                 copy.write_row((version.pk, product_pk, kind, ids, [float(s) for s in scores], reasons))
                 count += 1
@@ -186,26 +198,43 @@ def build_shopper_lists(version: ModelVersion) -> int:
     depth = record_list_depth(version)
     # Newest event per shopper before the snapshot: a later event makes the list stale (never
     # the other way round).
-    as_of = {("user", pk): newest for pk, newest in
-             Interaction.objects.filter(user__isnull=False, product__isnull=False).order_by().values_list("user").annotate(Max("pk"))}  # fmt: skip
-    as_of.update({("visitor", v): newest for v, newest in
-                  Interaction.objects.filter(user__isnull=True, product__isnull=False).order_by().values_list("visitor").annotate(Max("pk"))})  # fmt: skip
+    as_of = {
+        ("user", pk): newest
+        for pk, newest in Interaction.objects.filter(user__isnull=False, product__isnull=False)
+        .order_by()
+        .values_list("user")
+        .annotate(Max("pk"))
+    }
+    as_of.update(
+        {
+            ("visitor", v): newest
+            for v, newest in Interaction.objects.filter(user__isnull=True, product__isnull=False)
+            .order_by()
+            .values_list("visitor")
+            .annotate(Max("pk"))
+        }
+    )
     model_rows = behaviour_space.item_ids(version)
     events = take_event_snapshot(CatalogSnapshot(product_ids=model_rows))
     ShopperList.objects.filter(version=version).delete()
     if not events.sequences:
         return 0
     if behaviour_space.served_by(version) != "lstm":  # a baseline beat the LSTM on held-out data: it serves
-        return _write_shopper_lists(version, _baseline_lists(version, events, model_rows, depth=depth), model_rows, as_of)
+        return _write_shopper_lists(
+            version, _baseline_lists(version, events, model_rows, depth=depth), model_rows, as_of
+        )
     vectors = behaviour_space.load(version).user_vectors(events.sequences, events.event_types)
     product_ids, spaces = load_space_matrices(version, [behaviour_space.NAME])
     items = spaces[behaviour_space.NAME]
     position = {pk: i for i, pk in enumerate(product_ids)}
     known = [[j for j, i in enumerate(seq) if model_rows[i] in position] for seq in events.sequences]
-    histories = [np.array([position[model_rows[seq[j]]] for j in js], np.int64) for seq, js in zip(events.sequences, known)]
+    histories = [
+        np.array([position[model_rows[seq[j]]] for j in js], np.int64) for seq, js in zip(events.sequences, known)
+    ]
     history_types = [[EVENT_TYPES[types[j]] for j in js] for types, js in zip(events.event_types, known)]
-    rows, scores = top_items_for_queries(vectors, items, depth=depth, exclude=histories,
-                                         device=shopguide_settings.DEVICE)  # fmt: skip
+    rows, scores = top_items_for_queries(
+        vectors, items, depth=depth, exclude=histories, device=shopguide_settings.DEVICE
+    )
     lists = []  # (actor, item rows, scores, per item the history product explaining it and its event type)
     for actor, found, found_scores, history, types in zip(events.actors, rows, scores, histories, history_types):
         found, found_scores = found[found >= 0], found_scores[found >= 0]
@@ -226,8 +255,14 @@ def _baseline_lists(version: ModelVersion, events, model_rows: list[Any], *, dep
     lists = []
     for actor, sequence, types in zip(events.actors, events.sequences, events.event_types):
         found, scores, because = baseline.recommend(sequence, depth=depth)
-        lists.append((actor, found, scores, [(str(model_rows[sequence[b]]), EVENT_TYPES[types[b]]) if b >= 0 else ("", "")
-                                             for b in because]))  # fmt: skip
+        lists.append(
+            (
+                actor,
+                found,
+                scores,
+                [(str(model_rows[sequence[b]]), EVENT_TYPES[types[b]]) if b >= 0 else ("", "") for b in because],
+            )
+        )
     return lists
 
 
@@ -242,17 +277,30 @@ def _write_shopper_lists(version: ModelVersion, lists: list, product_ids: list[A
             now = timezone.now()
             for actor, found, found_scores, because in lists:
                 kind, key = actor
-                copy.write_row((
-                    version.pk, key if kind == "user" else None, key if kind == "visitor" else "", as_of.get(actor),
-                    [str(product_ids[i]) for i in found], [float(s) for s in found_scores], [pk for pk, _ in because],
-                    reasons_for(because, titles), now,
-                ))  # fmt: skip
+                copy.write_row(
+                    (
+                        version.pk,
+                        key if kind == "user" else None,
+                        key if kind == "visitor" else "",
+                        as_of.get(actor),
+                        [str(product_ids[i]) for i in found],
+                        [float(s) for s in found_scores],
+                        [pk for pk, _ in because],
+                        reasons_for(because, titles),
+                        now,
+                    )
+                )
     return len(lists)
 
 
 def store_shopper_list(
-    version: ModelVersion, *, user_id: Any = None, visitor: str | None = None, vector: np.ndarray,
-    history: Mapping[Any, str], as_of: int | None,
+    version: ModelVersion,
+    *,
+    user_id: Any = None,
+    visitor: str | None = None,
+    vector: np.ndarray,
+    history: Mapping[Any, str],
+    as_of: int | None,
 ) -> ShopperList:
     """Store one shopper's list from their vector (already computed), searched in the behaviour
     index. ``history``: their products -> their strongest event type with each; ``as_of``: their
@@ -265,13 +313,16 @@ def store_shopper_list(
     if served_by(version) != "lstm":  # the baseline serving in the LSTM's place (``vector`` unused)
         found = baseline_neighbours(version, list(history), depth=depth)
     else:
-        found = explained_neighbours(
-            version, vector, list(history), k=depth, filters=ProductFilters(in_stock=False)
-        )  # fmt: skip
+        found = explained_neighbours(version, vector, list(history), k=depth, filters=ProductFilters(in_stock=False))
     because = [("", "") if pk is None else (str(pk), history[pk]) for _, pk in found]
     actor = Q(user_id=user_id) if user_id is not None else Q(visitor=visitor, user__isnull=True)
-    fields = {"as_of": as_of, "product_ids": [str(n.product_id) for n, _ in found], "scores": [n.score for n, _ in found],
-              "because": [pk for pk, _ in because], "reasons": reasons_for(because, product_titles({pk for pk, _ in because if pk}))}  # fmt: skip
+    fields = {
+        "as_of": as_of,
+        "product_ids": [str(n.product_id) for n, _ in found],
+        "scores": [n.score for n, _ in found],
+        "because": [pk for pk, _ in because],
+        "reasons": reasons_for(because, product_titles({pk for pk, _ in because if pk})),
+    }
     with transaction.atomic():
         ShopperList.objects.filter(actor, version=version).delete()
         return ShopperList.objects.create(version=version, user_id=user_id, visitor=visitor or "", **fields)
@@ -299,5 +350,7 @@ def newest_event_id(*, user_id: Any = None, visitor: str | None = None) -> int |
     """The shopper's newest event id on a product (what a stored list's ``as_of`` is compared
     with: events without a product, such as searches, change no recommendation)."""
     events = Interaction.objects.filter(product__isnull=False)
-    events = events.filter(user_id=user_id) if user_id is not None else events.filter(visitor=visitor, user__isnull=True)
+    events = (
+        events.filter(user_id=user_id) if user_id is not None else events.filter(visitor=visitor, user__isnull=True)
+    )
     return events.aggregate(newest=Max("pk"))["newest"]

@@ -39,7 +39,7 @@ from shopguide.vectors import drop_hnsw_indexes, ensure_hnsw_index, write_produc
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["TrainingRefused", "request_training", "run_training", "start_run", "train_models", "embed_chunk"]
+__all__ = ["TrainingRefused", "embed_chunk", "request_training", "run_training", "start_run", "train_models"]
 
 
 # -- requests ----------------------------------------------------------------------------------------
@@ -67,7 +67,11 @@ def fail_stale_runs() -> int:
     stale = TrainingRun.objects.filter(status=TrainingRun.Status.RUNNING, heartbeat_at__lt=cutoff)
     count = 0
     for run in stale:
-        _fail(run, f"The worker running this training stopped responding (no heartbeat since {run.heartbeat_at:%Y-%m-%d %H:%M:%S} UTC).")
+        _fail(
+            run,
+            "The worker running this training stopped responding (no heartbeat since "
+            f"{run.heartbeat_at:%Y-%m-%d %H:%M:%S} UTC).",
+        )
         count += 1
     return count
 
@@ -116,7 +120,9 @@ def train_models(run: TrainingRun) -> ModelVersion | None:
         image_size, channels = image_space.snapshot_format(
             run.options.get("image_model"), n_products=get_adapter().get_queryset().count()
         )
-        catalog = take_catalog_snapshot(image_size=image_size, channels=channels, progress=progress.callback("snapshot"))
+        catalog = take_catalog_snapshot(
+            image_size=image_size, channels=channels, progress=progress.callback("snapshot")
+        )
         events = take_event_snapshot(catalog)
         timings = {"snapshot": progress.finish_stage("snapshot")}
         version = ModelVersion.objects.create(n_products=catalog.n_products, n_interactions=events.n_events)
@@ -175,7 +181,10 @@ def train_spaces(run, version, catalog, events, progress) -> tuple[dict[str, Tra
         name = space.name
         lo, width = done / total, space.training_share / total
         callback = progress.callback("train")
-        sub_progress = lambda f, m="", lo=lo, width=width, name=name: callback(lo + width * f, f"{name}: {m}")
+
+        def sub_progress(f, m="", lo=lo, width=width, name=name, callback=callback):
+            return callback(lo + width * f, f"{name}: {m}")
+
         overrides = run.options.get(f"{name}_model") or {}
         try:
             result = space.train(
@@ -189,7 +198,10 @@ def train_spaces(run, version, catalog, events, progress) -> tuple[dict[str, Tra
         if result.stored is not None and len(result.stored):
             rows = np.asarray(result.stored)
             write_product_vectors(
-                version=version, space=name, product_ids=[catalog.product_ids[i] for i in rows], vectors=result.vectors[rows]
+                version=version,
+                space=name,
+                product_ids=[catalog.product_ids[i] for i in rows],
+                vectors=result.vectors[rows],
             )
         if result.users is not None:
             write_user_vectors(version=version, user_ids=result.users.user_ids, vectors=result.users.vectors)
@@ -230,9 +242,10 @@ def embed_chunk(run_id: int, index: int) -> bool:
             products = [by_pk[pk] for pk in chunk.product_ids if pk in by_pk]  # deleted meanwhile: skip
             for name in run.version.dimensions:
                 written = set(
-                    ProductVector.objects.filter(version=run.version, space=name, product_id__in=chunk.product_ids)
-                    .values_list("product_id", flat=True)
-                )  # fmt: skip
+                    ProductVector.objects.filter(
+                        version=run.version, space=name, product_id__in=chunk.product_ids
+                    ).values_list("product_id", flat=True)
+                )
                 missing = [product for product in products if product.pk not in written]
                 if not missing:
                     continue  # written by train_models already
@@ -241,7 +254,9 @@ def embed_chunk(run_id: int, index: int) -> bool:
             refresh_search_documents(products)
             EmbeddingChunk.objects.filter(pk=chunk.pk, done_at__isnull=True).update(done_at=timezone.now())
             done = EmbeddingChunk.objects.filter(run=run, done_at__isnull=False).count()
-            RunProgress(run).stage("embed", done / max(1, run.chunks_total), f"embedded chunk {done}/{run.chunks_total}")
+            RunProgress(run).stage(
+                "embed", done / max(1, run.chunks_total), f"embedded chunk {done}/{run.chunks_total}"
+            )
         if run.status == TrainingRun.Status.FAILED:
             return False
     return _finish_if_complete(run_id)
@@ -292,8 +307,13 @@ def finish_run(run: TrainingRun) -> None:
         prune_versions()
         timings = {**run.timings, "total": round((timezone.now() - run.started_at).total_seconds(), 2)}
         TrainingRun.objects.filter(pk=run.pk).update(
-            status=TrainingRun.Status.SUCCEEDED, finished_at=timezone.now(), percent=100.0,
-            eta_seconds=0, stage="done", message=message[:255], timings=timings,
+            status=TrainingRun.Status.SUCCEEDED,
+            finished_at=timezone.now(),
+            percent=100.0,
+            eta_seconds=0,
+            stage="done",
+            message=message[:255],
+            timings=timings,
         )
 
 

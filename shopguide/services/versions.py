@@ -45,8 +45,13 @@ def _announce(version: ModelVersion) -> None:
 
     for receiver, result in version_activated.send_robust(sender=ModelVersion, version=version):
         if isinstance(result, Exception):
-            logger.error("A version_activated receiver (%s) failed for %s: %r", receiver, version, result,
-                         exc_info=(type(result), result, result.__traceback__))
+            logger.error(
+                "A version_activated receiver (%s) failed for %s: %r",
+                receiver,
+                version,
+                result,
+                exc_info=(type(result), result, result.__traceback__),
+            )
 
 
 def rollback() -> ModelVersion:

@@ -87,13 +87,17 @@ class Space:
 _registry: dict[str, Space] | None = None
 
 
-def spaces() -> Mapping[str, Space]:
-    """The registered spaces by name, in :data:`SPACE_MODULES` order (loaded on first use)."""
+def _loaded_registry() -> dict[str, Space]:
     global _registry
     if _registry is None:
         loaded = [importlib.import_module(path).SPACE for path in SPACE_MODULES]
         _registry = {space.name: space for space in loaded}
     return _registry
+
+
+def spaces() -> Mapping[str, Space]:
+    """The registered spaces by name, in :data:`SPACE_MODULES` order (loaded on first use)."""
+    return _loaded_registry()
 
 
 def get_space(name: str) -> Space:
@@ -106,10 +110,8 @@ def space_names() -> tuple[str, ...]:
 
 def register(space: Space) -> None:
     """Add (or replace) a space after those of :data:`SPACE_MODULES` (an extension's, a test's)."""
-    spaces()
-    _registry[space.name] = space
+    _loaded_registry()[space.name] = space
 
 
 def unregister(name: str) -> None:
-    spaces()
-    _registry.pop(name, None)
+    _loaded_registry().pop(name, None)

@@ -59,7 +59,9 @@ def evaluation_report(model, split, *, n_items: int, per_user: dict | None = Non
         metrics = evaluate(recommender, histories, targets, n_items=n_items, k=10, per_user=True)
         each = metrics.pop("per_user")
         metrics["seconds"] = round(time.monotonic() - started, 2)
-        entry = {key: round(value, 4) if isinstance(value, float) else value for key, value in metrics.items()}
+        entry: dict[str, Any] = {
+            key: round(value, 4) if isinstance(value, float) else value for key, value in metrics.items()
+        }
         entry["ndcg@10_ci"], entry["hr@10_ci"] = estimate(each["ndcg"]), estimate(each["hr"])
         report[name] = entry
         if per_user is not None:
@@ -84,21 +86,32 @@ def served_by(version: ModelVersion) -> str:
 
 def load_baseline(version: ModelVersion):
     """The version's served baseline (shopguide.ml.baselines.ServedBaseline), rows as the LSTM's."""
-    return load_artifact(version.artifacts[BASELINE_ARTIFACT], "shopguide.ml.baselines.ServedBaseline", shopguide_settings.DEVICE)
+    return load_artifact(
+        version.artifacts[BASELINE_ARTIFACT], "shopguide.ml.baselines.ServedBaseline", shopguide_settings.DEVICE
+    )
 
 
-def serving_decision(version: ModelVersion, events: EventSnapshot, check: dict | None, *, n_items: int) -> dict[str, str]:
+def serving_decision(
+    version: ModelVersion, events: EventSnapshot, check: dict | None, *, n_items: int
+) -> dict[str, str]:
     """Never serve worse than the simple baseline: when ``check`` (the held-out comparison) prefers
     a baseline, fit it on every shopper's whole sequence and save it with ``version``; personal
     recommendations of this version then come from it. Returns ``{"personal", "why"}``."""
     from shopguide.ml.baselines import ServedBaseline
 
     if not check:
-        return {"personal": "lstm", "why": "the LSTM serves personal recommendations (no held-out last events to compare it with the baselines)"}
+        return {
+            "personal": "lstm",
+            "why": "the LSTM serves personal recommendations "
+            "(no held-out last events to compare it with the baselines)",
+        }
     if check["prefer"] == "lstm":
         return {"personal": "lstm", "why": f"the LSTM serves personal recommendations: {check['why']}"}
     save_artifact(version, BASELINE_ARTIFACT, ServedBaseline.fit(check["prefer"], events.sequences, n_items))
-    return {"personal": check["prefer"], "why": f"{check['prefer']} serves personal recommendations for this version, not the LSTM: {check['why']}"}
+    return {
+        "personal": check["prefer"],
+        "why": f"{check['prefer']} serves personal recommendations for this version, not the LSTM: {check['why']}",
+    }
 
 
 def train(
@@ -124,10 +137,14 @@ def train(
     cfg = config(overrides)
     split = leave_last_out(events.sequences)
     train_types = [types[: len(seq)] for types, seq in zip(events.event_types, split.train)]
-    model = SequenceRecommender(cfg, n_items=catalog.n_products, item_features=content, device=shopguide_settings.DEVICE)
+    model = SequenceRecommender(
+        cfg, n_items=catalog.n_products, item_features=content, device=shopguide_settings.DEVICE
+    )
     has_valid = (split.valid_targets >= 0).any()
     fit = model.fit(
-        split.train, train_types, progress=progress,
+        split.train,
+        train_types,
+        progress=progress,
         valid=(split.train, split.valid_targets) if has_valid else None,
     )
     save_artifact(version, NAME, model)
@@ -160,11 +177,15 @@ def train(
         },
     }
     return TrainedSpace(
-        name=NAME, metrics=metrics, dimensions=cfg.embedding_dim, vectors=item_vectors,
+        name=NAME,
+        metrics=metrics,
+        dimensions=cfg.embedding_dim,
+        vectors=item_vectors,
         # The gate compares what serves: the LSTM, or the baseline serving in its place.
         held_out_scores=per_user.get(serving["personal"]),
         # Its baseline check is about personal recommendations: related products always fuse it.
-        fusion_check=None, stored=np.arange(catalog.n_products),
+        fusion_check=None,
+        stored=np.arange(catalog.n_products),
         users=UserVectors(user_ids=[events.actors[i][1] for i in user_rows], vectors=users),
     )
 
@@ -208,7 +229,9 @@ def _baseline_scores(kind: str, events: EventSnapshot, *, n_items: int) -> np.nd
 
     split = leave_last_out(events.sequences)
     baseline = ServedBaseline.fit(kind, split.train, n_items)
-    return evaluate(baseline, split.train_plus_valid, split.test_targets, n_items=n_items, k=10, per_user=True)["per_user"]["ndcg"]
+    return evaluate(baseline, split.train_plus_valid, split.test_targets, n_items=n_items, k=10, per_user=True)[
+        "per_user"
+    ]["ndcg"]
 
 
 def item_ids(version: ModelVersion) -> list[Any]:
@@ -217,7 +240,9 @@ def item_ids(version: ModelVersion) -> list[Any]:
 
 
 def load(version: ModelVersion):
-    return load_artifact(version.artifacts[NAME], "shopguide.ml.sequence_model.SequenceRecommender", shopguide_settings.DEVICE)
+    return load_artifact(
+        version.artifacts[NAME], "shopguide.ml.sequence_model.SequenceRecommender", shopguide_settings.DEVICE
+    )
 
 
 def embed_products(version: ModelVersion, products: list) -> tuple[list[Any], np.ndarray, dict[Any, str]]:
@@ -229,7 +254,10 @@ def embed_products(version: ModelVersion, products: list) -> tuple[list[Any], np
     if not products or model.n_features == 0:
         return [], np.zeros((0, version.dimensions[NAME]), np.float32), {}
     content = content_features(
-        version, products, image=image_space.embed_products(version, products), text=text_space.embed_products(version, products)
+        version,
+        products,
+        image=image_space.embed_products(version, products),
+        text=text_space.embed_products(version, products),
     )
     return [p.pk for p in products], model.item_vectors_for(content), {}
 

@@ -48,6 +48,7 @@ def split(snapshot: CatalogSnapshot) -> np.ndarray:
     """TRAIN / VALID / TEST (shopguide.ml.holdout) of each product with an image."""
     from shopguide.ml.holdout import split_by_key
 
+    assert snapshot.image_rows is not None  # read with the catalogue
     keys = [snapshot.product_ids[row] for row in snapshot.image_rows]
     return split_by_key(keys, valid=VALID_FRACTION, test=TEST_FRACTION, salt=SPLIT_SALT)
 
@@ -64,6 +65,8 @@ def train(snapshot: CatalogSnapshot, *, version: ModelVersion, overrides: dict, 
     every product's vector."""
     from shopguide.ml.image_selection import choose_image_encoder
 
+    assert snapshot.images is not None and snapshot.image_rows is not None  # read with the catalogue
+
     if len(snapshot.image_rows) < 2:
         raise TrainingRefused(
             f"Only {len(snapshot.image_rows)} of {snapshot.n_products} products have a readable image; "
@@ -72,8 +75,13 @@ def train(snapshot: CatalogSnapshot, *, version: ModelVersion, overrides: dict, 
     configs, notes = candidates(overrides, n_images=len(snapshot.image_rows))
     labels = snapshot.category_labels()[snapshot.image_rows]
     choice = choose_image_encoder(
-        snapshot.images, labels, split(snapshot), candidates=configs, k=EVAL_K,
-        device=shopguide_settings.DEVICE, progress=progress,
+        snapshot.images,
+        labels,
+        split(snapshot),
+        candidates=configs,
+        k=EVAL_K,
+        device=shopguide_settings.DEVICE,
+        progress=progress,
     )
     save_artifact(version, NAME, choice.encoder)
     # Vectors of every product (zeros where a product has no image) for the later stages.
@@ -92,9 +100,11 @@ def train(snapshot: CatalogSnapshot, *, version: ModelVersion, overrides: dict, 
         "backbone": choice.chosen,
         "held_out": held_out,
         "metric": f"{report['metric']}@{report['k']}",
-        "choice": {"why": report["why"], "notes": notes, "candidates": {
-            name: {"valid": c["valid"], "test": c["test"]} for name, c in report["candidates"].items()
-        }},
+        "choice": {
+            "why": report["why"],
+            "notes": notes,
+            "candidates": {name: {"valid": c["valid"], "test": c["test"]} for name, c in report["candidates"].items()},
+        },
         "training": {
             **chosen["training"],
             "device": str(choice.encoder.device),
@@ -106,8 +116,13 @@ def train(snapshot: CatalogSnapshot, *, version: ModelVersion, overrides: dict, 
     # those products); otherwise (a larger candidate's snapshot, resized) the chunks embed again.
     same_format = snapshot.images.shape[1:] == (cfg.image_size, cfg.image_size, cfg.channels)
     return TrainedSpace(
-        name=NAME, metrics=metrics, dimensions=cfg.embedding_dim, vectors=all_vectors, held_out_scores=scores,
-        fusion_check=check, stored=np.asarray(snapshot.image_rows) if same_format else None,
+        name=NAME,
+        metrics=metrics,
+        dimensions=cfg.embedding_dim,
+        vectors=all_vectors,
+        held_out_scores=scores,
+        fusion_check=check,
+        stored=np.asarray(snapshot.image_rows) if same_format else None,
     )
 
 
@@ -118,14 +133,22 @@ def baseline_check(snapshot: CatalogSnapshot, scores: np.ndarray, report: dict) 
     from shopguide.ml.holdout import TEST
     from shopguide.ml.image_selection import clamp_k, held_out_scores, raw_pixel_vectors
 
+    assert snapshot.images is not None and snapshot.image_rows is not None  # read with the catalogue
+
     if "raw_pixels" not in report:
         return None
     labels = snapshot.category_labels()[snapshot.image_rows]
     rows = np.flatnonzero(split(snapshot) == TEST)
-    pixels = held_out_scores(raw_pixel_vectors(snapshot.images), labels, rows, k=clamp_k(EVAL_K, len(labels)), supervised=True)
+    pixels = held_out_scores(
+        raw_pixel_vectors(snapshot.images), labels, rows, k=clamp_k(EVAL_K, len(labels)), supervised=True
+    )
     return baseline_verdict(
-        scores, pixels, model_name="the image model", baseline_name="raw pixels",
-        figure=f"same-category precision@{report['k']}", min_n=shopguide_settings.GATE_MIN_SAMPLES,
+        scores,
+        pixels,
+        model_name="the image model",
+        baseline_name="raw pixels",
+        figure=f"same-category precision@{report['k']}",
+        min_n=shopguide_settings.GATE_MIN_SAMPLES,
     )
 
 
@@ -143,6 +166,7 @@ def _scores(encoder, sized: np.ndarray, vectors: np.ndarray, snapshot: CatalogSn
 def version_scores(version: ModelVersion, snapshot: CatalogSnapshot, events=None) -> np.ndarray | None:
     """Held-out scores of ``version``'s image model on this snapshot's TEST images (the gate
     compares them with the new model's, query by query). None when it cannot read these images."""
+    assert snapshot.images is not None and snapshot.image_rows is not None  # read with the catalogue
     encoder = load(version)
     if encoder.config.channels != snapshot.images.shape[3] or len(snapshot.image_rows) < 2:
         return None
@@ -167,7 +191,9 @@ def held_out_report(metrics: dict[str, Any]) -> tuple[list, list]:
     """The admin's rows of this space's held-out figures, and why its backbone was chosen."""
     rows = []
     for name, est in (metrics.get("held_out") or {}).items():
-        label = f"image · {metrics.get('backbone', 'model')}" if name == "model" else f"image · {name.replace('_', ' ')}"
+        label = (
+            f"image · {metrics.get('backbone', 'model')}" if name == "model" else f"image · {name.replace('_', ' ')}"
+        )
         rows.append((label, metrics.get("metric", ""), est))
     return rows, [("image backbone", metrics.get("choice", {}).get("why"))]
 

@@ -60,7 +60,9 @@ def held_out_queries(snapshot: CatalogSnapshot, pairs: list[tuple[str, int]] | N
     return {"logged": logged, "generated": probe_queries(snapshot.documents, limit=EVAL_QUERIES)}
 
 
-def held_out_scores(encoder, snapshot: CatalogSnapshot, queries: dict[str, list], vectors: np.ndarray | None = None) -> np.ndarray:
+def held_out_scores(
+    encoder, snapshot: CatalogSnapshot, queries: dict[str, list], vectors: np.ndarray | None = None
+) -> np.ndarray:
     """Reciprocal rank (0 beyond EVAL_K) of the intended product for each held-out query."""
     pairs = queries["logged"] + queries["generated"]
     if not pairs:
@@ -86,8 +88,10 @@ def fulltext_scores(snapshot: CatalogSnapshot, queries: dict[str, list]) -> np.n
     sql = (
         "WITH d AS MATERIALIZED (SELECT i, setweight(to_tsvector(%s::regconfig, split_part(doc, E'\\n', 1)), 'A') || "
         "  setweight(to_tsvector(%s::regconfig, doc), 'B') AS v FROM unnest(%s::text[]) WITH ORDINALITY AS t(doc, i)), "
-        "q AS MATERIALIZED (SELECT j, websearch_to_tsquery(%s::regconfig, query) AS q FROM unnest(%s::text[]) WITH ORDINALITY AS u(query, j)), "
-        "r AS (SELECT q.j, d.i, row_number() OVER (PARTITION BY q.j ORDER BY ts_rank_cd(d.v, q.q, 32) DESC, d.i) AS rank "
+        "q AS MATERIALIZED (SELECT j, websearch_to_tsquery(%s::regconfig, query) AS q FROM "
+        "unnest(%s::text[]) WITH ORDINALITY AS u(query, j)), "
+        "r AS (SELECT q.j, d.i, row_number() OVER (PARTITION BY q.j ORDER BY ts_rank_cd(d.v, q.q, "
+        "32) DESC, d.i) AS rank "
         "  FROM q JOIN d ON d.v @@ q.q) "
         "SELECT j, i, rank FROM r WHERE rank <= %s"
     )
@@ -123,9 +127,13 @@ def train(snapshot: CatalogSnapshot, *, version: ModelVersion, overrides: dict, 
     n_logged = len(queries["logged"])
     fulltext = fulltext_scores(snapshot, queries)
     check = baseline_verdict(
-        scores, fulltext, model_name="the text model", baseline_name="full-text search",
-        figure="MRR@10", min_n=shopguide_settings.GATE_MIN_SAMPLES,
-    )  # fmt: skip
+        scores,
+        fulltext,
+        model_name="the text model",
+        baseline_name="full-text search",
+        figure="MRR@10",
+        min_n=shopguide_settings.GATE_MIN_SAMPLES,
+    )
     metrics = {
         "held_out": {
             "mrr@10": estimate(scores),
@@ -145,8 +153,13 @@ def train(snapshot: CatalogSnapshot, *, version: ModelVersion, overrides: dict, 
         },
     }
     return TrainedSpace(
-        name=NAME, metrics=metrics, dimensions=cfg.embedding_dim, vectors=vectors, held_out_scores=scores,
-        fusion_check=check, stored=np.arange(snapshot.n_products),
+        name=NAME,
+        metrics=metrics,
+        dimensions=cfg.embedding_dim,
+        vectors=vectors,
+        held_out_scores=scores,
+        fusion_check=check,
+        stored=np.arange(snapshot.n_products),
     )
 
 

@@ -144,10 +144,14 @@ def shopguide_tracking(widget: str, result) -> str:
     version = getattr(result, "version", None)
     url = events_url()
     return format_html(
-        'data-shopguide-widget="{}" data-shopguide-version="{}" data-shopguide-source="{}"{} data-shopguide-csrf-cookie="{}"',
-        widget, "" if version is None else version, getattr(result, "source", ""),
-        format_html(' data-shopguide-events-url="{}"', url) if url else "", settings.CSRF_COOKIE_NAME,
-    )  # fmt: skip
+        'data-shopguide-widget="{}" data-shopguide-version="{}" data-shopguide-source="{}"{} '
+        'data-shopguide-csrf-cookie="{}"',
+        widget,
+        "" if version is None else version,
+        getattr(result, "source", ""),
+        format_html(' data-shopguide-events-url="{}"', url) if url else "",
+        settings.CSRF_COOKIE_NAME,
+    )
 
 
 @register.simple_tag(takes_context=True)
@@ -159,8 +163,13 @@ def shopguide_assets(context) -> str:
 
 @register.simple_tag(takes_context=True)
 def related_products(
-    context, product, limit: int | None = None, title: str = "Related products", space: str | None = None,
-    widget: str = "related_products", template: str | None = None,
+    context,
+    product,
+    limit: int | None = None,
+    title: str = "Related products",
+    space: str | None = None,
+    widget: str = "related_products",
+    template: str | None = None,
 ) -> str:
     """Products related to ``product`` (same list as ``GET products/<pk>/related/``); ``space``:
     one registered space (``shopguide.spaces``), e.g. "image" for "looks similar", "behaviour"
@@ -179,8 +188,12 @@ def related_products(
 
 @register.simple_tag(takes_context=True)
 def recommended_for(
-    context, request: HttpRequest | None = None, limit: int | None = None, title: str = "Recommended for you",
-    widget: str = "recommended_for", template: str | None = None,
+    context,
+    request: HttpRequest | None = None,
+    limit: int | None = None,
+    title: str = "Recommended for you",
+    widget: str = "recommended_for",
+    template: str | None = None,
 ) -> str:
     """Personal recommendations for the request's customer, or its guest's session history
     (trending products for a new guest). Never starts a session."""
@@ -200,8 +213,12 @@ def recommended_for(
 
 @register.simple_tag(takes_context=True)
 def trending(
-    context, limit: int | None = None, category: str | None = None, title: str = "Trending now",
-    widget: str = "trending", template: str | None = None,
+    context,
+    limit: int | None = None,
+    category: str | None = None,
+    title: str = "Trending now",
+    widget: str = "trending",
+    template: str | None = None,
 ) -> str:
     """What shoppers interacted with most this week, in ``category`` (pk, slug or name) when given."""
     try:

@@ -12,8 +12,14 @@ from shopguide.ml.evaluation import ItemKNNRecommender
 
 
 def _verdict(model, baseline, min_n=30):
-    return baseline_verdict(np.asarray(model, float), np.asarray(baseline, float), model_name="the LSTM",
-                            baseline_name="item_knn", figure="NDCG@10", min_n=min_n)
+    return baseline_verdict(
+        np.asarray(model, float),
+        np.asarray(baseline, float),
+        model_name="the LSTM",
+        baseline_name="item_knn",
+        figure="NDCG@10",
+        min_n=min_n,
+    )
 
 
 def test_a_baseline_better_beyond_the_paired_interval_serves():

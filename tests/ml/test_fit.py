@@ -47,8 +47,12 @@ def test_fit_keeps_the_best_epoch_and_stops_after_patience():
         return next(held_out)
 
     history = fit(
-        epochs=6, batches=lambda epoch: [(x, y)], loss=lambda b: ((model(b[0]) - b[1]) ** 2).mean(),
-        optimizers=[optimizer], validate=validate, stopper=EarlyStopping(model, patience=3),
+        epochs=6,
+        batches=lambda epoch: [(x, y)],
+        loss=lambda b: ((model(b[0]) - b[1]) ** 2).mean(),
+        optimizers=[optimizer],
+        validate=validate,
+        stopper=EarlyStopping(model, patience=3),
     )
     assert len(history.losses) == 5 and history.stopped_early and history.best_epoch == 2
     assert history.scores == [3.0, 2.0, 2.5, 2.4, 2.6]

@@ -20,7 +20,9 @@ def _spaces(n: int = 120, seed: int = 0):
 def _pairs(groups: np.ndarray, count: int, seed: int = 1) -> np.ndarray:
     rng = np.random.default_rng(seed)
     sources = rng.integers(0, len(groups), count)
-    targets = np.array([rng.choice(np.flatnonzero((groups == groups[s]) & (np.arange(len(groups)) != s))) for s in sources])
+    targets = np.array(
+        [rng.choice(np.flatnonzero((groups == groups[s]) & (np.arange(len(groups)) != s))) for s in sources]
+    )
     return np.stack([sources, targets], axis=1)
 
 

@@ -123,7 +123,9 @@ def test_checkpoint_round_trip(tmp_path, small_config, shapes_train):
     np.testing.assert_array_equal(ImageEncoder.load(buffer, device="cpu").embed(images), encoder.embed(images))
 
 
-def test_scratch_embeddings_are_centred_on_the_catalogue_mean_and_the_centre_is_saved(tmp_path, small_config, shapes_train):
+def test_scratch_embeddings_are_centred_on_the_catalogue_mean_and_the_centre_is_saved(
+    tmp_path, small_config, shapes_train
+):
     images, labels = shapes_train
     encoder = ImageEncoder(dataclasses.replace(small_config, epochs=1), device="cpu")
     encoder.fit(images, labels)

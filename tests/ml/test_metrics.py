@@ -42,7 +42,9 @@ def test_cosine_knn_chunking_matches_brute_force(monkeypatch):
     query, index = rng.normal(size=(37, 8)), rng.normal(size=(50, 8))
     monkeypatch.setattr(metrics, "_CHUNK_FLOATS", 120)  # a few queries per chunk
     chunked = cosine_knn(query, index, k=5, exclude_self=False)
-    sims = (query / np.linalg.norm(query, axis=1, keepdims=True)) @ (index / np.linalg.norm(index, axis=1, keepdims=True)).T
+    sims = (query / np.linalg.norm(query, axis=1, keepdims=True)) @ (
+        index / np.linalg.norm(index, axis=1, keepdims=True)
+    ).T
     np.testing.assert_array_equal(chunked, np.argsort(-sims, axis=1)[:, :5])
 
     same = cosine_knn(query, query, k=3, exclude_self=True)
@@ -69,9 +71,15 @@ def test_precision_leave_self_out_by_hand():
 def test_precision_against_a_separate_index():
     index, index_labels = CLUSTERS, np.array([0, 0, 1, 1])
     queries = np.array([[1.0, 0.05], [0.05, 1.0]])
-    assert precision_at_k_same_label(queries, np.array([0, 1]), k=2, index_embeddings=index, index_labels=index_labels) == 1.0
+    assert (
+        precision_at_k_same_label(queries, np.array([0, 1]), k=2, index_embeddings=index, index_labels=index_labels)
+        == 1.0
+    )
     # The first query's labels disagree with both of its neighbours; the second's agree.
-    assert precision_at_k_same_label(queries, np.array([1, 1]), k=2, index_embeddings=index, index_labels=index_labels) == 0.5
+    assert (
+        precision_at_k_same_label(queries, np.array([1, 1]), k=2, index_embeddings=index, index_labels=index_labels)
+        == 0.5
+    )
 
 
 def test_precision_skips_unknown_queries():

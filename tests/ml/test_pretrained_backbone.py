@@ -21,11 +21,20 @@ from .conftest import make_shapes
 
 pytestmark = [
     pytest.mark.usefixtures("single_thread"),
-    pytest.mark.skipif(bool(missing_pretrained_packages()), reason="the pretrained backbone's packages are not installed"),
+    pytest.mark.skipif(
+        bool(missing_pretrained_packages()), reason="the pretrained backbone's packages are not installed"
+    ),
 ]
 
 TINY_PRETRAINED = ImageEncoderConfig(
-    backbone="efficientnet_lite0", image_size=32, embedding_dim=16, epochs=3, batch_size=16, views=2, lr=1e-3, patience=2
+    backbone="efficientnet_lite0",
+    image_size=32,
+    embedding_dim=16,
+    epochs=3,
+    batch_size=16,
+    views=2,
+    lr=1e-3,
+    patience=2,
 )
 
 
@@ -72,7 +81,9 @@ def test_pretrained_encoder_fine_tunes_embeds_and_round_trips(tmp_path, shapes32
 
 def test_pretrained_contrastive_mode_without_categories(shapes32):
     images, _ = shapes32
-    result = ImageEncoder(dataclasses.replace(TINY_PRETRAINED, epochs=2), device="cpu").fit(images, None, valid=(images[:6], None))
+    result = ImageEncoder(dataclasses.replace(TINY_PRETRAINED, epochs=2), device="cpu").fit(
+        images, None, valid=(images[:6], None)
+    )
     assert result.mode == "contrastive" and all(np.isfinite(result.losses)) and len(result.valid_losses) >= 1
 
 
@@ -108,7 +119,9 @@ def test_candidates_follow_the_backbone_setting_and_fall_back_without_packages()
     both, notes = candidate_configs({"epochs": 2}, n_images=100, pretrained_available=True)
     assert list(both) == ["scratch", "efficientnet_lite0"] and not notes
     assert both["scratch"].epochs == 2 and both["efficientnet_lite0"].image_size == 128
-    only, _ = candidate_configs({"backbone": "efficientnet_lite0", "pretrained": {"epochs": 1}}, n_images=10, pretrained_available=True)
+    only, _ = candidate_configs(
+        {"backbone": "efficientnet_lite0", "pretrained": {"epochs": 1}}, n_images=10, pretrained_available=True
+    )
     assert list(only) == ["efficientnet_lite0"] and only["efficientnet_lite0"].epochs == 1
     missing, notes = candidate_configs({"backbone": "efficientnet_lite0"}, n_images=10, pretrained_available=False)
     assert list(missing) == ["scratch"] and "not installed" in notes[0]
@@ -119,7 +132,9 @@ def test_candidates_follow_the_backbone_setting_and_fall_back_without_packages()
         candidate_configs({"backbone": "resnet"}, n_images=10, pretrained_available=True)
 
 
-def test_scratch_training_stops_early_on_held_out_loss_and_keeps_the_best_epoch(small_config, shapes_train, shapes_test):
+def test_scratch_training_stops_early_on_held_out_loss_and_keeps_the_best_epoch(
+    small_config, shapes_train, shapes_test
+):
     config = dataclasses.replace(small_config, epochs=30, patience=2)
     result = ImageEncoder(config, device="cpu").fit(*shapes_train, valid=shapes_test)
     assert len(result.valid_losses) == len(result.losses)

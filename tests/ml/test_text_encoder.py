@@ -29,8 +29,14 @@ from shopguide.ml.text_tokenizer import TokenizerConfig
 BRANDS = ["Nordlys", "Halden", "Marlowe", "Vellum", "Kestrel", "Tidewater", "Saltmarsh", "Juniper"]
 STYLES = ["Relaxed", "Classic", "Vintage", "Tailored", "Chunky", "Minimal"]
 MATERIALS = ["Linen", "Cashmere", "Denim", "Leather", "Canvas", "Merino"]
-PRODUCTS = {"Shirt": "Shirts", "Trousers": "Trousers", "Sweater": "Knitwear", "Sneakers": "Shoes",
-            "Backpack": "Bags", "Overcoat": "Coats"}  # fmt: skip
+PRODUCTS = {
+    "Shirt": "Shirts",
+    "Trousers": "Trousers",
+    "Sweater": "Knitwear",
+    "Sneakers": "Shoes",
+    "Backpack": "Bags",
+    "Overcoat": "Coats",
+}
 COLOURS = ["black", "navy", "grey", "olive", "camel"]
 SEASONS = ["summer", "winter", "spring", "autumn"]
 
@@ -71,16 +77,26 @@ def tiny_config() -> TextEncoderConfig:
     """Small enough that training on 200 products takes a few seconds on two cores."""
     return TextEncoderConfig(
         tokenizer=TokenizerConfig(n_buckets=2**14),
-        embedding_dim=32, piece_dim=32, hidden_dim=32, epochs=30, batch_size=64, seed=0,
-    )  # fmt: skip
+        embedding_dim=32,
+        piece_dim=32,
+        hidden_dim=32,
+        epochs=30,
+        batch_size=64,
+        seed=0,
+    )
 
 
 @pytest.fixture(scope="module")
 def trained(catalogue) -> TextEncoder:
     config = TextEncoderConfig(
         tokenizer=TokenizerConfig(n_buckets=2**14),
-        embedding_dim=32, piece_dim=32, hidden_dim=32, epochs=40, batch_size=64, seed=0,
-    )  # fmt: skip
+        embedding_dim=32,
+        piece_dim=32,
+        hidden_dim=32,
+        epochs=40,
+        batch_size=64,
+        seed=0,
+    )
     encoder = TextEncoder(config, device="cpu")
     encoder.fit(catalogue[0])
     return encoder
@@ -129,8 +145,10 @@ def test_embedding_does_not_depend_on_batch_padding(tiny_config):
 
 def test_split_document():
     assert split_document("Linen Shirt\nLight and cool.\nShirts & Tops") == (
-        "Linen Shirt", ["Light and cool."], ["Shirts", "Tops"],
-    )  # fmt: skip
+        "Linen Shirt",
+        ["Light and cool."],
+        ["Shirts", "Tops"],
+    )
     assert split_document("Heat\nAction|Crime|Drama") == ("Heat", ["Action|Crime|Drama"], ["Action", "Crime", "Drama"])
     assert split_document("\n  Title only \n") == ("Title only", [], [])
     assert split_document("") == ("", [], [])

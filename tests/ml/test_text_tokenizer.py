@@ -34,8 +34,15 @@ def _encode_in_subprocess(hash_seed: str) -> list:
 def test_words_are_normalised_and_lines_marked():
     tokenizer = HashingTokenizer()
     assert tokenizer.words("Mon Oncle d'AMÉRIQUE\n\nDrama|Sci-Fi\n") == [
-        "mon", "oncle", "d", "amerique", LINE_BREAK, "drama", "sci", "fi",
-    ]  # fmt: skip
+        "mon",
+        "oncle",
+        "d",
+        "amerique",
+        LINE_BREAK,
+        "drama",
+        "sci",
+        "fi",
+    ]
     assert tokenizer.words("  \n ") == []
 
 

@@ -60,8 +60,11 @@ def catalogue(db) -> Catalogue:
 
     def product(i: int, **fields):
         item = Product.objects.create(
-            product_class=kind, upc=f"UPC-{i:03d}", title=fields.pop("title", f"{LEAVES[i % 4][1]} item {i}"),
-            description=f"<p>A <strong>{LEAVES[i % 4][1].lower()}</strong> pattern &amp; more.</p>", **fields,
+            product_class=kind,
+            upc=f"UPC-{i:03d}",
+            title=fields.pop("title", f"{LEAVES[i % 4][1]} item {i}"),
+            description=f"<p>A <strong>{LEAVES[i % 4][1].lower()}</strong> pattern &amp; more.</p>",
+            **fields,
         )
         ProductCategory.objects.create(product=item, category=categories[LEAVES[i % 4][1]])
         image = ProductImage(product=item, display_order=0)
@@ -71,21 +74,36 @@ def catalogue(db) -> Catalogue:
     standalone = []
     for i in range(24):
         item = product(i)
-        StockRecord.objects.create(product=item, partner=partner, partner_sku=f"SKU-{i}", price=Decimal(10 + i),
-                                   price_currency="EUR", num_in_stock=5)
+        StockRecord.objects.create(
+            product=item,
+            partner=partner,
+            partner_sku=f"SKU-{i}",
+            price=Decimal(10 + i),
+            price_currency="EUR",
+            num_in_stock=5,
+        )
         standalone.append(item)
     parent = product(100, title="Striped shirt", structure=Product.PARENT)
     children = []
     for n, size in enumerate(["S", "M"]):
         child = Product.objects.create(parent=parent, structure=Product.CHILD, upc=f"UPC-100-{size}", title="")
-        StockRecord.objects.create(product=child, partner=partner, partner_sku=f"SKU-100-{size}",
-                                   price=Decimal("19.50") + n, price_currency="EUR", num_in_stock=3)
+        StockRecord.objects.create(
+            product=child,
+            partner=partner,
+            partner_sku=f"SKU-100-{size}",
+            price=Decimal("19.50") + n,
+            price_currency="EUR",
+            num_in_stock=3,
+        )
         children.append(child)
     hidden = product(101, is_public=False)
-    StockRecord.objects.create(product=hidden, partner=partner, partner_sku="SKU-101", price=Decimal(12), num_in_stock=5)
+    StockRecord.objects.create(
+        product=hidden, partner=partner, partner_sku="SKU-101", price=Decimal(12), num_in_stock=5
+    )
     sold_out = product(102)
-    StockRecord.objects.create(product=sold_out, partner=partner, partner_sku="SKU-102", price=Decimal(15),
-                               num_in_stock=2, num_allocated=2)
+    StockRecord.objects.create(
+        product=sold_out, partner=partner, partner_sku="SKU-102", price=Decimal(15), num_in_stock=2, num_allocated=2
+    )
     return Catalogue(standalone, parent, children, hidden, sold_out, categories)
 
 
@@ -101,8 +119,9 @@ def staff(db):
     from django.contrib.auth import get_user_model
     from django.contrib.auth.models import Permission
 
-    user = get_user_model().objects.create_user(username="boss", email="boss@example.com", password="secret-pass-1",
-                                                is_staff=True)
+    user = get_user_model().objects.create_user(
+        username="boss", email="boss@example.com", password="secret-pass-1", is_staff=True
+    )
     user.user_permissions.add(Permission.objects.get(codename="retrain", content_type__app_label="shopguide"))
     return user
 
@@ -112,6 +131,10 @@ def shipping_country(db):
     from oscar.core.loading import get_model
 
     return get_model("address", "Country").objects.create(
-        iso_3166_1_a2="GB", iso_3166_1_a3="GBR", iso_3166_1_numeric="826", printable_name="United Kingdom",
-        name="United Kingdom", is_shipping_country=True,
+        iso_3166_1_a2="GB",
+        iso_3166_1_a3="GBR",
+        iso_3166_1_numeric="826",
+        printable_name="United Kingdom",
+        name="United Kingdom",
+        is_shipping_country=True,
     )

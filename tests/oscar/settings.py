@@ -78,7 +78,10 @@ MIDDLEWARE = [
     "oscar.apps.basket.middleware.BasketMiddleware",
     "django.contrib.flatpages.middleware.FlatpageFallbackMiddleware",
 ]
-AUTHENTICATION_BACKENDS = ["oscar.apps.customer.auth_backends.EmailBackend", "django.contrib.auth.backends.ModelBackend"]
+AUTHENTICATION_BACKENDS = [
+    "oscar.apps.customer.auth_backends.EmailBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 ROOT_URLCONF = "tests.oscar.urls"
 TEMPLATES = [
     {
@@ -120,7 +123,9 @@ if os.environ.get("TEST_DATABASE_URL"):
 else:
     from storefront import embedded_db
 
-    DATABASES = {"default": embedded_db.start(BASE_DIR / "var" / "test-pgdata", database=TEST_DB).django_database(TEST_DB)}
+    DATABASES = {
+        "default": embedded_db.start(BASE_DIR / "var" / "test-pgdata", database=TEST_DB).django_database(TEST_DB)
+    }
 
 # -- the README's "django-oscar" installation, as a shop would write it ---------------------------
 INSTALLED_APPS += ["rest_framework", "drf_spectacular", "shopguide", "shopguide.contrib.oscar"]
@@ -135,13 +140,15 @@ CELERY_BROKER_URL = "memory://"  # the shop's broker; these tests train in-proce
 
 # Tiny, fast models and per-run queue names (test-only, not part of the installation).
 _queue = f"t{uuid.uuid4().hex[:8]}"
-SHOPGUIDE.update({
-    "DEVICE": "cpu",
-    "IMAGE_MODEL": {"epochs": 2, "width": 8, "embedding_dim": 16, "batch_size": 32},
-    "TEXT_MODEL": {"epochs": 2, "embedding_dim": 16, "piece_dim": 16, "hidden_dim": 16, "batch_size": 32},
-    "BEHAVIOUR_MODEL": {"epochs": 3, "embedding_dim": 16, "hidden_dim": 16, "batch_size": 16},
-    "QUEUE": f"shopguide.{_queue}",
-    "GPU_QUEUE": f"shopguide.gpu.{_queue}",
-    "REFRESH_USERS_ON_EVENT": False,  # no worker in these tests: nothing to queue
-    "EMBED_ON_SAVE": False,
-})
+SHOPGUIDE.update(
+    {
+        "DEVICE": "cpu",
+        "IMAGE_MODEL": {"epochs": 2, "width": 8, "embedding_dim": 16, "batch_size": 32},
+        "TEXT_MODEL": {"epochs": 2, "embedding_dim": 16, "piece_dim": 16, "hidden_dim": 16, "batch_size": 32},
+        "BEHAVIOUR_MODEL": {"epochs": 3, "embedding_dim": 16, "hidden_dim": 16, "batch_size": 16},
+        "QUEUE": f"shopguide.{_queue}",
+        "GPU_QUEUE": f"shopguide.gpu.{_queue}",
+        "REFRESH_USERS_ON_EVENT": False,  # no worker in these tests: nothing to queue
+        "EMBED_ON_SAVE": False,
+    }
+)

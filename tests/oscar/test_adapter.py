@@ -46,7 +46,11 @@ def test_category_filter_includes_descendants_and_matches_children_through_their
 def test_price_currency_and_stock_come_from_oscars_strategy(catalogue):
     adapter = get_adapter()
     products = adapter.get_queryset().in_bulk()
-    first, parent, sold_out = products[catalogue.standalone[0].pk], products[catalogue.parent.pk], products[catalogue.sold_out.pk]
+    first, parent, sold_out = (
+        products[catalogue.standalone[0].pk],
+        products[catalogue.parent.pk],
+        products[catalogue.sold_out.pk],
+    )
     assert adapter.price(first) == 10.0 and adapter.currency(first) == "EUR" and adapter.in_stock(first)
     from oscar.apps.partner.strategy import Selector
 
@@ -56,7 +60,12 @@ def test_price_currency_and_stock_come_from_oscars_strategy(catalogue):
     available = pks(adapter.available(adapter.model.objects.all()))
     assert catalogue.parent.pk in available and catalogue.sold_out.pk not in available
     priced = pks(adapter.in_price_range(adapter.model.objects.all(), 19, 20))
-    assert priced == {catalogue.standalone[9].pk, catalogue.standalone[10].pk, catalogue.parent.pk, catalogue.children[0].pk}
+    assert priced == {
+        catalogue.standalone[9].pk,
+        catalogue.standalone[10].pk,
+        catalogue.parent.pk,
+        catalogue.children[0].pk,
+    }
 
 
 def test_text_title_category_and_images(catalogue):
@@ -88,4 +97,9 @@ def test_changes_to_oscars_tables_name_the_browsable_product(catalogue):
     assert adapter.changed_product_ids(catalogue.children[1]) == [catalogue.parent.pk]
     image = catalogue.standalone[3].images.get()
     assert adapter.changed_product_ids(image) == [catalogue.standalone[3].pk]
-    assert {m._meta.model_name for m in adapter.watched_models()} >= {"product", "productimage", "stockrecord", "productcategory"}
+    assert {m._meta.model_name for m in adapter.watched_models()} >= {
+        "product",
+        "productimage",
+        "stockrecord",
+        "productcategory",
+    }

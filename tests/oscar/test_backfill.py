@@ -34,8 +34,11 @@ def history(catalogue, customer):
     basket = Basket.objects.create(owner=customer)
     basket.strategy = Default()
     basket.add_product(catalogue.standalone[6])
-    for buyer, email, product in [(customer, "", catalogue.standalone[1]), (None, "Guest@Example.com", catalogue.children[1]),
-                                  (None, "guest@example.com ", catalogue.standalone[2])]:
+    for buyer, email, product in [
+        (customer, "", catalogue.standalone[1]),
+        (None, "Guest@Example.com", catalogue.children[1]),
+        (None, "guest@example.com ", catalogue.standalone[2]),
+    ]:
         order_basket = Basket.objects.create()
         order_basket.strategy = Default()
         order_basket.add_product(product)
@@ -67,7 +70,9 @@ def test_backfill_imports_oscars_history_once(client, history, customer):
     # Both guest orders of one address form one guest history, under a hash, not the address.
     guest = guest_visitor("guest@example.com")
     assert set(Interaction.objects.filter(visitor=guest).values_list("type", "product_id")) == {
-        ("purchase", catalogue.parent.pk), ("purchase", catalogue.standalone[2].pk)}
+        ("purchase", catalogue.parent.pk),
+        ("purchase", catalogue.standalone[2].pk),
+    }
     assert "example" not in guest
     total = Interaction.objects.count()
     assert total == live + 9

@@ -61,10 +61,18 @@ def test_the_oscar_hosts_start_up_does_not_import_torch():
     import sys
     from pathlib import Path
 
-    code = ("import django, sys; django.setup(); from django.urls import get_resolver; get_resolver().url_patterns; "
-            "import shopguide.contrib.oscar.views, shopguide.contrib.oscar.history; print('torch' in sys.modules)")
-    result = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parents[2], capture_output=True,
-                            text=True, timeout=120, env={**os.environ, "DJANGO_SETTINGS_MODULE": "tests.oscar.settings"})
+    code = (
+        "import django, sys; django.setup(); from django.urls import get_resolver; get_resolver().url_patterns; "
+        "import shopguide.contrib.oscar.views, shopguide.contrib.oscar.history; print('torch' in sys.modules)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=Path(__file__).resolve().parents[2],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "tests.oscar.settings"},
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "False"
 
@@ -77,9 +85,14 @@ def test_the_readme_installation_is_what_this_host_runs_and_fits_in_15_lines():
 
     root = Path(__file__).resolve().parents[2]
     readme = (root / "README.md").read_text()
-    section = readme[readme.index("## django-oscar"):]
+    section = readme[readme.index("## django-oscar") :]
     settings_block, urls_block = re.findall(r"```python\n(.*?)```", section, re.S)[:2]
-    lines = [line.split("  #")[0].strip() for block in (settings_block, urls_block) for line in block.splitlines() if line.strip()]
+    lines = [
+        line.split("  #")[0].strip()
+        for block in (settings_block, urls_block)
+        for line in block.splitlines()
+        if line.strip()
+    ]
     assert len(lines) <= 15
     host = (root / "tests/oscar/settings.py").read_text() + (root / "tests/oscar/urls.py").read_text()
     for line in lines:

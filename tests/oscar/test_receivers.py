@@ -9,7 +9,9 @@ from shopguide.models import Interaction
 
 
 def events(**filters) -> list[tuple]:
-    return list(Interaction.objects.filter(**filters).order_by("pk").values_list("type", "product_id", "user_id", "visitor"))
+    return list(
+        Interaction.objects.filter(**filters).order_by("pk").values_list("type", "product_id", "user_id", "visitor")
+    )
 
 
 def add_to_basket(client, product, child=None):
@@ -22,13 +24,22 @@ def check_out(client, *, guest_email: str | None = None):
     if guest_email:
         response = client.post(reverse("checkout:index"), {"username": guest_email, "options": "anonymous"})
         assert response.status_code == 302, response.content[:2000]
-    address = {"first_name": "Ann", "last_name": "Lee", "line1": "1 High Street", "line4": "London",
-               "postcode": "N1 9GU", "country": "GB", "phone_number": ""}
+    address = {
+        "first_name": "Ann",
+        "last_name": "Lee",
+        "line1": "1 High Street",
+        "line4": "London",
+        "postcode": "N1 9GU",
+        "country": "GB",
+        "phone_number": "",
+    }
     response = client.post(reverse("checkout:shipping-address"), address)
     assert response.status_code == 302, response.content[:3000]
     # Oscar's steps as a browser walks them: the only shipping method, no payment method, then place the order.
     response = client.get(reverse("checkout:shipping-method"), follow=True)
-    assert response.status_code == 200 and response.redirect_chain[-1][0].endswith("/checkout/payment-details/"), response.redirect_chain
+    assert response.status_code == 200 and response.redirect_chain[-1][0].endswith("/checkout/payment-details/"), (
+        response.redirect_chain
+    )
     response = client.post(reverse("checkout:preview"), {"action": "place_order"})
     assert response.status_code == 302 and "thank-you" in response["Location"], response.content[:3000]
 
@@ -50,11 +61,21 @@ def test_a_guests_views_basket_and_order_form_one_history_that_joins_their_accou
     visitors = {visitor for *_, visitor in history}
     assert len(visitors) == 1 and "" not in visitors  # one guest, one history
     # The child's basket line and order line count for its parent.
-    assert [(t, p) for t, p, _, _ in history] == [("view", product.pk), ("view", parent.pk), ("cart", parent.pk), ("purchase", parent.pk)]
+    assert [(t, p) for t, p, _, _ in history] == [
+        ("view", product.pk),
+        ("view", parent.pk),
+        ("cart", parent.pk),
+        ("purchase", parent.pk),
+    ]
 
-    response = client.post(reverse("customer:login"), {
-        "login-username": "ann@example.com", "login-password": "secret-pass-1", "login_submit": "Log in",
-    })
+    response = client.post(
+        reverse("customer:login"),
+        {
+            "login-username": "ann@example.com",
+            "login-password": "secret-pass-1",
+            "login_submit": "Log in",
+        },
+    )
     assert response.status_code == 302, response.content[:2000]
     assert events(user=customer) and not events(user__isnull=True)  # the guest's history is Ann's now
 

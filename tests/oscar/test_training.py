@@ -28,8 +28,15 @@ def trained(catalogue, django_capture_on_commit_callbacks):
         for step in range(6):
             product = pool[(u * 5 + step * 3) % len(pool)]
             kind = "purchase" if step % 3 == 2 else "view"
-            past.append(PastEvent(type=kind, ts=start + dt.timedelta(days=u, minutes=step), user_id=user.pk,
-                                  product_id=product.pk, dedupe_key=f"t:{u}:{step}"))
+            past.append(
+                PastEvent(
+                    type=kind,
+                    ts=start + dt.timedelta(days=u, minutes=step),
+                    user_id=user.pk,
+                    product_id=product.pk,
+                    dedupe_key=f"t:{u}:{step}",
+                )
+            )
     store_past_events(past)
     with django_capture_on_commit_callbacks(execute=True):  # version_activated fires after commit
         run = run_training(request_training().pk)

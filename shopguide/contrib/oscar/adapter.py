@@ -121,11 +121,11 @@ class OscarAdapter(CatalogAdapter):
     def products_by_sku(self, skus) -> dict[str, Any]:
         """UPCs to primary keys; a product without a UPC is named by its primary key."""
         skus = {str(s) for s in skus}
-        found = dict(
-            self.model._default_manager.filter(upc__in=skus).exclude(upc="").values_list("upc", "pk")
-        )
+        found = dict(self.model._default_manager.filter(upc__in=skus).exclude(upc="").values_list("upc", "pk"))
         by_pk = {str(pk) for pk in skus - set(found) if pk.isdigit()}
-        found.update({str(pk): pk for pk in self.model._default_manager.filter(pk__in=by_pk).values_list("pk", flat=True)})
+        found.update(
+            {str(pk): pk for pk in self.model._default_manager.filter(pk__in=by_pk).values_list("pk", flat=True)}
+        )
         return {str(k): v for k, v in found.items()}
 
     def get_by_sku(self, sku: str):

@@ -6,8 +6,15 @@ from django.apps import AppConfig
 OSCAR_DEFAULTS = {
     "ADAPTER": "shopguide.contrib.oscar.adapter.OscarAdapter",
     # The adapter reads Oscar's tables itself; the mapping only names Product's own fields.
-    "PRODUCT_FIELDS": {"title": "title", "text": ["description"], "category": None, "image": None,
-                       "price": None, "in_stock": None, "sku": "upc"},
+    "PRODUCT_FIELDS": {
+        "title": "title",
+        "text": ["description"],
+        "category": None,
+        "image": None,
+        "price": None,
+        "in_stock": None,
+        "sku": "upc",
+    },
 }
 # Settings of this integration, with their defaults.
 OSCAR_KEYS = {

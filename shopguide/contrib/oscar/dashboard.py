@@ -1,4 +1,5 @@
-"""The entry for Oscar's dashboard menu. Importable from settings (no models are loaded)::
+"""The entry for Oscar's dashboard menu. Importable from settings (no models are loaded); in the
+host's settings::
 
     from shopguide.contrib.oscar.dashboard import DASHBOARD_NAVIGATION as SHOPGUIDE_NAVIGATION
     OSCAR_DASHBOARD_NAVIGATION += [SHOPGUIDE_NAVIGATION]

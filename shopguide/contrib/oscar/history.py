@@ -53,8 +53,11 @@ def source_sizes() -> dict[str, int]:
     }
 
 
-def backfill_oscar_history(*, sources: Iterable[str] = ("views", "orders", "baskets", "searches"),
-                           progress: Callable[[int], None] | None = None) -> BackfillReport:
+def backfill_oscar_history(
+    *,
+    sources: Iterable[str] = ("views", "orders", "baskets", "searches"),
+    progress: Callable[[int], None] | None = None,
+) -> BackfillReport:
     """Import Oscar's history; ``progress(n)`` is called with the Oscar rows read since the last
     call. Returns per-source counts of stored and already-present events."""
     readers = {"views": _views, "orders": _orders, "baskets": _baskets, "searches": _searches}
@@ -101,11 +104,22 @@ def _in_chunks(queryset, fields: tuple[str, ...]) -> Iterator[list[tuple]]:
 
 
 def _views() -> Iterator[PastEvent | None]:
-    for chunk in _in_chunks(_models()["UserProductView"]._default_manager.all(), ("pk", "user_id", "product_id", "date_created")):
+    for chunk in _in_chunks(
+        _models()["UserProductView"]._default_manager.all(), ("pk", "user_id", "product_id", "date_created")
+    ):
         canonical = _parents({row[2] for row in chunk})
         for pk, user_id, product_id, ts in chunk:
-            yield PastEvent(type=InteractionType.VIEW, ts=ts, dedupe_key=f"oscar:view:{pk}",
-                            product_id=canonical.get(product_id), user_id=user_id) if product_id in canonical else None
+            yield (
+                PastEvent(
+                    type=InteractionType.VIEW,
+                    ts=ts,
+                    dedupe_key=f"oscar:view:{pk}",
+                    product_id=canonical.get(product_id),
+                    user_id=user_id,
+                )
+                if product_id in canonical
+                else None
+            )
 
 
 def _orders() -> Iterator[PastEvent | None]:
@@ -117,9 +131,14 @@ def _orders() -> Iterator[PastEvent | None]:
             if product_id not in canonical or (user_id is None and not email):
                 yield None  # a deleted product, or a guest order without an address: no one to learn about
                 continue
-            yield PastEvent(type=InteractionType.PURCHASE, ts=ts, dedupe_key=order_line_key(pk),
-                            product_id=canonical[product_id], user_id=user_id,
-                            visitor="" if user_id is not None else guest_visitor(email))
+            yield PastEvent(
+                type=InteractionType.PURCHASE,
+                ts=ts,
+                dedupe_key=order_line_key(pk),
+                product_id=canonical[product_id],
+                user_id=user_id,
+                visitor="" if user_id is not None else guest_visitor(email),
+            )
 
 
 def _baskets() -> Iterator[PastEvent | None]:
@@ -127,15 +146,29 @@ def _baskets() -> Iterator[PastEvent | None]:
     for chunk in _in_chunks(lines, ("pk", "product_id", "basket__owner_id", "date_created")):
         canonical = _parents({row[1] for row in chunk if row[1] is not None})
         for pk, product_id, user_id, ts in chunk:
-            yield PastEvent(type=InteractionType.CART, ts=ts, dedupe_key=f"oscar:basket-line:{pk}",
-                            product_id=canonical[product_id], user_id=user_id) if product_id in canonical else None
+            yield (
+                PastEvent(
+                    type=InteractionType.CART,
+                    ts=ts,
+                    dedupe_key=f"oscar:basket-line:{pk}",
+                    product_id=canonical[product_id],
+                    user_id=user_id,
+                )
+                if product_id in canonical
+                else None
+            )
 
 
 def _searches() -> Iterator[PastEvent | None]:
     for chunk in _in_chunks(_models()["UserSearch"]._default_manager.all(), ("pk", "user_id", "query", "date_created")):
         for pk, user_id, query, ts in chunk:
-            yield PastEvent(type=InteractionType.SEARCH, ts=ts, dedupe_key=f"oscar:search:{pk}",
-                            user_id=user_id, query=query) if (query or "").strip() else None
+            yield (
+                PastEvent(
+                    type=InteractionType.SEARCH, ts=ts, dedupe_key=f"oscar:search:{pk}", user_id=user_id, query=query
+                )
+                if (query or "").strip()
+                else None
+            )
 
 
 # -- filters ---------------------------------------------------------------------------------------
@@ -158,7 +191,9 @@ class _LiveFilter:
         self.skipped = 0
         # Only Oscar rows from after the first event recorded live (no dedupe key) can have a
         # live twin: older history, usually nearly all of it, is not checked row by row.
-        first_live = Interaction.objects.filter(dedupe_key__isnull=True).order_by("ts").values_list("ts", flat=True).first()
+        first_live = (
+            Interaction.objects.filter(dedupe_key__isnull=True).order_by("ts").values_list("ts", flat=True).first()
+        )
         self.since = first_live - LIVE_WINDOW if first_live is not None else None
 
     def __call__(self, events: Iterator[PastEvent]) -> Iterator[PastEvent]:
@@ -171,8 +206,14 @@ class _LiveFilter:
         yield from self._fresh(batch)
 
     def _fresh(self, batch: list[PastEvent]) -> Iterator[PastEvent]:
-        keyed = [e for e in batch if e.type != InteractionType.PURCHASE and e.user_id is not None
-                 and self.since is not None and e.ts >= self.since]
+        keyed = [
+            e
+            for e in batch
+            if e.type != InteractionType.PURCHASE
+            and e.user_id is not None
+            and self.since is not None
+            and e.ts >= self.since
+        ]
         if not keyed:
             yield from batch
             return
@@ -186,8 +227,8 @@ class _LiveFilter:
         times: dict[tuple, list] = defaultdict(list)
         for user_id, type_, product_id, query, ts in live:
             times[(user_id, type_, product_id if type_ != InteractionType.SEARCH else query)].append(ts)
-        for found in times.values():
-            found.sort()
+        for stamps in times.values():
+            stamps.sort()
         for event in batch:
             key = (event.user_id, event.type, event.product_id if event.type != InteractionType.SEARCH else event.query)
             found = times.get(key)
@@ -197,4 +238,3 @@ class _LiveFilter:
                     self.skipped += 1
                     continue
             yield event
-

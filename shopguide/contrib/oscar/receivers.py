@@ -41,7 +41,9 @@ def on_product_viewed(sender, product, user, request=None, **kwargs) -> None:
 
 def on_basket_addition(sender, product, user, request=None, **kwargs) -> None:
     if request is not None:
-        _safely("a basket addition", record_request_event, request, type=InteractionType.CART, product=_canonical(product))
+        _safely(
+            "a basket addition", record_request_event, request, type=InteractionType.CART, product=_canonical(product)
+        )
 
 
 def on_user_search(sender, query, user, session=None, **kwargs) -> None:
@@ -57,8 +59,15 @@ def on_order_placed(sender, order, user, **kwargs) -> None:
         return
     for line in order.lines.select_related("product__parent"):
         if line.product is not None:
-            _safely("a purchase", record_event, type=InteractionType.PURCHASE, product=_canonical(line.product),
-                    user=user, ts=order.date_placed, dedupe_key=order_line_key(line.pk))
+            _safely(
+                "a purchase",
+                record_event,
+                type=InteractionType.PURCHASE,
+                product=_canonical(line.product),
+                user=user,
+                ts=order.date_placed,
+                dedupe_key=order_line_key(line.pk),
+            )
 
 
 def on_post_checkout(sender, order, user, request=None, **kwargs) -> None:
@@ -68,8 +77,15 @@ def on_post_checkout(sender, order, user, request=None, **kwargs) -> None:
         return
     for line in order.lines.select_related("product__parent"):
         if line.product is not None:
-            _safely("a guest purchase", record_request_event, request, type=InteractionType.PURCHASE,
-                    product=_canonical(line.product), ts=order.date_placed, dedupe_key=order_line_key(line.pk))
+            _safely(
+                "a guest purchase",
+                record_request_event,
+                request,
+                type=InteractionType.PURCHASE,
+                product=_canonical(line.product),
+                ts=order.date_placed,
+                dedupe_key=order_line_key(line.pk),
+            )
 
 
 def connect() -> None:

@@ -36,7 +36,11 @@ def write_product_recommendations(*, version: ModelVersion, limit: int | None = 
     adapter = get_adapter()
     to_python = adapter.model._meta.pk.to_python
     visible = set(adapter.visible(adapter.model._default_manager.all()).values_list("pk", flat=True))
-    lists = RelatedList.objects.filter(version=version, space="").order_by("product_id").values_list("product_id", "product_ids")
+    lists = (
+        RelatedList.objects.filter(version=version, space="")
+        .order_by("product_id")
+        .values_list("product_id", "product_ids")
+    )
     written = 0
     chunk: list[tuple[object, list[str]]] = []
 

@@ -45,15 +45,28 @@ class SearchView(View):
         # NUL cannot be stored or searched by PostgreSQL (Oscar's analytics store the query too).
         query = " ".join(request.GET.get("q", "").replace("\x00", " ").split())
         user_search.send(sender=self, session=request.session, user=request.user, query=query)
-        products = [item.product for item in search_products(query=query, k=shopguide_settings.MAX_LIMIT)] if query else []
+        products = (
+            [item.product for item in search_products(query=query, k=shopguide_settings.MAX_LIMIT)] if query else []
+        )
         paginator = Paginator([SearchResult(p) for p in products], getattr(settings, "OSCAR_PRODUCTS_PER_PAGE", 20))
         page = paginator.get_page(request.GET.get("page"))
         form = get_class("search.forms", "SearchForm")(request.GET or None)
-        return render(request, self.template_name, {
-            "query": query, "search_form": form, "form": form, "paginator": paginator, "page": page,
-            "page_obj": page, "results": page.object_list, "has_facets": False, "facet_data": {},
-            "selected_facets": [],
-        })
+        return render(
+            request,
+            self.template_name,
+            {
+                "query": query,
+                "search_form": form,
+                "form": form,
+                "paginator": paginator,
+                "page": page,
+                "page_obj": page,
+                "results": page.object_list,
+                "has_facets": False,
+                "facet_data": {},
+                "selected_facets": [],
+            },
+        )
 
 
 @method_decorator(staff_member_required(login_url="customer:login"), name="dispatch")
@@ -70,15 +83,19 @@ class TrainingView(View):
         fail_stale_runs()
         runs = list(TrainingRun.objects.order_by("-created_at")[:RUNS_SHOWN])
         versions = list(ModelVersion.objects.order_by("-created_at"))
-        return render(request, self.template_name, {
-            "runs": runs,
-            "versions": [(v, held_out_rows(v.metrics or {})) for v in versions],
-            "active": next((v for v in versions if v.is_active), None),
-            "in_progress": any(r.status in (TrainingRun.Status.QUEUED, TrainingRun.Status.RUNNING) for r in runs),
-            "can_retrain": request.user.has_perm(RETRAIN_PERMISSION),
-            "admin_runs": _admin_url("admin:shopguide_trainingrun_changelist"),
-            "admin_versions": _admin_url("admin:shopguide_modelversion_changelist"),
-        })
+        return render(
+            request,
+            self.template_name,
+            {
+                "runs": runs,
+                "versions": [(v, held_out_rows(v.metrics or {})) for v in versions],
+                "active": next((v for v in versions if v.is_active), None),
+                "in_progress": any(r.status in (TrainingRun.Status.QUEUED, TrainingRun.Status.RUNNING) for r in runs),
+                "can_retrain": request.user.has_perm(RETRAIN_PERMISSION),
+                "admin_runs": _admin_url("admin:shopguide_trainingrun_changelist"),
+                "admin_versions": _admin_url("admin:shopguide_modelversion_changelist"),
+            },
+        )
 
     def post(self, request: HttpRequest) -> HttpResponse:
         from shopguide.services.versions import ActivationError, rollback

@@ -19,7 +19,9 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("--model-version", type=int, dest="model_version", help="model version id (default: the active one)")
+        parser.add_argument(
+            "--model-version", type=int, dest="model_version", help="model version id (default: the active one)"
+        )
         parser.add_argument("--json", action="store_true", dest="as_json", help="print JSON instead of a table")
 
     def handle(self, *args, model_version: int | None, as_json: bool, **options):
@@ -42,4 +44,3 @@ class Command(BaseCommand):
         self.stdout.write(f"{'model':<12}" + "".join(f"{c:>13}" for c in COLUMNS))
         for name, metrics in report["results"].items():
             self.stdout.write(f"{name:<12}" + "".join(f"{metrics[c]:>13.4f}" for c in COLUMNS))
-

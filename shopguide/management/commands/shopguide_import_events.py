@@ -27,7 +27,8 @@ class Command(BaseCommand):
 
     def handle(self, *args, file: str, create_users: bool, verbosity: int, **options):
         try:
-            handle = sys.stdin if file == "-" else open(file, encoding="utf-8", errors="replace")
+            # Not a with statement: stdin or a file, either closed by the with below.
+            handle = sys.stdin if file == "-" else open(file, encoding="utf-8", errors="replace")  # noqa: SIM115
         except OSError as exc:
             raise CommandError(f"Cannot read {file}: {exc.strerror}") from exc
         with handle:

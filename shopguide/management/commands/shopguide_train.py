@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
@@ -20,16 +21,30 @@ class Command(BaseCommand):
         parser.add_argument("--no-wait", action="store_true", help="queue the run and return at once")
         parser.add_argument("--epochs", type=int, help="override the image models' epochs (both backbones)")
         parser.add_argument("--timeout", type=float, default=None, help="give up waiting after N seconds")
-        parser.add_argument("--force", action="store_true", help="activate even if it evaluates worse than the active version")
+        parser.add_argument(
+            "--force", action="store_true", help="activate even if it evaluates worse than the active version"
+        )
 
-    def handle(self, *args, sync: bool, no_wait: bool, epochs: int | None, timeout: float | None, force: bool,
-               verbosity: int, **opts):
-        options = {"image_model": {"epochs": epochs, "pretrained": {"epochs": epochs}}} if epochs else {}
+    def handle(
+        self,
+        *args,
+        sync: bool,
+        no_wait: bool,
+        epochs: int | None,
+        timeout: float | None,
+        force: bool,
+        verbosity: int,
+        **opts,
+    ):
+        options: dict[str, Any] = (
+            {"image_model": {"epochs": epochs, "pretrained": {"epochs": epochs}}} if epochs else {}
+        )
         if force:
             options["force"] = True
         if sync:
-            from shopguide.services.training import request_training, run_training
             import threading
+
+            from shopguide.services.training import request_training, run_training
 
             run = request_training(options=options)
             worker = threading.Thread(target=self._run_closing_connection, args=(run_training, run.pk))
@@ -46,7 +61,9 @@ class Command(BaseCommand):
             if no_wait:
                 self.stdout.write(f"Queued training run {run.pk}.")
                 return
-            self.stdout.write(f"Queued training run {run.pk}; waiting for a worker (Ctrl-C stops waiting, not the run).")
+            self.stdout.write(
+                f"Queued training run {run.pk}; waiting for a worker (Ctrl-C stops waiting, not the run)."
+            )
             run = self._follow(run, verbosity=verbosity, timeout=timeout, alive=lambda: True)
 
         run.refresh_from_db()
@@ -81,8 +98,13 @@ class Command(BaseCommand):
 
     def _follow(self, run: TrainingRun, *, verbosity: int, timeout: float | None, alive) -> TrainingRun:
         started = time.monotonic()
-        with tqdm(total=100, unit="%", disable=verbosity == 0, file=self.stderr._out,
-                  bar_format="{l_bar}{bar}| {n:.0f}% [{elapsed}<{remaining}]") as bar:
+        with tqdm(
+            total=100,
+            unit="%",
+            disable=verbosity == 0,
+            file=self.stderr._out,
+            bar_format="{l_bar}{bar}| {n:.0f}% [{elapsed}<{remaining}]",
+        ) as bar:
             while True:
                 run.refresh_from_db()
                 bar.n = run.percent

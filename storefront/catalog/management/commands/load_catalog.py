@@ -27,9 +27,10 @@ class Command(BaseCommand):
         if images_root is not None and not images_root.is_dir():
             raise CommandError(f"--images-root {images_root} is not a folder")
         total = sum(1 for _ in path.open("rb"))
-        with path.open(encoding="utf-8", errors="replace") as handle, tqdm(
-            total=total, unit="line", disable=verbosity == 0, file=self.stderr._out
-        ) as bar:
+        with (
+            path.open(encoding="utf-8", errors="replace") as handle,
+            tqdm(total=total, unit="line", disable=verbosity == 0, file=self.stderr._out) as bar,
+        ):
             # A bulk load is followed by a retrain: no embedding task per product.
             with suspend_incremental_updates():
                 report = load_catalog(handle, images_root=images_root, progress=bar.update)
@@ -38,5 +39,6 @@ class Command(BaseCommand):
             for line_no, message in report.errors[:MAX_ERRORS_SHOWN]:
                 self.stderr.write(f"{file}:{line_no}: {message}")
             raise CommandError(
-                f"{len(report.errors)} bad line(s) skipped (first: line {report.errors[0][0]}); the good lines were loaded."
+                f"{len(report.errors)} bad line(s) skipped (first: line {report.errors[0][0]}); the good "
+                "lines were loaded."
             )

@@ -89,9 +89,25 @@ class Command(BaseCommand):
         log_dir.mkdir(parents=True, exist_ok=True)
         worker_log = (log_dir / "worker.log").open("ab")
         worker = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "storefront", "worker", "-Q", "shopguide,shopguide.gpu",
-             "--concurrency", "1", "--prefetch-multiplier", "1", "--loglevel", "info"],
-            stdout=worker_log, stderr=subprocess.STDOUT, env=os.environ.copy(),
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "storefront",
+                "worker",
+                "-Q",
+                "shopguide,shopguide.gpu",
+                "--concurrency",
+                "1",
+                "--prefetch-multiplier",
+                "1",
+                "--loglevel",
+                "info",
+            ],
+            stdout=worker_log,
+            stderr=subprocess.STDOUT,
+            env=os.environ.copy(),
         )
         host = addr if "://" in addr else f"http://{addr}"
         self.stdout.write(self.style.SUCCESS(f"\nThe demo shop runs at {host}/"))

@@ -26,8 +26,14 @@ class Command(BaseCommand):
         total = sum(sizes[s] for s in sources)
         # tqdm draws a bar on a terminal; elsewhere (logs, CI) a line every ~10 % is enough.
         interactive = self.stderr.isatty()
-        with tqdm(total=total, unit="row", disable=verbosity == 0, file=self.stderr._out,
-                  mininterval=0.5 if interactive else 30, ncols=None if interactive else 80) as bar:
+        with tqdm(
+            total=total,
+            unit="row",
+            disable=verbosity == 0,
+            file=self.stderr._out,
+            mininterval=0.5 if interactive else 30,
+            ncols=None if interactive else 80,
+        ) as bar:
             report = backfill_oscar_history(sources=sources, progress=bar.update)
         for source in sources:
             self.stdout.write(
