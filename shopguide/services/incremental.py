@@ -66,10 +66,11 @@ def _queue_light_task_after_commit(task_name: str, argument: Any, what: str) -> 
     not fail because the worker side is down."""
 
     def send() -> None:
+        # The task as the current Celery app registered it (``shopguide.receivers`` imports the
+        # tasks at start-up): what the task's own proxy would resolve to. Looked up outside the
+        # try: a task that is not registered is a set-up error to raise, not a broker outage.
+        task = current_app.tasks[task_name]
         try:
-            # The task as the current Celery app registered it (``shopguide.receivers`` imports
-            # the tasks at start-up): what the task's own proxy would resolve to.
-            task = current_app.tasks[task_name]
             task.apply_async((argument,), queue=shopguide_settings.QUEUE, retry=False)
         except Exception as exc:  # kombu raises several types for an unreachable broker
             logger.warning("Could not queue %s: %s", what, exc)
