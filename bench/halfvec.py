@@ -176,18 +176,33 @@ def truth(matrix: np.ndarray, norms: np.ndarray, row: int, metric: str) -> np.nd
     return top[np.argsort(-scores[top])]
 
 
-def measure(ids, vectors, versions, *, n_queries: int, seed: int) -> list[dict]:
+def measure(ids, vectors, versions, *, n_queries: int, seed: int) -> tuple[list[dict], dict]:
+    """Per index type, space and metric: recall of the search against exact float32 search, and
+    its latency; and the recall of exact search over float16-rounded vectors (the precision's
+    share of what halfvec loses, apart from the graph)."""
     from shopguide.ml.metrics import bootstrap_interval
     from shopguide.spaces import get_space
     from shopguide.vectors import nearest_products
 
     position = {pk: i for i, pk in enumerate(ids)}
     query_rows = np.random.default_rng(seed).choice(len(ids), n_queries, replace=False)
-    rows = []
+    rows: list[dict] = []
+    precision_only: dict[tuple[str, str], tuple[float, float, float]] = {}
     for space, matrix in vectors.items():
         norms = np.linalg.norm(matrix, axis=1)
         for metric in get_space(space).index_metrics:
             expected = {int(r): truth(matrix, norms, int(r), metric) for r in query_rows}
+            # The precision alone, without a graph: exact search over the float16-rounded vectors.
+            rounded = matrix.astype(np.float16).astype(np.float32)
+            rounded_norms = np.linalg.norm(rounded, axis=1)
+            ceiling = np.array(
+                [
+                    len(set(truth(rounded, rounded_norms, int(r), metric).tolist()) & set(expected[int(r)].tolist()))
+                    / K
+                    for r in query_rows
+                ]
+            )
+            precision_only[space, metric] = (float(ceiling.mean()), *bootstrap_interval(ceiling, seed=seed))
             for kind, version in versions.items():
 
                 def search(r: int, version=version, kind=kind, space=space, metric=metric, matrix=matrix):
@@ -233,7 +248,7 @@ def measure(ids, vectors, versions, *, n_queries: int, seed: int) -> list[dict]:
                         "p99": float(np.percentile(ms, 99)),
                     }
                 )
-    return rows
+    return rows, precision_only
 
 
 def explain(version, space: str, vector: np.ndarray) -> str:
@@ -267,7 +282,7 @@ def main() -> None:
         print(f"plan ({kind}): {explain(version, spaces[0], vectors[spaces[0]][0])}")
     stored = storage(versions["vector"].pk)
     started = time.monotonic()
-    rows = measure(ids, vectors, versions, n_queries=args.queries, seed=args.seed)
+    rows, precision_only = measure(ids, vectors, versions, n_queries=args.queries, seed=args.seed)
     print(f"searches measured in {time.monotonic() - started:.0f} s\n")
     print(
         f"{args.products:,} products, {DIMS}-d, k={K}, {args.queries} query products (seed {args.seed}), "
@@ -286,6 +301,9 @@ def main() -> None:
             f"{row['kind']:8} {row['space'] + '/' + row['metric']:15} {mb:8.1f} {seconds:8.1f} {interval:>26} "
             f"{row['worst']:6.2f} {row['below_0.8']:5d} {row['p50']:7.2f} {row['p99']:7.2f}"
         )
+    for (space, metric), (mean, low, high) in precision_only.items():
+        figure = f"{mean:.4f} [{low:.4f}, {high:.4f}]"
+        print(f"exact search over float16-rounded vectors, {space}/{metric}: recall@10 {figure}")
     for kind in INDEX_TYPES:
         total_mb = sum(mb for (k, _, _), (mb, _) in indexes.items() if k == kind)
         print(f"all {kind} indexes: {total_mb:.1f} MB")
