@@ -2,9 +2,9 @@
 
 Vectors are written with binary COPY and read back in binary (pgvector-python's psycopg
 adapters): float32 values cross the wire exactly, with no text formatting or parsing. Each
-(version, space) gets its own partial HNSW index with the dimension of that version's model,
-created before the version is activated; a nearest-neighbour query repeats the index expression
-so PostgreSQL uses it.
+(version, space) gets its own partial HNSW index with the dimension of that version's model and
+the version's index type (float32 vector or float16 halfvec), created before the version is
+activated; a nearest-neighbour query repeats the index expression so PostgreSQL uses it.
 """
 
 from __future__ import annotations
