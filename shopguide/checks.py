@@ -376,7 +376,7 @@ def check_image_backbone(app_configs=None, **kwargs) -> list[checks.CheckMessage
 
 @checks.register()
 def check_model_choice_settings(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
-    """IMAGE_MODEL["backbone"] and GATE_SMALL_SAMPLE_POLICY take one of a few words."""
+    """IMAGE_MODEL["backbone"], GATE_SMALL_SAMPLE_POLICY and VECTOR_INDEX_TYPE take one of a few words."""
     errors: list[checks.CheckMessage] = []
     backbone = (conf.shopguide_settings.IMAGE_MODEL or {}).get("backbone", "auto")
     if backbone not in ("auto", "efficientnet_lite0", "scratch"):
@@ -394,6 +394,17 @@ def check_model_choice_settings(app_configs=None, **kwargs) -> list[checks.Check
                 f"SHOPGUIDE['GATE_SMALL_SAMPLE_POLICY'] is {policy!r}.",
                 hint="Use 'activate' (a new version that cannot be judged is activated) or 'keep'.",
                 id="shopguide.E042",
+            )
+        )
+    index_type = conf.shopguide_settings.VECTOR_INDEX_TYPE
+    if index_type not in ("vector", "halfvec"):
+        errors.append(
+            checks.Error(
+                f"SHOPGUIDE['VECTOR_INDEX_TYPE'] is {index_type!r}: the next training could not build its "
+                "vector indexes.",
+                hint="Use 'vector' (float32 HNSW indexes, up to 2,000 dimensions) or 'halfvec' (float16: "
+                "about half the index size, up to 4,000 dimensions, recall a little lower).",
+                id="shopguide.E043",
             )
         )
     return errors

@@ -79,6 +79,11 @@ DEFAULTS: dict[str, Any] = {
     # built (served in one row read). A request for more, or filters that leave fewer than k of
     # them, is searched live in the HNSW indexes instead.
     "LIST_DEPTH": 30,
+    # Type of the HNSW indexes a new version gets: "vector" (float32) or "halfvec" (float16: about
+    # half the index size and memory, up to 4,000 dimensions instead of 2,000, recall a little
+    # lower; bench/halfvec.py measures both). Vectors are stored as float32 either way; each
+    # version records the type it was indexed with, so changing this never breaks a built version.
+    "VECTOR_INDEX_TYPE": "vector",
     # Default and maximum number of items returned by the API and template tags.
     "DEFAULT_LIMIT": 8,
     "MAX_LIMIT": 100,

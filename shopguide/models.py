@@ -60,6 +60,10 @@ class ModelVersion(models.Model):
     # then): a shorter list holds every candidate there was. Null for versions built before it was
     # recorded (their lists are read against the current setting).
     list_depth = models.PositiveIntegerField(null=True, blank=True)
+    # The type of this version's HNSW indexes ("vector": float32, "halfvec": float16), taken from
+    # SHOPGUIDE["VECTOR_INDEX_TYPE"] when its first index is built, so that queries repeat the
+    # expression of the indexes that exist whatever the setting says later. "": none built yet.
+    vector_index_type = models.CharField(max_length=8, blank=True, default="")
 
     class Meta:
         ordering = ["-created_at"]

@@ -69,6 +69,7 @@ def neighbours_in_spaces(
             candidates=candidates,
             exact=exact,
             score=score,
+            index_type=version.vector_index_type or "vector",
         )
 
     found = search(exact=exact)

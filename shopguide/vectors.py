@@ -2,9 +2,9 @@
 
 Vectors are written with binary COPY and read back in binary (pgvector-python's psycopg
 adapters): float32 values cross the wire exactly, with no text formatting or parsing. Each
-(version, space) gets its own partial HNSW index with the dimension of that version's model,
-created before the version is activated; a nearest-neighbour query repeats the index expression
-so PostgreSQL uses it.
+(version, space) gets its own partial HNSW index with the dimension of that version's model and
+the version's index type (float32 vector or float16 halfvec), created before the version is
+activated; a nearest-neighbour query repeats the index expression so PostgreSQL uses it.
 """
 
 from __future__ import annotations
@@ -128,19 +128,73 @@ def index_name(version_id: int, space: str, metric: str = "cosine") -> str:
     return f"shopguide_pv_hnsw_v{int(version_id)}_{space}{suffix}"
 
 
+# -- index type: float32 ("vector") or float16 ("halfvec") HNSW indexes ------------------------
+# Vectors are stored as float32 whatever the type; only the index (what a graph walk reads, and
+# what must stay in memory) holds float16 copies under "halfvec". Each version records its type
+# (ModelVersion.vector_index_type) when its first index is built, and every query that should use
+# an index repeats that version's cast, so changing the setting never strands a built version.
+
+# Most dimensions pgvector's HNSW index takes per type.
+INDEX_TYPES = {"vector": 2000, "halfvec": 4000}
+
+
+def record_index_type(version: ModelVersion) -> str:
+    """The version's index type, taken from SHOPGUIDE["VECTOR_INDEX_TYPE"] and recorded on the
+    version the first time (so its later indexes, and a rebuilt finish step, use the same)."""
+    if not version.vector_index_type:
+        from shopguide.conf import shopguide_settings
+
+        chosen = shopguide_settings.VECTOR_INDEX_TYPE
+        if chosen not in INDEX_TYPES:  # also system check shopguide.E043
+            raise ValueError(f"SHOPGUIDE['VECTOR_INDEX_TYPE'] is {chosen!r}; use 'vector' or 'halfvec'.")
+        ModelVersion.objects.filter(pk=version.pk, vector_index_type="").update(vector_index_type=chosen)
+        version.vector_index_type = ModelVersion.objects.values_list("vector_index_type", flat=True).get(pk=version.pk)
+    return version.vector_index_type
+
+
+def index_type_of(version_id: int) -> str:
+    """The recorded index type of a version ("vector" when none is built yet: no index to match)."""
+    found = ModelVersion.objects.filter(pk=version_id).values_list("vector_index_type", flat=True).first()
+    return found or "vector"
+
+
+def index_cast(index_type: str | None, dimensions: int) -> str:
+    """The cast that turns ``embedding`` (or a query vector) into a version's index expression."""
+    kind = index_type or "vector"
+    if kind not in INDEX_TYPES:
+        raise ValueError(f"unknown vector index type {kind!r}")
+    return f"::{kind}({int(dimensions)})"
+
+
+def index_opclass(index_type: str, metric: str) -> str:
+    # pgvector names its operator classes <type>_<metric>_ops (vector_cosine_ops, halfvec_ip_ops).
+    return f"{index_type}_{OPERATORS[metric][1].removeprefix('vector_')}"
+
+
 def ensure_hnsw_index(*, version: ModelVersion, space: str, dimensions: int, metric: str = "cosine") -> None:
-    """Create the partial HNSW index of one version's space for ``metric`` (idempotent)."""
+    """Create the partial HNSW index of one version's space for ``metric`` (idempotent), of the
+    version's index type (``record_index_type``). Raises ValueError when the dimension is more
+    than that type's HNSW index takes (2,000 for vector, 4,000 for halfvec)."""
     _check_space(space)
-    opclass = OPERATORS[metric][1]
+    kind = record_index_type(version)
+    if int(dimensions) > INDEX_TYPES[kind]:
+        hint = " (SHOPGUIDE['VECTOR_INDEX_TYPE'] = 'halfvec' takes up to 4,000)" if kind == "vector" else ""
+        raise ValueError(
+            f"{space} vectors have {int(dimensions)} dimensions; an HNSW index of type {kind} takes at most "
+            f"{INDEX_TYPES[kind]}{hint}."
+        )
     with connection.cursor() as cursor:
         # Inside a surrounding transaction, deferred foreign-key checks of the vectors just
         # written would block CREATE INDEX; run them now.
         cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
         cursor.execute(
             f"CREATE INDEX IF NOT EXISTS {index_name(version.pk, space, metric)} ON {TABLE} "
-            f"USING hnsw ((embedding::vector({int(dimensions)})) {opclass}) "
+            f"USING hnsw ((embedding{index_cast(kind, dimensions)}) {index_opclass(kind, metric)}) "
             f"WHERE version_id = {int(version.pk)} AND space = '{space}'"
         )
+
+
+# -- end of index type -------------------------------------------------------------------------
 
 
 def drop_hnsw_indexes(version_id: int) -> None:
@@ -214,6 +268,7 @@ def nearest_products(
     exclude_ids: Iterable[Any] = (),
     metric: str = "cosine",
     exact: bool = False,
+    index_type: str | None = None,
 ) -> list[Neighbour]:
     """The k products nearest to ``vector`` in one version's space, best first.
 
@@ -232,6 +287,7 @@ def nearest_products(
         candidates=candidates,
         exclude_ids=exclude_ids,
         exact=exact,
+        index_type=index_type,
     ).neighbours[0]
 
 
@@ -261,13 +317,20 @@ def nearest_products_in_spaces(
     exclude_ids: Iterable[Any] = (),
     exact: bool = False,
     score: bool = False,
+    index_type: str | None = None,
 ) -> SpaceSearch:
     """``nearest_products`` for several searches under the same filter, in one statement (one
     round trip, however many searches); with ``score``, also every found product's similarity to
     every query vector (see SpaceSearch), computed in PostgreSQL: no product vector crosses the
-    wire. ``dimensions``: the version's dimension of each space searched."""
+    wire. ``dimensions``: the version's dimension of each space searched; ``index_type``: the
+    version's ``vector_index_type`` (looked up when None: one more query).
+
+    A graph walk orders by the index's expression (float16 distances under "halfvec"); the
+    distances returned, and the order of the k rows found, are float32 ones."""
     if not queries:
         return SpaceSearch([])
+    if index_type is None and not exact:
+        index_type = index_type_of(version_id)
     exclude = list(exclude_ids)
     ctes: list[str] = []
     params: list[Any] = []
@@ -301,6 +364,9 @@ def nearest_products_in_spaces(
             guard, guard_params = "", []
         vectors.append((own, own_params))
         distance = f"pv.embedding::vector({dims}) {operator} {own}::vector({dims})"
+        # What the walk orders by: the index's expression, which under "vector" is the distance.
+        cast = index_cast(index_type, dims)
+        order = "distance" if cast == f"::vector({dims})" else f"pv.embedding{cast} {operator} {own}{cast}"
         if exact and candidates is not None:
             # Each candidate's vector looked up by key, its distance computed: the cost grows
             # with the candidates, not with the table (every space of every version kept). The
@@ -329,7 +395,12 @@ def nearest_products_in_spaces(
             params += guard_params
             if exact:  # a materialised CTE cannot be answered from the index's order: all are scored
                 sql = f"WITH scored AS MATERIALIZED ({sql}) SELECT * FROM scored"
-        branches.append(f"({sql} ORDER BY distance LIMIT %s)")
+            elif order != "distance":
+                sql += f" ORDER BY {order}"
+                params += own_params
+        if exact or order == "distance":
+            sql += " ORDER BY distance"
+        branches.append(f"({sql} LIMIT %s)")
         params.append(int(k))
     if score:
         ctes.append(f"shopguide_found AS MATERIALIZED ({' UNION ALL '.join(branches)})")

@@ -225,6 +225,16 @@ def test_bad_backbone_and_gate_policy_are_reported(settings):
     assert checks.check_model_choice_settings() == []
 
 
+def test_an_unknown_vector_index_type_is_reported(settings):
+    settings.SHOPGUIDE = {**settings.SHOPGUIDE, "VECTOR_INDEX_TYPE": "float16"}
+    messages = checks.check_model_choice_settings()
+    assert ids(messages) == ["shopguide.E043"]
+    assert "'float16'" in messages[0].msg and "'halfvec'" in messages[0].hint and "4,000" in messages[0].hint
+    for valid in ("vector", "halfvec"):
+        settings.SHOPGUIDE = {**settings.SHOPGUIDE, "VECTOR_INDEX_TYPE": valid}
+        assert checks.check_model_choice_settings() == []
+
+
 def test_a_host_that_never_chose_api_authentication_gets_sessions_only_and_no_warning(settings):
     from shopguide.api.base import ShopguideAPIView
 

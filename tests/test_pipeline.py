@@ -51,6 +51,7 @@ def test_training_writes_vectors_builds_the_index_and_activates(trained):
             assert (
                 "hnsw" in definition and "vector_cosine_ops" in definition and "(embedding)::vector(16)" in definition
             )
+    assert version.vector_index_type == "vector"  # the default SHOPGUIDE["VECTOR_INDEX_TYPE"], recorded
 
 
 def test_embedding_fans_out_in_chunks(db, settings):
