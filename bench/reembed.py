@@ -237,6 +237,12 @@ def main() -> None:
             f"{name:<26} {statistics.median(ms):>10.1f} {ms[int(0.9 * (len(ms) - 1))]:>8.1f} "
             f"{statistics.mean(ms):>8.1f} {statistics.median(c for _, c in runs):>23}"
         )
+    from shopguide.services.stored_lists import lists_holding, related_list_kinds
+
+    holding = lists_holding(
+        version, str(version.related_lists.first().product_id), kinds=list(related_list_kinds(version))
+    )
+    print("plan of 'the lists that hold a product':\n  " + holding.explain(analyze=True).replace("\n", "\n  "))
     if args.copy:
         for what, value in copy_timings(version).items():
             print(f"  {what}: {value:.2f}")

@@ -279,3 +279,52 @@ def test_a_re_embedded_product_leaves_no_stale_entry_in_any_list(shop, api_clien
             body = api_client.get(f"/api/shopguide/products/{owner}/related/", query).json()
             got = [(item["id"], item["score"]) for item in body["results"] if not body["fallback"]]
             assert same_ranking(got, exact[owner]), (owner, query, got, exact[owner])
+
+
+def test_lists_holding_a_product_are_found_through_the_membership_index(shop):
+    from django.db import connection
+
+    from shopguide.services.stored_lists import lists_holding, related_list_kinds
+
+    version = active_version()
+    holding = lists_holding(version, "A-0001", kinds=list(related_list_kinds(version)))
+    expected = {row.pk for row in RelatedList.objects.exclude(product="A-0001") if "A-0001" in row.product_ids}
+    assert expected and set(holding.values_list("pk", flat=True)) == expected
+    # The membership condition as the ORM writes it matches the index's operator class. (Whether
+    # the planner takes it over the version's own index depends on the table's size: at 3,000
+    # products bench/reembed.py shows the plan.)
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+    assert "shopguide_related_members" in RelatedList.objects.filter(product_ids__contains=["A-0001"]).explain()
+
+
+@pytest.mark.parametrize(
+    ("items", "bound", "entry", "placed"),
+    [
+        # a full list (depth 3, bound = its last score): the entry moves to its new place
+        (
+            [("a", 0.9, 0), ("x", 0.8, 0), ("b", 0.7, 0)],
+            0.7,
+            ("x", 0.95, 1),
+            ([("x", 0.95, 1), ("a", 0.9, 0), ("b", 0.7, 0)], None),
+        ),
+        # ... or falls below the last score: dropped, and the list stores the bound
+        ([("a", 0.9, 0), ("x", 0.8, 0), ("b", 0.7, 0)], 0.7, ("x", 0.5, 1), ([("a", 0.9, 0), ("b", 0.7, 0)], 0.7)),
+        # a list cut short: the entry comes in only above the bound, and fills it to the depth
+        ([("a", 0.9, 0), ("b", 0.7, 0)], 0.7, ("x", 0.6, 1), None),
+        ([("a", 0.9, 0), ("b", 0.7, 0)], 0.7, ("x", 0.8, 1), ([("a", 0.9, 0), ("x", 0.8, 1), ("b", 0.7, 0)], None)),
+        # a short list that holds every candidate: anywhere; no candidate any more: gone
+        ([("a", 0.9, 0), ("x", 0.8, 0)], None, ("x", 0.1, 1), ([("a", 0.9, 0), ("x", 0.1, 1)], None)),
+        ([("a", 0.9, 0), ("x", 0.8, 0)], None, None, ([("a", 0.9, 0)], None)),
+        # a full list the entry does not reach and never held: unchanged
+        ([("a", 0.9, 0), ("b", 0.8, 0), ("c", 0.7, 0)], 0.7, ("x", 0.6, 1), None),
+    ],
+)
+def test_an_entry_is_placed_only_where_the_list_proves_its_rank(items, bound, entry, placed):
+    from shopguide.services.stored_lists import list_bound, place_entry
+
+    assert (
+        list_bound(len(items), [s for _, s, _ in items] + ([bound] if len(items) < 3 and bound else []), depth=3)
+        == bound
+    )
+    assert place_entry(items, bound, entry, me="x", depth=3) == placed
