@@ -3,10 +3,12 @@ per space) and each shopper's personal recommendations.
 
 ``build_related_lists`` and ``build_shopper_lists`` compute them exactly (every product against
 every product, in torch) when a version is built, before it is activated. Between trainings they
-follow the catalogue and the shoppers: a re-embedded product gets its own lists again and enters
-its neighbours' lists (``store_product_lists``), and a shopper's event stores a new list from the
-light queue (``store_shopper_list``). A stored list never goes stale unseen: a shopper's list names
-the newest event it was computed from, and serving computes live when there is a newer one.
+follow the catalogue and the shoppers: a re-embedded product gets its own lists again, enters the
+lists where it now ranks and is moved or dropped in those that held it (``store_product_lists``),
+and a shopper's event stores a new list from the light queue (``store_shopper_list``). A stored
+list never goes stale unseen: a related list that lost an entry it could not place again stores
+its bound and is served live when more of it is needed; a shopper's list names the newest event
+it was computed from, and serving computes live when there is a newer one.
 """
 
 from __future__ import annotations
