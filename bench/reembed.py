@@ -25,8 +25,10 @@ the "before" code just does not use it). Alternating on different products keeps
 drift out of the comparison.
 
 ``--copy`` also times the bulk build's COPY of every list of the version (delete + COPY in one
-transaction, rolled back), with the index on list membership kept during the COPY, and with it
-dropped and created again after, and prints the index's size.
+transaction, rolled back), with the index on list membership kept during the COPY (with GIN's
+default pending list of 4 MB, and with 256 MB: fewer, larger merges), and with it dropped and
+created again after, and prints the index's and the table's size. ``--repeats 0 --copy`` times
+only that.
 """
 
 from __future__ import annotations
@@ -125,18 +127,21 @@ def module_at(ref: str):
     return module
 
 
-def reembed_timings(version, modules: dict, *, repeats: int, seed: int) -> dict[str, list[tuple[float, int]]]:
-    """Per module: (seconds of its store_product_lists, lists it changed) for ``repeats`` products
-    each, moved into another category's cluster, alternating between the modules."""
+def reembed_timings(version, modules: dict, *, repeats: int, seed: int) -> dict[str, list[tuple[float, int, int, int]]]:
+    """Per module: (seconds of its store_product_lists, lists it changed, lists then wrong about
+    the product: missing it, stale) for ``repeats`` products each, moved into another category's
+    cluster, alternating between the modules."""
     from django.db import transaction
 
     from shopguide.vectors import read_product_vectors, write_product_vectors
     from storefront.catalog.models import Product
 
+    if not modules:
+        return {}
     rng = np.random.default_rng(seed)
     rows = list(Product.objects.order_by("pk").values_list("pk", "category_id"))
     spaces = {name: dict(zip(*read_product_vectors(version_id=version.pk, space=name))) for name in version.dimensions}
-    out: dict[str, list[tuple[float, int]]] = {name: [] for name in modules}
+    out: dict[str, list[tuple[float, int, int, int]]] = {name: [] for name in modules}
     picks = rng.choice(len(rows), repeats * len(modules) + 1, replace=False)
     for i, pick in enumerate(picks[1:]):
         name = list(modules)[i % len(modules)]
@@ -152,8 +157,49 @@ def reembed_timings(version, modules: dict, *, repeats: int, seed: int) -> dict[
                 vectors[pk] = moved
             started = time.perf_counter()
             changed = modules[name].store_product_lists(version, pk)
-            out[name].append((time.perf_counter() - started, changed))
+            seconds = time.perf_counter() - started
+        out[name].append((seconds, changed, *wrong_lists(version, pk)))
     return out
+
+
+def wrong_lists(version, pk) -> tuple[int, int]:
+    """After ``pk`` was re-embedded, the lists that are now wrong about it, checked against its
+    exact fused score with every product (all pairs, in SQL): (lists it should be in where it is
+    missing or cut, lists that hold it with a score 1e-3 or more off its score now)."""
+    from django.db import connection
+
+    from shopguide.models import ProductVector, RelatedList
+    from shopguide.services.stored_lists import list_depth, related_list_kinds
+
+    weights = [(kind, space, w) for kind, spaces in related_list_kinds(version).items() for space, w in spaces.items()]
+    values = ", ".join(["(%s, %s, %s::float8)"] * len(weights))
+    vectors, lists = ProductVector._meta.db_table, RelatedList._meta.db_table
+    bound = (
+        "CASE WHEN cardinality(r.scores) > cardinality(r.product_ids) THEN r.scores[cardinality(r.scores)] "
+        "WHEN cardinality(r.product_ids) >= %s THEN r.scores[cardinality(r.product_ids)] ELSE -1e9 END"
+    )
+    sql = f"""
+        WITH w(kind, space, weight) AS (VALUES {values}),
+        fused AS (
+            SELECT b.product_id, w.kind, sum(w.weight * (1 - (a.embedding <=> b.embedding))) AS score
+            FROM {vectors} a JOIN {vectors} b ON b.version_id = a.version_id AND b.space = a.space
+                AND b.product_id <> a.product_id
+            JOIN w ON w.space = a.space
+            WHERE a.version_id = %s AND a.product_id = %s GROUP BY 1, 2
+        )
+        SELECT
+            count(*) FILTER (WHERE NOT r.product_ids @> ARRAY[%s]::text[] AND f.score > {bound} + 1e-4),
+            count(*) FILTER (WHERE r.product_ids @> ARRAY[%s]::text[]
+                AND abs(r.scores[array_position(r.product_ids, %s)] - f.score) > 1e-3)
+        FROM fused f JOIN {lists} r ON r.version_id = %s AND r.product_id = f.product_id AND r.space = f.kind
+    """
+    me = str(pk)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            sql,
+            [x for row in weights for x in row] + [version.pk, pk, me, list_depth(version), me, me, version.pk],
+        )
+        return cursor.fetchone()
 
 
 def copy_timings(version) -> dict[str, float]:
@@ -178,7 +224,7 @@ def copy_timings(version) -> dict[str, float]:
         out["index MB"] = cursor.fetchone()[0]
         cursor.execute("SELECT pg_relation_size(%s) / 1e6", [table])
         out["table MB"] = cursor.fetchone()[0]
-    for variant in ("index kept", "index dropped + created"):
+    for variant in ("index kept", "index kept, pending list 256MB", "index dropped + created"):
 
         class Rollback(Exception):
             pass
@@ -188,12 +234,14 @@ def copy_timings(version) -> dict[str, float]:
                 started = time.perf_counter()
                 with connection.cursor() as cursor:
                     cursor.execute(f"DELETE FROM {table} WHERE version_id = %s", [version.pk])
-                    if variant != "index kept":
+                    if variant == "index kept, pending list 256MB":  # GIN's fast-update list, merged less often
+                        cursor.execute("SET LOCAL gin_pending_list_limit = '256MB'")
+                    if variant == "index dropped + created":
                         cursor.execute(f"DROP INDEX {index}")
                 for kind, rows in by_kind.items():
                     _copy_related(version, kind, iter(rows))
                 copied = time.perf_counter()
-                if variant != "index kept":
+                if variant == "index dropped + created":
                     with connection.cursor() as cursor:
                         cursor.execute(f"CREATE INDEX {index} ON {table} USING gin (product_ids array_ops)")
                 out[f"{variant}: COPY s"] = copied - started
@@ -228,14 +276,21 @@ def main() -> None:
     if args.build_only:
         return
     modules = {f"before ({args.before_ref})": module_at(args.before_ref), "after (this checkout)": stored_lists}
+    if not args.repeats:  # --copy alone
+        modules = {}
     print(f"{args.products:,} products, depth {list_depth(version)}, {args.repeats} re-embeds each, alternating")
     timings = reembed_timings(version, modules, repeats=args.repeats, seed=args.seed)
-    print(f"{'store_product_lists':<26} {'median ms':>10} {'p90 ms':>8} {'mean ms':>8} {'lists changed (median)':>23}")
-    for name, runs in timings.items():
-        ms = sorted(s * 1e3 for s, _ in runs)
+    print(
+        f"{'store_product_lists':<26} {'median ms':>10} {'p90 ms':>8} {'mean ms':>8} {'lists changed':>14} "
+        f"{'wrong after: missing':>21} {'stale':>6}"
+    )
+    print(f"{'':<56} {'(median)':>14} {'(mean over re-embeds)':>21} {'(mean)':>6}")
+    for name, runs in timings.items() if args.repeats else ():
+        ms = sorted(run[0] * 1e3 for run in runs)
         print(
             f"{name:<26} {statistics.median(ms):>10.1f} {ms[int(0.9 * (len(ms) - 1))]:>8.1f} "
-            f"{statistics.mean(ms):>8.1f} {statistics.median(c for _, c in runs):>23}"
+            f"{statistics.mean(ms):>8.1f} {statistics.median(run[1] for run in runs):>14} "
+            f"{statistics.mean(run[2] for run in runs):>21.1f} {statistics.mean(run[3] for run in runs):>6.1f}"
         )
     from shopguide.services.stored_lists import lists_holding, related_list_kinds
 
