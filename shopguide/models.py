@@ -228,6 +228,9 @@ class RelatedList(models.Model):
     product = models.ForeignKey(PRODUCT_MODEL, on_delete=models.CASCADE, related_name="+")
     space = models.CharField(max_length=16, blank=True)
     product_ids = ArrayField(models.TextField())
+    # Per item its score; and one more, the list's bound, when an entry was dropped from it since
+    # the build (a re-embedded product that fell below it): every product not listed scores at
+    # most that, and serving searches live when it needs more than the list holds.
     scores = ArrayField(RealField())
     # Per item, the space that contributed most to its score (the reason shown), as its position
     # in the registry of spaces (shopguide.spaces.SPACE_MODULES).
@@ -237,6 +240,9 @@ class RelatedList(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["version", "product", "space"], name="shopguide_related_list_unique")
         ]
+        # "Which lists hold product X" (product_ids @> ARRAY[X]) as an index lookup: a re-embedded
+        # product's entry is moved or dropped in every list that held it.
+        indexes = [GinIndex(fields=["product_ids"], name="shopguide_related_members", opclasses=["array_ops"])]
 
     def __str__(self) -> str:
         return f"{self.space or 'related'} list of {self.product_id} in v{self.version_id}"

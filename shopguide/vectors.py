@@ -228,6 +228,24 @@ def pairwise_similarities(
     return out
 
 
+def similarities_to(*, version_id: int, product_id: Any, other_ids: Sequence[Any]) -> dict[Any, dict[str, float]]:
+    """Cosine similarity of product ``product_id`` to each of ``other_ids`` in every space where
+    both have a vector, in one statement: ``{other id: {space: similarity}}``."""
+    if not len(other_ids):
+        return {}
+    sql = (
+        f"SELECT b.product_id, a.space, 1 - (a.embedding <=> b.embedding) FROM {TABLE} a "
+        f"JOIN {TABLE} b ON b.version_id = a.version_id AND b.space = a.space AND b.product_id = ANY(%s) "
+        f"WHERE a.version_id = %s AND a.product_id = %s"
+    )
+    out: dict[Any, dict[str, float]] = {}
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [list(other_ids), version_id, product_id])
+        for other, space, similarity in cursor.fetchall():
+            out.setdefault(other, {})[space] = 0.0 if math.isnan(similarity) else float(similarity)
+    return out
+
+
 @dataclass(frozen=True)
 class Neighbour:
     product_id: Any

@@ -38,10 +38,16 @@ class StoredRelated:
     scores: list[float]
     reasons: list[str]  # the space that explains each item
     depth: int  # the depth the version's lists were built with
+    # Set when an entry was dropped since the list was built (a product re-embedded, that fell
+    # below it): every product the list does not hold scores at most this, and something it
+    # does not hold may rank next.
+    bound: float | None = None
 
     @property
     def complete(self) -> bool:
-        return is_complete(self.product_ids, self.depth)
+        """Whether the list holds every candidate there was: not when it was cut short (its items
+        are still the exact best, best first, but more may follow them)."""
+        return self.bound is None and is_complete(self.product_ids, self.depth)
 
 
 @dataclass(frozen=True)
@@ -73,12 +79,17 @@ def read_related(*, product_pk: Any, space: str | None, version_id: int | None) 
         return None
     version, ids, scores, reasons, depth = row
     names = space_names()  # RelatedList.reasons holds each space's position in the registry
+    scores = list(scores)
+    # One score more than items: the bound of a list an entry was dropped from
+    # (shopguide.services.stored_lists.list_bound).
+    bound = scores.pop() if len(scores) > len(ids) else None
     return StoredRelated(
         version_id=version,
         product_ids=_to_pks(ids),
-        scores=list(scores),
+        scores=scores,
         reasons=[names[i] for i in reasons],
         depth=depth,
+        bound=bound,
     )
 
 

@@ -3,10 +3,12 @@ per space) and each shopper's personal recommendations.
 
 ``build_related_lists`` and ``build_shopper_lists`` compute them exactly (every product against
 every product, in torch) when a version is built, before it is activated. Between trainings they
-follow the catalogue and the shoppers: a re-embedded product gets its own lists again and enters
-its neighbours' lists (``store_product_lists``), and a shopper's event stores a new list from the
-light queue (``store_shopper_list``). A stored list never goes stale unseen: a shopper's list names
-the newest event it was computed from, and serving computes live when there is a newer one.
+follow the catalogue and the shoppers: a re-embedded product gets its own lists again, enters the
+lists where it now ranks and is moved or dropped in those that held it (``store_product_lists``),
+and a shopper's event stores a new list from the light queue (``store_shopper_list``). A stored
+list never goes stale unseen: a related list that lost an entry it could not place again stores
+its bound and is served live when more of it is needed; a shopper's list names the newest event
+it was computed from, and serving computes live when there is a newer one.
 """
 
 from __future__ import annotations
@@ -16,13 +18,13 @@ from typing import Any
 
 import numpy as np
 from django.db import connection, transaction
-from django.db.models import Max, Q
+from django.db.models import F, Func, Max, Q
 
 from shopguide.adapter import get_adapter
 from shopguide.conf import shopguide_settings
 from shopguide.models import Interaction, ModelVersion, RelatedList, ShopperList
 from shopguide.spaces import space_names
-from shopguide.vectors import read_product_vectors
+from shopguide.vectors import read_product_vectors, similarities_to
 
 
 def reason_indexes() -> dict[str, int]:
@@ -100,9 +102,8 @@ def build_related_lists(version: ModelVersion, *, progress: Callable[[float, str
 
 def store_product_lists(version: ModelVersion, product_pk: Any) -> int:
     """A product's vectors changed (saved, or new since the version was built): store its own
-    lists again, computed live from the indexes, and put it into its neighbours' lists where it
-    ranks (fused similarity is symmetric). Lists that held it before keep it until the next
-    training. Returns the number of lists written or changed."""
+    lists again, computed live from the indexes, and correct its entry in every other list it
+    belongs in or belonged in (``_place_in_lists``). Returns the number of lists written or changed."""
     from shopguide.filters import ProductFilters
     from shopguide.ranking import rank_related, related_search
 
@@ -115,9 +116,10 @@ def store_product_lists(version: ModelVersion, product_pk: Any) -> int:
     # the fused list ranks all walks' neighbours by their weighted similarities.
     names = list(version.dimensions)
     search = related_search(version, product_pk, names, k=depth, filters=everything)
+    kinds = related_list_kinds(version)
     changed = 0
     with transaction.atomic():
-        for kind, weights in related_list_kinds(version).items():
+        for kind, weights in kinds.items():
             found = rank_related(search, names, weights, k=depth)
             RelatedList.objects.filter(version=version, product_id=product_pk, space=kind).delete()
             if not found:
@@ -130,28 +132,155 @@ def store_product_lists(version: ModelVersion, product_pk: Any) -> int:
                 scores=[score for _, score, _ in found],
                 reasons=[reason_indexes()[space] for _, _, space in found],
             )
-            changed += 1 + _insert_into_neighbours(version, kind, product_pk, found, depth=depth)
+            changed += 1
+        scored = {kind: _fused(search.similarities, names, weights) for kind, weights in kinds.items()}
+        changed += _place_in_lists(version, kinds, product_pk, scored, depth=depth)
     return changed
 
 
-def _insert_into_neighbours(version: ModelVersion, kind: str, product_pk: Any, found, *, depth: int) -> int:
-    me = str(product_pk)
+Entry = tuple[float, int]  # a product's fused score against a list's owner, and its reason index
+
+
+def _fused(similarities: Mapping[Any, Mapping[Any, float]], names: Sequence[str], weights: Mapping[str, float]):
+    """{product: (fused score, reason index)} from per-space similarities (keyed by space name, or
+    by position in ``names``), over the spaces of ``weights`` the product has a vector in."""
     reason_index = reason_indexes()
-    by_neighbour = {str(pk): (score, reason_index[space]) for pk, score, space in found}
+    out: dict[Any, Entry] = {}
+    for pk, by_space in similarities.items():
+        contributions = {
+            name: weights[name] * value
+            for name, value in sorted((names[s] if isinstance(s, int) else s, v) for s, v in by_space.items())
+            if name in weights
+        }
+        if contributions:
+            out[pk] = (sum(contributions.values()), reason_index[max(contributions, key=contributions.__getitem__)])
+    return out
+
+
+def _place_in_lists(
+    version: ModelVersion,
+    kinds: dict[str, dict[str, float]],
+    product_pk: Any,
+    scored: dict[str, dict[Any, Entry]],
+    *,
+    depth: int,
+) -> int:
+    """Put the re-embedded product ``product_pk`` where it now ranks in the other products' lists.
+
+    Fused similarity is symmetric, so its new score against a list's owner is its score in the
+    owner's list. ``scored`` holds it for every product its live search found (per kind): the
+    lists of those it now reaches enter it. Every list that held it before (found through the
+    index on list membership) moves or drops it; the owners the search did not find are scored
+    in one statement for them all.
+
+    A list keeps to what it can prove: its entries are the exact best of the catalogue, best
+    first, and every product it does not hold scores at most its bound (``list_bound``). The
+    product enters (or stays, at its new place) where its new score reaches that bound; where it
+    held a place and no longer reaches it, it is dropped and the list, now shorter than the depth,
+    stores the bound: its entries are still the exact best, but something it does not hold may
+    rank next, so serving searches live when it needs more of it (``StoredRelated.complete``)
+    until the next training. No list is searched again here.
+
+    A list whose owner the search did not find and that did not hold the product misses it
+    where it would now rank (the search finds several times the depth per space, so that is
+    rare) until the next training. Returns the number of lists changed."""
+    me = str(product_pk)
+    found = {pk for entries in scored.values() for pk in entries}
+    reached = []  # read without a lock; each is checked again under its lock below
+    for pk, owner, kind, length, scores in (
+        RelatedList.objects.filter(version=version, space__in=list(kinds), product_id__in=list(found))
+        .exclude(product_id=product_pk)
+        .annotate(length=Func(F("product_ids"), function="cardinality"))
+        .values_list("pk", "product_id", "space", "length", "scores")
+    ):
+        entry = scored[kind].get(owner)
+        bound = list_bound(length, scores, depth=depth)
+        if entry is not None and (bound is None or entry[0] >= bound):
+            reached.append(pk)
+    # Locked in one order (by id), as every writer of lists between trainings locks them.
     lists = list(
-        RelatedList.objects.select_for_update().filter(
-            version=version, space=kind, product_id__in=[pk for pk, _, _ in found]
-        )
+        (lists_holding(version, me, kinds=list(kinds)) | RelatedList.objects.filter(pk__in=reached))
+        .select_for_update()
+        .order_by("pk")
     )
+    unscored = {row.product_id for row in lists if row.product_id not in scored[row.space]}
+    if unscored:
+        similarities = similarities_to(version_id=version.pk, product_id=product_pk, other_ids=list(unscored))
+        for kind, weights in kinds.items():
+            scored[kind] = {**_fused(similarities, [], weights), **scored[kind]}
+    changed = []
     for stored in lists:
-        score, reason = by_neighbour[str(stored.product_id)]
-        items = [(pk, s, r) for pk, s, r in zip(stored.product_ids, stored.scores, stored.reasons) if pk != me]
-        items.append((me, score, reason))
-        items.sort(key=lambda item: -item[1])
-        items = items[:depth]
-        stored.product_ids, stored.scores, stored.reasons = (list(column) for column in zip(*items))
-    RelatedList.objects.bulk_update(lists, ["product_ids", "scores", "reasons"])
-    return len(lists)
+        entry = scored[stored.space].get(stored.product_id)
+        placed = place_entry(
+            list(zip(stored.product_ids, stored.scores, stored.reasons)),
+            list_bound(len(stored.product_ids), stored.scores, depth=depth),
+            (me, *entry) if entry is not None else None,
+            me=me,
+            depth=depth,
+        )
+        if placed is None:
+            continue
+        items, bound = placed
+        stored.product_ids = [pk for pk, _, _ in items]
+        stored.scores = [float(score) for _, score, _ in items] + ([bound] if bound is not None else [])
+        stored.reasons = [reason for _, _, reason in items]
+        changed.append(stored)
+    # One statement per list, sent in one batch (psycopg's pipeline): bulk_update's CASE per row
+    # costs more in Python than the database spends on the rows.
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            f"UPDATE {RelatedList._meta.db_table} SET product_ids = %s, scores = %s, reasons = %s WHERE id = %s",
+            [(row.product_ids, row.scores, row.reasons, row.pk) for row in changed],
+        )
+    return len(changed)
+
+
+def lists_holding(version: ModelVersion, product_id: str, *, kinds: Sequence[str]):
+    """The lists of ``version`` (of ``kinds``) that hold ``product_id`` (as lists store ids), but
+    its own: a lookup in the GIN index on RelatedList.product_ids (a scan of the version's lists
+    while the index is missing)."""
+    return RelatedList.objects.filter(
+        version=version, space__in=list(kinds), product_ids__contains=[product_id]
+    ).exclude(product_id=product_id)
+
+
+def list_bound(length: int, scores: Sequence[float], *, depth: int) -> float | None:
+    """The most any product a stored list of ``length`` items does not hold can score against
+    its owner: the bound it stores (``scores`` one longer than its items) when an entry was
+    dropped from it, else its last score when it is full; None when it is shorter than the depth
+    and stores no bound (it holds every candidate there was)."""
+    if len(scores) > length:
+        return float(scores[length])
+    if length and length >= depth:
+        return float(scores[length - 1])
+    return None
+
+
+def place_entry(
+    items: list[tuple[str, float, int]],
+    bound: float | None,
+    entry: tuple[str, float, int] | None,
+    *,
+    me: str,
+    depth: int,
+) -> tuple[list[tuple[str, float, int]], float | None] | None:
+    """A list's (id, score, reason) items, best first, with product ``me``'s item replaced by
+    ``entry`` (its new score; None when it is no candidate any more), and the list's bound after
+    (``list_bound``): ``(items, the bound to store or None)``; None when the list does not change.
+
+    The entry goes in when its score reaches the bound (or the list has none: it holds every
+    candidate); otherwise it cannot be placed without knowing what the list does not hold, so it
+    is left out, and the bound is kept for the reader."""
+    held = any(pk == me for pk, _, _ in items)
+    rest = [item for item in items if item[0] != me]
+    if entry is not None and (bound is None or entry[1] >= bound):
+        rest.append(entry)
+        rest.sort(key=lambda item: (-item[1], item[0]))
+        rest = rest[:depth]  # a full list: the entry took a place and its last item goes
+        return rest, (bound if len(rest) < depth else None)
+    if not held:
+        return None
+    return rest, bound
 
 
 def _copy_related(version: ModelVersion, kind: str, rows) -> int:
