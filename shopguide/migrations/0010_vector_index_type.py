@@ -7,7 +7,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("shopguide", "0007_version_list_depth"),
+        ("shopguide", "0009_related_list_membership"),
     ]
 
     operations = [
