@@ -79,6 +79,10 @@ DEFAULTS: dict[str, Any] = {
     # built (served in one row read). A request for more, or filters that leave fewer than k of
     # them, is searched live in the HNSW indexes instead.
     "LIST_DEPTH": 30,
+    # A category with at least this many products gets its own partial HNSW index per space when a
+    # version is built, so a list filtered to it walks only its graph (full k, HNSW speed);
+    # smaller categories are scored exactly. None turns the category indexes off.
+    "CATEGORY_INDEX_MIN_PRODUCTS": 1000,
     # Default and maximum number of items returned by the API and template tags.
     "DEFAULT_LIMIT": 8,
     "MAX_LIMIT": 100,

@@ -18,6 +18,7 @@ from shopguide.adapter import get_adapter
 from shopguide.filters import ProductFilters
 from shopguide.ml.event_types import EVENT_TYPES, VERBS
 from shopguide.models import ModelVersion, UserVector
+from shopguide.vector_categories import indexed_category
 from shopguide.vectors import Neighbour, SpaceSearch, VectorQuery, nearest_products_in_spaces, pairwise_similarities
 
 # -- plan: the HNSW index or exact scoring -----------------------------------------------------------
@@ -54,11 +55,20 @@ def neighbours_in_spaces(
     exclude_ids=(),
     score: bool = False,
 ) -> SpaceSearch:
-    """The k nearest products that pass ``filters`` for each query, in one statement: the graph
-    walk under broad filters, exact scoring under narrow ones (see ``nearest_products_in_spaces``
-    for ``score``). A list is shorter than k only when fewer products pass and have a vector."""
+    """The k nearest products that pass ``filters`` for each query, in one statement (see
+    ``nearest_products_in_spaces`` for ``score``). The plan, by filter:
+
+    - a category with its own index in every space searched: the walk of that category's graph
+      (every product it visits passes the category, so k are found at HNSW speed);
+    - other narrow filters (a small category, a price range) with fewer than EXACT_SEARCH_BELOW
+      candidates: every candidate scored exactly;
+    - broader ones: the walk of the space's graph, with the filter applied as it goes.
+
+    A walk that comes back short under a narrow filter is redone exactly, so a list is shorter
+    than k only when fewer products pass and have a vector."""
     candidates = filters.excluding(exclude_ids).candidates()
-    exact = filters.is_narrow and candidates[:EXACT_SEARCH_BELOW].count() < EXACT_SEARCH_BELOW
+    category = indexed_category(version, {q.space for q in queries}, filters.category)
+    exact = category is None and filters.is_narrow and candidates[:EXACT_SEARCH_BELOW].count() < EXACT_SEARCH_BELOW
 
     def search(*, exact: bool) -> SpaceSearch:
         return nearest_products_in_spaces(
@@ -69,13 +79,15 @@ def neighbours_in_spaces(
             candidates=candidates,
             exact=exact,
             score=score,
+            category=None if exact else category,
         )
 
     found = search(exact=exact)
     if not exact and filters.is_narrow and any(len(neighbours) < k for neighbours in found.neighbours):
         # The walk gave up (hnsw.max_scan_tuples) before k products passed the filter: a filter
-        # that matches far from the query. Scoring every candidate finds them. (Under a broad
-        # filter a short walk means the space has fewer than k vectors: nothing more to find.)
+        # that matches far from the query, or a category walk whose other filters (a price
+        # range) pass few. Scoring every candidate finds them. (Under a broad filter a short
+        # walk means the space has fewer than k vectors: nothing more to find.)
         found = search(exact=True)
     return found
 

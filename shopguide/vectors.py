@@ -25,6 +25,12 @@ from pgvector.psycopg.vector import register_vector_info
 from psycopg.types import TypeInfo
 
 from shopguide.models import ModelVersion, ProductVector, UserVector
+from shopguide.vector_categories import (
+    category_index_suffix,
+    category_predicate,
+    large_categories,
+    vector_categories,
+)
 
 TABLE = ProductVector._meta.db_table
 USER_TABLE = UserVector._meta.db_table
@@ -43,15 +49,20 @@ def vector_literal(vector: Sequence[float] | np.ndarray) -> str:
 
 def write_product_vectors(*, version: ModelVersion, space: str, product_ids: Sequence[Any], vectors: np.ndarray) -> int:
     """Bulk-write one space's vectors for a version (replacing any earlier ones for those products,
-    so a re-delivered task writes each vector once). Returns the number written."""
+    so a re-delivered task writes each vector once), each with its product's category keys
+    (``shopguide.vector_categories``). Returns the number written."""
     if len(product_ids) != len(vectors):
         raise ValueError("product_ids and vectors differ in length")
     if not len(product_ids):
         return 0
     with transaction.atomic():
         ProductVector.objects.filter(version=version, space=space, product_id__in=list(product_ids)).delete()
-        rows = ((version.pk, space, product_id, vector) for product_id, vector in zip(product_ids, vectors))
-        copy_rows(TABLE, ("version_id", "space", "product_id", "embedding"), rows)
+        keys = vector_categories(product_ids)
+        rows = (
+            (version.pk, space, product_id, vector, keys.get(product_id))
+            for product_id, vector in zip(product_ids, vectors)
+        )
+        copy_rows(TABLE, ("version_id", "space", "product_id", "embedding", "categories"), rows)
     return len(product_ids)
 
 
@@ -123,24 +134,42 @@ def _binary_types(cursor, table: str, columns: Sequence[str]) -> tuple[list[int]
     return [found[c][0] for c in columns], wrappers
 
 
-def index_name(version_id: int, space: str, metric: str = "cosine") -> str:
+def index_name(version_id: int, space: str, metric: str = "cosine", category: str | None = None) -> str:
     suffix = "" if metric == "cosine" else f"_{metric}"
+    if category is not None:
+        suffix += category_index_suffix(category)
     return f"shopguide_pv_hnsw_v{int(version_id)}_{space}{suffix}"
 
 
-def ensure_hnsw_index(*, version: ModelVersion, space: str, dimensions: int, metric: str = "cosine") -> None:
-    """Create the partial HNSW index of one version's space for ``metric`` (idempotent)."""
+def ensure_hnsw_index(
+    *, version: ModelVersion, space: str, dimensions: int, metric: str = "cosine", category: str | None = None
+) -> None:
+    """Create the partial HNSW index of one version's space for ``metric`` (idempotent); with
+    ``category``, of that category's vectors only (``shopguide.vector_categories``)."""
     _check_space(space)
+    in_category = "" if category is None else f" AND {category_predicate(category)}"
     opclass = OPERATORS[metric][1]
     with connection.cursor() as cursor:
         # Inside a surrounding transaction, deferred foreign-key checks of the vectors just
         # written would block CREATE INDEX; run them now.
         cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
         cursor.execute(
-            f"CREATE INDEX IF NOT EXISTS {index_name(version.pk, space, metric)} ON {TABLE} "
+            f"CREATE INDEX IF NOT EXISTS {index_name(version.pk, space, metric, category)} ON {TABLE} "
             f"USING hnsw ((embedding::vector({int(dimensions)})) {opclass}) "
-            f"WHERE version_id = {int(version.pk)} AND space = '{space}'"
+            f"WHERE version_id = {int(version.pk)} AND space = '{space}'{in_category}"
         )
+
+
+def ensure_category_indexes(
+    *, version: ModelVersion, space: str, dimensions: int, metrics: Sequence[str], min_products: int
+) -> list[str]:
+    """Create a partial HNSW index per metric for each category holding at least
+    ``min_products`` of the space's vectors (idempotent). Returns their keys, largest first."""
+    keys = large_categories(version_id=version.pk, space=space, min_products=min_products)
+    for key in keys:
+        for metric in metrics:
+            ensure_hnsw_index(version=version, space=space, dimensions=dimensions, metric=metric, category=key)
+    return keys
 
 
 def drop_hnsw_indexes(version_id: int) -> None:
@@ -261,11 +290,14 @@ def nearest_products_in_spaces(
     exclude_ids: Iterable[Any] = (),
     exact: bool = False,
     score: bool = False,
+    category: str | None = None,
 ) -> SpaceSearch:
     """``nearest_products`` for several searches under the same filter, in one statement (one
     round trip, however many searches); with ``score``, also every found product's similarity to
     every query vector (see SpaceSearch), computed in PostgreSQL: no product vector crosses the
-    wire. ``dimensions``: the version's dimension of each space searched."""
+    wire. ``dimensions``: the version's dimension of each space searched. ``category``: a key
+    whose own index every space searched has (``vector_categories.indexed_category``): the walk
+    reads that index, the candidates are still applied."""
     if not queries:
         return SpaceSearch([])
     exclude = list(exclude_ids)
@@ -319,6 +351,8 @@ def nearest_products_in_spaces(
             if exclude:
                 where.append("NOT (pv.product_id = ANY(%s))")
                 params.append(exclude)
+            if category is not None:  # the text of the category index's predicate: it applies
+                where.append(category_predicate(category, "pv.").replace("%", "%%"))
             if candidates is not None:
                 where.append(f"pv.product_id IN ({sub_sql})")
                 params.extend(sub_params)
