@@ -29,6 +29,10 @@ from shopguide.vectors import Neighbour, SpaceSearch, VectorQuery, nearest_produ
 # than scoring a candidate; and when the filter matches far from the query (another category
 # than the product's) it visits them all and still comes back short of k.
 EXACT_SEARCH_BELOW = 20_000
+# The same for a filter without a category (a price range): it is mostly unrelated to where
+# products lie in a space, so a walk finds k that pass after about k / (share passing) visits,
+# far cheaper than scoring thousands of candidates; only a handful are scored exactly.
+EXACT_UNCATEGORISED_BELOW = 2_000
 
 
 def filtered_neighbours(
@@ -60,15 +64,17 @@ def neighbours_in_spaces(
 
     - a category with its own index in every space searched: the walk of that category's graph
       (every product it visits passes the category, so k are found at HNSW speed);
-    - other narrow filters (a small category, a price range) with fewer than EXACT_SEARCH_BELOW
-      candidates: every candidate scored exactly;
+    - other narrow filters with few candidates (a category without its own index: fewer than
+      EXACT_SEARCH_BELOW; a price range: fewer than EXACT_UNCATEGORISED_BELOW): every candidate
+      scored exactly;
     - broader ones: the walk of the space's graph, with the filter applied as it goes.
 
     A walk that comes back short under a narrow filter is redone exactly, so a list is shorter
     than k only when fewer products pass and have a vector."""
     candidates = filters.excluding(exclude_ids).candidates()
     category = indexed_category(version, {q.space for q in queries}, filters.category)
-    exact = category is None and filters.is_narrow and candidates[:EXACT_SEARCH_BELOW].count() < EXACT_SEARCH_BELOW
+    below = EXACT_SEARCH_BELOW if filters.category not in (None, "") else EXACT_UNCATEGORISED_BELOW
+    exact = category is None and filters.is_narrow and candidates[:below].count() < below
 
     def search(*, exact: bool) -> SpaceSearch:
         return nearest_products_in_spaces(

@@ -39,6 +39,11 @@ USER_TABLE = UserVector._meta.db_table
 OPERATORS = {"cosine": ("<=>", "vector_cosine_ops"), "ip": ("<#>", "vector_ip_ops")}
 # Candidates the HNSW scan looks at; higher = better recall, slower. 100 gives ~0.99 recall@10.
 EF_SEARCH = 100
+# The same for the walk of one category's own index. A category-filtered query mostly lies
+# outside the category (related products of a shirt, among bags): the greedy walk toward it stops
+# among many almost equally distant products, and a wider beam finds the true nearest (bench:
+# recall@10 0.89 at 100, 0.99 at 400 for a 50 % category; a 10 % one 0.99 already at 100).
+CATEGORY_EF_SEARCH = 400
 # pgvector column types read and written in binary: their psycopg adapters and Python wrapper.
 VECTOR_TYPES = {"vector": (register_vector_info, Vector), "halfvec": (register_halfvec_info, HalfVector)}
 
@@ -388,9 +393,8 @@ def nearest_products_in_spaces(
         sql = f"WITH {', '.join(ctes)} {sql}"
     with transaction.atomic(), connection.cursor() as cursor:
         # One round trip for both settings (they last until the end of this transaction).
-        cursor.execute(
-            f"SET LOCAL hnsw.iterative_scan = relaxed_order; SET LOCAL hnsw.ef_search = {max(EF_SEARCH, int(k))}"
-        )
+        ef_search = max(EF_SEARCH if category is None else CATEGORY_EF_SEARCH, int(k))
+        cursor.execute(f"SET LOCAL hnsw.iterative_scan = relaxed_order; SET LOCAL hnsw.ef_search = {ef_search}")
         cursor.execute(sql, params)
         rows = cursor.fetchall()
     found: list[list[tuple[Any, float]]] = [[] for _ in queries]
