@@ -2,20 +2,24 @@
 recommendations and search beside a plain DRF product-detail endpoint, on the same server in the
 same run; and HNSW recall against exact search.
 
-    .venv/bin/python -m bench.serving [--fresh] [--seconds 15] [--clients 4] [--products 100000]
+    .venv/bin/python -m bench.serving [--fresh [--skewed]] [--seconds 15] [--clients 4] [--products 100000]
 
 The first run builds the bench database ``shopguide_bench_serving`` in about 8 minutes, on an
 embedded PostgreSQL of the bench's own (var/bench/serving-pgdata; or on DATABASE_URL's server as
 it is configured); later runs reuse it (``--fresh`` rebuilds):
 
 * 100,000 products in 10 categories (titles and descriptions drawn from a word list, so search
-  has words to match; 5 % out of stock), their search documents;
+  has words to match; 5 % out of stock), their search documents. The categories are of equal size,
+  or with ``--skewed`` of very different sizes (SKEWED_SHARES: 50 %, 20 %, 10 %, ... 1 %), as
+  real catalogues' are;
 * synthetic clustered vectors, 64-d, for the image, text and behaviour spaces of one active, ready
   model version: category centre + one of 20 sub-centres of the category + noise of intrinsic
   dimension 16 + a little isotropic noise (learned embeddings are clustered and have a low
   intrinsic dimension; pure Gaussian noise would have neither). Image and text vectors are unit
   length, behaviour vectors are not (their norm grows with popularity, as a trained item table's
-  does). HNSW indexes as training builds them: cosine per space, inner product too for behaviour;
+  does). HNSW indexes as training builds them (``services.training.build_vector_indexes``):
+  cosine per space, inner product too for behaviour, and the same per category holding at least
+  ``CATEGORY_INDEX_MIN_PRODUCTS`` products;
 * 300 customers with 3-8 events each and a stored user vector (the mean of their products'
   behaviour vectors, plus noise); 100 guests with 3-6 views each;
 * a text model (a 1-epoch fit on 2,000 product texts: search embeds each query with it) and an
@@ -27,20 +31,24 @@ it is configured); later runs reuse it (``--fresh`` rebuilds):
 
 Then it measures, in-process, HNSW recall@10 against exact search (numpy brute force over every
 vector, with the filters as a mask) for 200 query products per space (customers' vectors for the
-inner-product index), searched as serving searches them; the same under a 10 %-selective category
-filter, as served and with the graph walk alone; and checks shopguide's own exact path against
-numpy. Then it starts gunicorn (``storefront.wsgi``, 2 sync workers, DEBUG=0, throttles raised
-by ``bench/serving_settings.py``; the embedded server runs with shared_buffers 1 GB, so vectors
-and indexes stay in memory as pgvector advises), warms it up, and drives each endpoint in
-turn with a closed-loop load generator: ``--clients`` threads, each sending its next request as
-soon as the last one is answered, for ``--seconds`` seconds per endpoint. Latency is client-side
+inner-product index), searched as serving searches them; the same under category filters that
+pass about 1 %, 10 % and 50 % of the catalogue (where it has a category of that size: the equal
+categories have only the 10 % one) and a price range that passes 10 %, as served and with each
+plan alone (the walk of the whole graph, the walk of the category's own index, exact scoring);
+and checks shopguide's own exact path against numpy. Then it starts gunicorn
+(``storefront.wsgi``, 2 sync workers, DEBUG=0, throttles raised by ``bench/serving_settings.py``;
+the embedded server runs with shared_buffers 1 GB, so vectors and indexes stay in memory as
+pgvector advises), warms it up, and drives each endpoint in turn with a closed-loop load
+generator: ``--clients`` threads, each sending its next request as soon as the last one is
+answered, for ``--seconds`` seconds per endpoint. Latency is client-side
 wall time of one request (connect included: gunicorn's sync workers close every connection).
 
 Rows: the plain endpoint (``/api/products/<pk>/``, storefront/catalog/api.py; first and last, to
 show the machine's drift); related products for products asked once each in the run (no cache
 can answer: the stored list does) and for 50 hot products asked over and over; related with a
-category filter that passes 10 % of the catalogue (a random category, mostly not the product's
-own: too few of the stored list pass, so it is searched live); the plain endpoint again with the
+category filter that passes 10 % of the catalogue (a random category of about that size, mostly
+not the product's own: too few of the stored list pass, so it is searched live; target: p50
+within 3x the plain endpoint, full k); the plain endpoint again with the
 customers' session cookies (what any logged-in request pays: Django's session and user lookups);
 recommendations for logged-in customers (session cookie) and for guests (session visitor id),
 both from their stored lists; hybrid search for 1-3 word queries.

@@ -20,7 +20,7 @@ from shopguide.models import ModelVersion, ProductVector
 from shopguide.ranking import filtered_neighbours, fused_neighbour_ids
 from shopguide.services.training import build_vector_indexes
 from shopguide.vector_categories import indexed_category
-from shopguide.vectors import index_name, write_product_vectors
+from shopguide.vectors import drop_hnsw_indexes, index_name, write_product_vectors
 from tests.factories import make_articles
 from tests.testapp.models import Article, ArticleShelf, Shelf
 
@@ -82,6 +82,10 @@ def test_each_large_category_gets_its_own_index_per_space_and_a_small_one_none(s
     assert indexed_category(version, ["image", "text"], "stripes") == shelf_key("Stripes")
     assert indexed_category(version, ["image"], "Rare") is None  # too small: scored exactly
     assert indexed_category(version, ["image"], "no such shelf") is None
+    drop_hnsw_indexes(version.pk)  # a pruned version takes its category indexes with it
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_indexes WHERE indexname LIKE %s", [f"%_v{version.pk}_%"])
+        assert cursor.fetchone() == (0,)
 
 
 def test_a_filter_on_a_large_category_walks_its_own_index(shelves):
