@@ -10,7 +10,8 @@ public method below, with what shopguide expects of it:
 - lookups: ``parse_pk``, ``get_by_pk``, ``get_by_sku``, ``products_by_sku``;
 - per product: ``sku``, ``title``, ``text``, ``category``, ``price``, ``currency``, ``in_stock``,
   ``url``, ``image_url``, ``read_image``;
-- change tracking: ``watched_models``, ``changed_product_ids``.
+- change tracking: ``watched_models``, ``changed_product_ids``;
+- category indexes: ``vector_categories``, ``category_key``.
 
 Queryset methods take and return a queryset of the product model, so they compose (a list is
 ``visible(available(category_filter(...)))``); they must not slice or order it.
@@ -106,13 +107,7 @@ class CatalogAdapter:
         if not self._is_relation(field):
             return queryset.filter(**{f"{field}__iexact": value})
         related = self.model._meta.get_field(field).related_model
-        names = {f.name for f in related._meta.get_fields()}
-        match = Q()
-        for attribute in ("slug", "name", "title"):
-            if attribute in names:
-                match |= Q(**{f"{attribute}__iexact": value})
-        with contextlib.suppress(ValidationError, ValueError, TypeError):  # not a valid key: match by name only
-            match |= Q(pk=related._meta.pk.to_python(value))
+        match = self._category_match(value)
         if not match:
             return queryset.none()
         # The categories first (a small table, one short query): products are then read through
@@ -120,6 +115,45 @@ class CatalogAdapter:
         # and joined (3x faster on 100,000 products, and done for every filtered list).
         keys = list(related._default_manager.filter(match).values_list("pk", flat=True))
         return queryset.filter(**{f"{field}__in": keys})
+
+    def vector_categories(self, queryset: QuerySet) -> Iterable[tuple[Any, list[str]]]:
+        """(primary key, category keys) of each product of ``queryset``, in bulk (one query): the
+        keys stored beside its vectors, by which a large category gets its own HNSW index. Keys
+        are text; ``category_key`` must give the same key for a filter on that category.
+
+        Default: the category relation's primary key, or a plain field's value in upper case
+        (the filter matches it case-insensitively); no key for an uncategorised product."""
+        field = self.fields.get("category")
+        if not field:
+            return ((pk, []) for pk in queryset.values_list("pk", flat=True))
+        relation = self._is_relation(field)
+        column = self.model._meta.get_field(field).attname if relation else field
+        rows = queryset.values_list("pk", column)
+        return ((pk, [] if v in (None, "") else [str(v) if relation else str(v).upper()]) for pk, v in rows)
+
+    def category_key(self, value: str) -> str | None:
+        """The key (``vector_categories``) that every product ``category_filter(value)`` keeps
+        has, or None when there is no single one (an unknown category, a name two categories
+        share): a filtered list may then walk that key's own index, if it has one, instead of
+        scoring every candidate. A wrong key never shows a product outside the filter (serving
+        applies it too), but loses the products that lack the key.
+
+        Default: only for the default ``category_filter``/``in_category`` (an adapter overriding
+        them must override this too to use category indexes)."""
+        field = self.fields.get("category")
+        base = CatalogAdapter
+        if not field or type(self).category_filter is not base.category_filter:
+            return None
+        if type(self).in_category is not base.in_category:
+            return None
+        if not self._is_relation(field):
+            return str(value).upper()
+        match = self._category_match(value)
+        if not match:
+            return None
+        related = self.model._meta.get_field(field).related_model
+        keys = list(related._default_manager.filter(match).values_list("pk", flat=True)[:2])
+        return str(keys[0]) if len(keys) == 1 else None
 
     def in_price_range(self, queryset: QuerySet, low=None, high=None) -> QuerySet:
         """Narrow a queryset to prices in [low, high] (either bound may be None), in the unit
@@ -256,6 +290,19 @@ class CatalogAdapter:
         return [instance.pk] if isinstance(instance, self.model) else []
 
     # -- helpers ---------------------------------------------------------------------------
+    def _category_match(self, value: str) -> Q:
+        """The default adapter's match of a category relation's rows for ``value``: its primary
+        key, slug or name (case-insensitive); an empty Q when the category has none of those."""
+        related = self.model._meta.get_field(self.fields["category"]).related_model
+        names = {f.name for f in related._meta.get_fields()}
+        match = Q()
+        for attribute in ("slug", "name", "title"):
+            if attribute in names:
+                match |= Q(**{f"{attribute}__iexact": value})
+        with contextlib.suppress(ValidationError, ValueError, TypeError):  # not a valid key: match by name only
+            match |= Q(pk=related._meta.pk.to_python(value))
+        return match
+
     def _image_field_file(self, product):
         field = self.fields.get("image")
         return getattr(product, field, None) if field else None

@@ -84,6 +84,10 @@ DEFAULTS: dict[str, Any] = {
     # lower; bench/halfvec.py measures both). Vectors are stored as float32 either way; each
     # version records the type it was indexed with, so changing this never breaks a built version.
     "VECTOR_INDEX_TYPE": "vector",
+    # A category with at least this many products gets its own partial HNSW index per space when a
+    # version is built, so a list filtered to it walks only its graph (full k, HNSW speed);
+    # smaller categories are scored exactly. None turns the category indexes off.
+    "CATEGORY_INDEX_MIN_PRODUCTS": 1000,
     # Default and maximum number of items returned by the API and template tags.
     "DEFAULT_LIMIT": 8,
     "MAX_LIMIT": 100,

@@ -186,6 +186,10 @@ class ProductVector(models.Model):
     space = models.CharField(max_length=16)
     product = models.ForeignKey(PRODUCT_MODEL, on_delete=models.CASCADE, related_name="+")
     embedding = VectorField()
+    # The product's category keys as the adapter gives them (``adapter.vector_categories``),
+    # copied here so a partial HNSW index can hold one category's vectors: a category-filtered
+    # search then walks that category's graph only (``shopguide.vector_categories``).
+    categories = ArrayField(models.TextField(), null=True, blank=True)
 
     class Meta:
         constraints = [

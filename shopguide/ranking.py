@@ -18,6 +18,7 @@ from shopguide.adapter import get_adapter
 from shopguide.filters import ProductFilters
 from shopguide.ml.event_types import EVENT_TYPES, VERBS
 from shopguide.models import ModelVersion, UserVector
+from shopguide.vector_categories import indexed_category
 from shopguide.vectors import Neighbour, SpaceSearch, VectorQuery, nearest_products_in_spaces, pairwise_similarities
 
 # -- plan: the HNSW index or exact scoring -----------------------------------------------------------
@@ -28,6 +29,10 @@ from shopguide.vectors import Neighbour, SpaceSearch, VectorQuery, nearest_produ
 # than scoring a candidate; and when the filter matches far from the query (another category
 # than the product's) it visits them all and still comes back short of k.
 EXACT_SEARCH_BELOW = 20_000
+# The same for a filter without a category (a price range): it is mostly unrelated to where
+# products lie in a space, so a walk finds k that pass after about k / (share passing) visits,
+# far cheaper than scoring thousands of candidates; only a handful are scored exactly.
+EXACT_UNCATEGORISED_BELOW = 2_000
 
 
 def filtered_neighbours(
@@ -54,11 +59,22 @@ def neighbours_in_spaces(
     exclude_ids=(),
     score: bool = False,
 ) -> SpaceSearch:
-    """The k nearest products that pass ``filters`` for each query, in one statement: the graph
-    walk under broad filters, exact scoring under narrow ones (see ``nearest_products_in_spaces``
-    for ``score``). A list is shorter than k only when fewer products pass and have a vector."""
+    """The k nearest products that pass ``filters`` for each query, in one statement (see
+    ``nearest_products_in_spaces`` for ``score``). The plan, by filter:
+
+    - a category with its own index in every space searched: the walk of that category's graph
+      (every product it visits passes the category, so k are found at HNSW speed);
+    - other narrow filters with few candidates (a category without its own index: fewer than
+      EXACT_SEARCH_BELOW; a price range: fewer than EXACT_UNCATEGORISED_BELOW): every candidate
+      scored exactly;
+    - broader ones: the walk of the space's graph, with the filter applied as it goes.
+
+    A walk that comes back short under a narrow filter is redone exactly, so a list is shorter
+    than k only when fewer products pass and have a vector."""
     candidates = filters.excluding(exclude_ids).candidates()
-    exact = filters.is_narrow and candidates[:EXACT_SEARCH_BELOW].count() < EXACT_SEARCH_BELOW
+    category = indexed_category(version, {q.space for q in queries}, filters.category)
+    below = EXACT_SEARCH_BELOW if filters.category not in (None, "") else EXACT_UNCATEGORISED_BELOW
+    exact = category is None and filters.is_narrow and candidates[:below].count() < below
 
     def search(*, exact: bool) -> SpaceSearch:
         return nearest_products_in_spaces(
@@ -70,13 +86,15 @@ def neighbours_in_spaces(
             exact=exact,
             score=score,
             index_type=version.vector_index_type or "vector",
+            category=None if exact else category,
         )
 
     found = search(exact=exact)
     if not exact and filters.is_narrow and any(len(neighbours) < k for neighbours in found.neighbours):
         # The walk gave up (hnsw.max_scan_tuples) before k products passed the filter: a filter
-        # that matches far from the query. Scoring every candidate finds them. (Under a broad
-        # filter a short walk means the space has fewer than k vectors: nothing more to find.)
+        # that matches far from the query, or a category walk whose other filters (a price
+        # range) pass few. Scoring every candidate finds them. (Under a broad filter a short
+        # walk means the space has fewer than k vectors: nothing more to find.)
         found = search(exact=True)
     return found
 

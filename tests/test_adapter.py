@@ -92,3 +92,32 @@ def test_default_adapter_filters_by_a_category_relation(articles):
         on_shelf = adapter.in_category(Article.objects.all(), str(rings.pk))
         assert set(on_shelf.values_list("code", flat=True)) == set(rings.articles.values_list("code", flat=True))
         assert not adapter.in_category(Article.objects.all(), "no such shelf").exists()
+
+
+def test_default_adapter_category_keys_select_what_its_category_filter_selects(articles):
+    # A plain category field (here the summary, one per shelf), matched case-insensitively: the
+    # key beside the vectors is the value upper-cased, and a filter in any case names that key.
+    fields = {
+        "title": "name",
+        "text": [],
+        "category": "summary",
+        "image": None,
+        "price": "cost",
+        "in_stock": "available",
+        "sku": "code",
+    }
+    with override_settings(SHOPGUIDE={"PRODUCT_FIELDS": fields}):
+        adapter = get_adapter()
+        keys = dict(adapter.vector_categories(Article.objects.all()))
+        assert keys["A-0000"] == ["A STRIPES PATTERN."]
+        key = adapter.category_key("a Stripes pattern.")
+        assert key == "A STRIPES PATTERN."
+        filtered = adapter.category_filter(Article.objects.all(), "a Stripes pattern.")
+        selected = set(filtered.values_list("pk", flat=True))
+        assert selected and {pk for pk, held in keys.items() if key in held} == selected
+
+        class OwnFilter(CatalogAdapter):  # its own category semantics, keys not declared
+            def category_filter(self, queryset, value):
+                return queryset.filter(summary__icontains=value)
+
+        assert OwnFilter().category_key("a stripes pattern.") is None  # no category index for it

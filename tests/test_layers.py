@@ -48,6 +48,7 @@ LAYERS = {
     "shopguide.uploads": "foundation",
     "shopguide.validators": "foundation",
     "shopguide.vectors": "foundation",
+    "shopguide.vector_categories": "foundation",
     "shopguide.spaces": "spaces",
     "shopguide.spaces.": "spaces",
     "shopguide.ranking": "ranking",

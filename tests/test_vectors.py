@@ -114,7 +114,7 @@ def test_a_short_walk_under_a_narrow_filter_is_redone_by_scoring_every_candidate
     # On a large catalogue a walk comes back short after hnsw.max_scan_tuples visits, when the
     # filter matches far from the query; here a walk that returns one product stands in for it.
     version, ids, vectors = space
-    monkeypatch.setattr(neighbours_module, "EXACT_SEARCH_BELOW", 0)  # narrow filters walk first
+    monkeypatch.setattr(neighbours_module, "EXACT_UNCATEGORISED_BELOW", 0)  # a price range walks first
     real, calls = neighbours_module.nearest_products_in_spaces, []
 
     def short_walk(**kwargs):

@@ -15,6 +15,7 @@ from shopguide.adapter import get_adapter
 from shopguide.conf import shopguide_settings
 from shopguide.search_documents import refresh_search_documents
 from shopguide.selectors.versions import active_version
+from shopguide.vector_categories import refresh_vector_categories
 from shopguide.vectors import write_product_vectors
 
 logger = logging.getLogger(__name__)
@@ -99,10 +100,15 @@ def suspend_incremental_updates():
 
 def on_catalog_change(sender, instance, **kwargs) -> None:
     """post_save receiver for the models the adapter watches."""
-    if kwargs.get("raw") or not shopguide_settings.EMBED_ON_SAVE or getattr(_suspended, "active", False):
+    if kwargs.get("raw") or getattr(_suspended, "active", False):
         return
     adapter = get_adapter()
     product_ids = adapter.changed_product_ids(instance)
+    # At once, in the saving transaction: a product moved to another category leaves the old
+    # category's index now, not when the light queue re-embeds it.
+    refresh_vector_categories(product_ids)
+    if not shopguide_settings.EMBED_ON_SAVE:
+        return
     # Full-text search sees the change at once; vectors follow from the light queue.
     refresh_search_documents(adapter.get_queryset().filter(pk__in=product_ids))
     for product_pk in product_ids:

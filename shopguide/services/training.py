@@ -35,7 +35,14 @@ from shopguide.services.versions import activate_version, prune_versions
 from shopguide.snapshot import take_catalog_snapshot, take_event_snapshot
 from shopguide.spaces import TrainedSpace, get_space, spaces
 from shopguide.spaces import image as image_space
-from shopguide.vectors import drop_hnsw_indexes, ensure_hnsw_index, write_product_vectors, write_user_vectors
+from shopguide.vector_categories import CONFIG_KEY as CATEGORY_INDEXES
+from shopguide.vectors import (
+    drop_hnsw_indexes,
+    ensure_category_indexes,
+    ensure_hnsw_index,
+    write_product_vectors,
+    write_user_vectors,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -277,15 +284,30 @@ def _finish_if_complete(run_id: int) -> bool:
     return True
 
 
+def build_vector_indexes(version: ModelVersion) -> None:
+    """Each space's HNSW indexes, then one per large category and space (a category-filtered list
+    walks only its category's graph), listed in the version's config for the plan choice."""
+    min_products = shopguide_settings.CATEGORY_INDEX_MIN_PRODUCTS
+    by_category: dict[str, list[str]] = {}
+    for name, dims in version.dimensions.items():
+        metrics = get_space(name).index_metrics
+        for metric in metrics:
+            ensure_hnsw_index(version=version, space=name, dimensions=dims, metric=metric)
+        if min_products:
+            by_category[name] = ensure_category_indexes(
+                version=version, space=name, dimensions=dims, metrics=metrics, min_products=min_products
+            )
+    version.config = {**(version.config or {}), CATEGORY_INDEXES: by_category}
+    ModelVersion.objects.filter(pk=version.pk).update(config=version.config)
+
+
 def finish_run(run: TrainingRun) -> None:
     """Build the version's indexes and stored lists, apply the gate, activate, prune old versions."""
     progress = RunProgress(run)
     version = run.version
     with _failing(run, lambda: version):
         progress.stage("finish", 0.0, "building vector indexes")
-        for name, dims in version.dimensions.items():
-            for metric in get_space(name).index_metrics:
-                ensure_hnsw_index(version=version, space=name, dimensions=dims, metric=metric)
+        build_vector_indexes(version)
         # Every product's related lists and every shopper's recommendations, exactly, before the
         # version can serve: serving reads one stored row per request.
         lists = progress.callback("finish")

@@ -103,3 +103,24 @@ def test_changes_to_oscars_tables_name_the_browsable_product(catalogue):
         "stockrecord",
         "productcategory",
     }
+
+
+def test_category_keys_beside_the_vectors_select_what_the_category_filter_selects(catalogue):
+    # A category index holds the products whose keys include the filter's key: for every
+    # category of the tree (roots include their leaves) that must be what the filter keeps,
+    # a product in two categories included in both.
+    from oscar.core.loading import get_model
+
+    get_model("catalogue", "ProductCategory").objects.create(
+        product=catalogue.standalone[2], category=catalogue.categories["Shirts"]
+    )
+    adapter = get_adapter()
+    listed = adapter.get_queryset()
+    keys = dict(adapter.vector_categories(listed))
+    assert set(keys) == pks(listed)
+    for name in ("Clothing", "Shirts", "Trousers", "Books", "Fiction", "Cookery"):
+        key = adapter.category_key(name.lower())
+        assert key == catalogue.categories[name].path
+        assert {pk for pk, held in keys.items() if key in held} == pks(adapter.category_filter(listed, name)), name
+    assert catalogue.standalone[2].pk in pks(adapter.category_filter(listed, "Shirts"))
+    assert adapter.category_key("No such category") is None

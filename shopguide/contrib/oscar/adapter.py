@@ -105,6 +105,29 @@ class OscarAdapter(CatalogAdapter):
             Exists(links.filter(product=OuterRef("pk"))) | Exists(links.filter(product=OuterRef("parent_id")))
         )
 
+    def vector_categories(self, queryset: QuerySet):
+        """Category keys: the materialised path of each category the product (a child: its
+        parent) is in and of each of their ancestors (the path's prefixes), so that the filter on
+        any category, descendants included, is exactly the products holding its path."""
+        products = dict(queryset.values_list("pk", "parent_id"))
+        owners = set(products) | {parent for parent in products.values() if parent is not None}
+        paths: dict[Any, set[str]] = {}
+        links = self.ProductCategory._default_manager.filter(product_id__in=owners)
+        for product_id, path in links.values_list("product_id", "category__path"):
+            paths.setdefault(product_id, set()).add(path)
+        step = self.Category.steplen
+        for pk, parent in products.items():
+            own = paths.get(pk, set()) | paths.get(parent, set())
+            yield pk, sorted({path[:end] for path in own for end in range(step, len(path) + 1, step)})
+
+    def category_key(self, value: str) -> str | None:
+        """The path of the one category ``value`` names (None for none or several)."""
+        match = Q(slug__iexact=value) | Q(name__iexact=value)
+        if str(value).isdigit():
+            match |= Q(pk=int(value))
+        paths = list(self.Category._default_manager.filter(match).values_list("path", flat=True)[:2])
+        return paths[0] if len(paths) == 1 else None
+
     def in_category(self, queryset: QuerySet, value: str) -> QuerySet:
         return self.category_filter(queryset, value)  # the hook's older name
 
