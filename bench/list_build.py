@@ -52,19 +52,18 @@ def make_spaces(n: int, seed: int) -> dict[str, np.ndarray]:
     rng = np.random.default_rng(seed)
     categories = rng.integers(0, N_CATEGORIES, n)
     return {
-        name: clustered_vectors(rng, categories, n_categories=N_CATEGORIES, unit=name != "behaviour")
-        for name in SPACES
+        name: clustered_vectors(rng, categories, n_categories=N_CATEGORIES, unit=name != "behaviour") for name in SPACES
     }
 
 
-def timed(fn):
+def timed(fn, *args, **kwargs):
     wall, cpu = time.perf_counter(), time.process_time()
-    result = fn()
+    result = fn(*args, **kwargs)
     return result, time.perf_counter() - wall, time.process_time() - cpu
 
 
 def load() -> str:
-    return "load %.1f %.1f %.1f" % os.getloadavg()
+    return "load {:.1f} {:.1f} {:.1f}".format(*os.getloadavg())
 
 
 def main() -> None:
@@ -86,19 +85,18 @@ def main() -> None:
         spaces = make_spaces(n, args.seed)
         print(f"\nN = {n:,}  ({load()})\n{header}", flush=True)
         if args.exact_full or args.exact_rows >= n:
-            _, wall, cpu = timed(lambda: neighbour_lists(spaces, KINDS, depth=DEPTH, device=str(device)))
+            _, wall, cpu = timed(neighbour_lists, spaces, KINDS, depth=DEPTH, device=str(device))
             method = "exact (every row)"
         else:
             rows = np.sort(np.random.default_rng(args.seed + 7).choice(n, size=args.exact_rows, replace=False))
-            _, wall, cpu = timed(lambda: neighbour_lists(spaces, KINDS, depth=DEPTH, device=str(device), rows=rows))
+            _, wall, cpu = timed(neighbour_lists, spaces, KINDS, depth=DEPTH, device=str(device), rows=rows)
             wall, cpu = wall * n / len(rows), cpu * n / len(rows)
             method = f"exact (extrapolated from {len(rows):,} rows)"
         print(f"{n:>9,}  {method:<44} {'all 4':<10} {wall:>9.0f} {cpu:>9.0f}  1 (exact)", flush=True)
         plans: dict[str, IVFPlan] = {}
+        config = IVFConfig(seed=args.seed)
         lists, wall, cpu = timed(
-            lambda: approximate_neighbour_lists(
-                spaces, KINDS, depth=DEPTH, device=str(device), config=IVFConfig(seed=args.seed), plans=plans
-            )
+            approximate_neighbour_lists, spaces, KINDS, depth=DEPTH, device=str(device), config=config, plans=plans
         )
         recalls = sampled_recall(
             spaces, KINDS, lists, k=RECALL_K, sample=args.sample, seed=args.seed + 1, device=str(device)
@@ -106,9 +104,7 @@ def main() -> None:
         print(f"{n:>9,}  {'IVF (auto nprobe, target 0.99 on 1,000 rows)':<44} {'all 4':<10} {wall:>9.0f} {cpu:>9.0f}")
         for kind, plan in plans.items():
             r = recalls[kind]
-            method = (
-                f"  {plan.cells} cells, nprobe {plan.nprobe}, {plan.candidates_per_row / plan.rows:.1%} scored"
-            )
+            method = f"  {plan.cells} cells, nprobe {plan.nprobe}, {plan.candidates_per_row / plan.rows:.1%} scored"
             print(
                 f"{n:>9,}  {method:<44} {kind or 'fused':<10} {'':>9} {'':>9}  "
                 f"{r.recall:.4f} [{r.low:.4f}, {r.high:.4f}] ({r.rows:,}; predicted {plan.predicted_recall:.4f})",

@@ -131,7 +131,9 @@ def _search_kind(
 ) -> IVFPlan | None:
     names = list(weights)
     dev = units[names[0]].device
-    bits = sum(present[name].to(torch.int64) << i for i, name in enumerate(names))
+    bits = torch.zeros_like(present[names[0]], dtype=torch.int64)  # bit i: has a vector in names[i]
+    for i, name in enumerate(names):
+        bits |= present[name].to(torch.int64) << i
     rows = torch.nonzero(bits).squeeze(1)  # only rows with a vector in one of the spaces search
     if len(rows) < 2:
         return None
