@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -62,6 +63,8 @@ class IVFPlan:
     nprobe: int
     predicted_recall: float | None
     candidates_per_row: float
+    # seconds (wall, process CPU) of the cells and probe choice ("setup") and of the search
+    timings: dict[str, float] = field(default_factory=dict, repr=False)
 
 
 def approximate_neighbour_lists(
@@ -73,6 +76,7 @@ def approximate_neighbour_lists(
     config: IVFConfig = IVFConfig(),
     progress: Callable[[float], None] | None = None,
     plans: dict[str, IVFPlan] | None = None,
+    rows: np.ndarray | None = None,
 ) -> dict[str, NeighbourLists]:
     """What ``neighbour_lists`` returns, searched in IVF cells instead of against every row.
 
@@ -85,6 +89,8 @@ def approximate_neighbour_lists(
         spaces, kinds, depth, device: as for ``neighbour_lists``.
         progress: called with the fraction done (over every kind's cells).
         plans: filled with each kind's IVFPlan (and logged on ``shopguide.ml.ivf``).
+        rows: search the lists of these rows only (the cells and probes are chosen as for all;
+            the other rows' lists stay empty): a bench times a part and extrapolates.
     """
     dev = resolve_device(device)
     n = len(next(iter(spaces.values())))
@@ -94,6 +100,10 @@ def approximate_neighbour_lists(
     if depth == 0:
         return out
     generator = torch.Generator().manual_seed(config.seed)
+    only = None
+    if rows is not None:
+        only = torch.zeros(n, dtype=torch.bool, device=dev)
+        only[torch.as_tensor(np.asarray(rows, dtype=np.int64), device=dev)] = True
     truth = None
     if config.nprobe is None:  # exact lists of a sample, to choose how many cells reach the target
         sample = np.random.default_rng(config.seed).choice(n, size=min(config.tune_sample, n), replace=False)
@@ -110,7 +120,7 @@ def approximate_neighbour_lists(
 
             sample_truth = None if truth is None else (truth[0], truth[1][kind].rows)
             plan = _search_kind(
-                units, present, weights, out[kind], depth, config, generator, sample_truth, kind_progress
+                units, present, weights, out[kind], depth, config, generator, sample_truth, only, kind_progress
             )
             logger.info("IVF lists %r: %s", kind, plan)
             if plans is not None and plan is not None:
@@ -127,8 +137,10 @@ def _search_kind(
     config: IVFConfig,
     generator: torch.Generator,
     truth: tuple[np.ndarray, np.ndarray] | None,
+    only: torch.Tensor | None,
     progress: Callable[[float], None],
 ) -> IVFPlan | None:
+    started = (time.perf_counter(), time.process_time())
     names = list(weights)
     dev = units[names[0]].device
     bits = torch.zeros_like(present[names[0]], dtype=torch.int64)  # bit i: has a vector in names[i]
@@ -156,19 +168,25 @@ def _search_kind(
         nprobe, predicted = _tune_nprobe(truth, rows, cell, probe_order, config)
     probes = probe_order[:, :nprobe].tolist()
     everyone_shares = bool((bits == (1 << len(names)) - 1).all())
+    setup = (time.perf_counter() - started[0], time.process_time() - started[1])
+    wanted = None if only is None else only[rows]  # sorted position -> is a query row
     total, done = len(rows), 0
     for c in range(n_cells):
         if counts[c] == 0:
             continue
+        own = torch.arange(starts[c], starts[c + 1], device=dev)
+        queries = own if wanted is None else own[wanted[own]]
+        done += counts[c]
+        if len(queries) == 0:
+            continue
         candidates = torch.cat([torch.arange(starts[p], starts[p + 1], device=dev) for p in probes[c]])
         candidate_vectors = vectors[candidates]
         step = max(1, BLOCK_SCORES // max(1, len(candidates)))
-        for q0 in range(0, counts[c], step):
-            q1 = min(counts[c], q0 + step)
-            query = slice(starts[c] + q0, starts[c] + q1)
+        for q0 in range(0, len(queries), step):
+            query = queries[q0 : q0 + step]
             scores = vectors[query] @ candidate_vectors.T
-            local = torch.arange(q1 - q0, device=dev)
-            scores[local, q0 + local] = float("-inf")  # itself: its own cell's slice leads the candidates
+            # itself: its own cell's slice leads the candidates
+            scores[torch.arange(len(query), device=dev), query - starts[c]] = float("-inf")
             if not everyone_shares:
                 scores.masked_fill_((bits[query, None] & bits[candidates][None, :]) == 0, float("-inf"))
             k = min(depth, len(candidates))
@@ -186,10 +204,15 @@ def _search_kind(
                     ]
                 )
                 lists.spaces[target, :k] = contributions.argmax(dim=0).to(torch.int8).cpu().numpy()
-        done += counts[c]
         progress(done / total)
     scored = sum(counts[c] * sum(counts[p] for p in probes[c]) for c in range(n_cells))
-    return IVFPlan(total, n_cells, nprobe, predicted, scored / total)
+    timings = {
+        "setup_wall": setup[0],
+        "setup_cpu": setup[1],
+        "search_wall": time.perf_counter() - started[0] - setup[0],
+        "search_cpu": time.process_time() - started[1] - setup[1],
+    }
+    return IVFPlan(total, n_cells, nprobe, predicted, scored / total, timings)
 
 
 def _probe_order(centres: torch.Tensor) -> torch.Tensor:
@@ -286,13 +309,16 @@ def sampled_recall(
     sample: int = 1000,
     seed: int = 0,
     device: str = "auto",
+    among: np.ndarray | None = None,
 ) -> dict[str, Recall]:
     """Per kind, the share of each sampled row's exact top ``k`` that its approximate top ``k``
     holds, averaged over ``sample`` random rows (exact = brute force for those rows only). A
-    neighbour whose score ties the exact k-th counts as found (ties may swap members)."""
+    neighbour whose score ties the exact k-th counts as found (ties may swap members). ``among``:
+    draw the sample from these rows only (the rows an approximate build searched)."""
     n = len(next(iter(spaces.values())))
     k = min([k, *(lists.rows.shape[1] for lists in approximate.values())])  # lists shorter than k: their depth
-    rows = np.sort(np.random.default_rng(seed).choice(n, size=min(sample, n), replace=False))
+    pool = np.arange(n) if among is None else np.asarray(among, dtype=np.int64)
+    rows = np.sort(np.random.default_rng(seed).choice(pool, size=min(sample, len(pool)), replace=False))
     exact = neighbour_lists(spaces, kinds, depth=k, device=device, rows=rows)
     out = {}
     for kind in kinds:

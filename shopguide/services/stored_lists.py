@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from django.db import connection, transaction
@@ -26,6 +26,9 @@ from shopguide.conf import shopguide_settings
 from shopguide.models import Interaction, ModelVersion, RelatedList, ShopperList
 from shopguide.spaces import space_names
 from shopguide.vectors import read_product_vectors
+
+if TYPE_CHECKING:
+    from shopguide.ml.neighbours import NeighbourLists
 
 logger = logging.getLogger(__name__)
 
@@ -110,12 +113,12 @@ def compute_related_lists(
     *,
     depth: int,
     progress: Callable[[float, str], None] | None = None,
-) -> dict[str, Any]:
-    """Every row's lists of every kind (shopguide.ml NeighbourLists), exact or approximate by the
+) -> dict[str, NeighbourLists]:
+    """Every row's lists of every kind, exact or approximate by the
     size of the catalogue and the device (see ``build_related_lists``); logs which, how long it
     took and, when approximate, the recall measured on a sample."""
     from shopguide.ml.device import resolve_device
-    from shopguide.ml.ivf import IVFConfig, approximate_neighbour_lists, sampled_recall
+    from shopguide.ml.ivf import IVFConfig, IVFPlan, approximate_neighbour_lists, sampled_recall
     from shopguide.ml.neighbours import neighbour_lists
 
     device = resolve_device(shopguide_settings.DEVICE)
@@ -138,11 +141,13 @@ def compute_related_lists(
         logger.info("related lists of %d products: exact on %s in %.1f s", n, device, time.perf_counter() - started)
         return computed
     config = IVFConfig()
-    plans: dict[str, Any] = {}
+    plans: dict[str, IVFPlan] = {}
     computed = approximate_neighbour_lists(
         spaces, kinds, depth=depth, device=str(device), config=config, progress=step, plans=plans
     )
     elapsed = time.perf_counter() - started
+    if progress:
+        progress(0.8, "related lists: measuring their recall on a sample")
     recalls = sampled_recall(spaces, kinds, computed, device=str(device), seed=config.seed + 1)
     for kind, recall in recalls.items():
         plan = plans.get(kind)

@@ -97,3 +97,13 @@ def test_exact_lists_of_some_rows_are_those_rows_of_the_whole_build(spaces):
     part = neighbour_lists(spaces, KINDS, depth=6, device="cpu", rows=rows, batch=3)
     for kind in KINDS:
         np.testing.assert_allclose(part[kind].scores, whole[kind].scores[rows], atol=1e-6)
+
+
+def test_searching_some_rows_gives_those_rows_of_the_whole_search(spaces):
+    whole = approximate_neighbour_lists(spaces, KINDS, depth=6, device="cpu", config=IVFConfig(nprobe=2))
+    some = np.array([0, 5, 17, 205, 230, 399])
+    part = approximate_neighbour_lists(spaces, KINDS, depth=6, device="cpu", config=IVFConfig(nprobe=2), rows=some)
+    others = np.setdiff1d(np.arange(400), some)
+    for kind in KINDS:
+        assert (part[kind].rows[some] == whole[kind].rows[some]).all()
+        assert (part[kind].rows[others] == -1).all()
