@@ -376,7 +376,8 @@ def check_image_backbone(app_configs=None, **kwargs) -> list[checks.CheckMessage
 
 @checks.register()
 def check_model_choice_settings(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
-    """IMAGE_MODEL["backbone"], GATE_SMALL_SAMPLE_POLICY and VECTOR_INDEX_TYPE take one of a few words."""
+    """IMAGE_MODEL["backbone"], GATE_SMALL_SAMPLE_POLICY and VECTOR_INDEX_TYPE take one of a few
+    words; the list build's size thresholds are whole numbers."""
     errors: list[checks.CheckMessage] = []
     backbone = (conf.shopguide_settings.IMAGE_MODEL or {}).get("backbone", "auto")
     if backbone not in ("auto", "efficientnet_lite0", "scratch"):
@@ -387,6 +388,17 @@ def check_model_choice_settings(app_configs=None, **kwargs) -> list[checks.Check
                 id="shopguide.E041",
             )
         )
+    for key in ("EXACT_LISTS_BELOW", "EXACT_LISTS_BELOW_ON_GPU"):
+        value = getattr(conf.shopguide_settings, key)
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 0):
+            errors.append(
+                checks.Error(
+                    f"SHOPGUIDE[{key!r}] must be a whole number >= 0 or None, got {value!r}.",
+                    hint="Catalogues of at least this many products get approximate related lists; "
+                    "None keeps them exact at any size.",
+                    id="shopguide.E044",
+                )
+            )
     policy = conf.shopguide_settings.GATE_SMALL_SAMPLE_POLICY
     if policy not in ("activate", "keep"):
         errors.append(

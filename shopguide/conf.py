@@ -88,6 +88,13 @@ DEFAULTS: dict[str, Any] = {
     # version is built, so a list filtered to it walks only its graph (full k, HNSW speed);
     # smaller categories are scored exactly. None turns the category indexes off.
     "CATEGORY_INDEX_MIN_PRODUCTS": 1000,
+    # Related lists of catalogues of at least this many products are built approximately (IVF
+    # cells, recall@10 >= 0.98 against exact measured on a sample and logged) instead of exactly
+    # (every product against every product: time grows with N squared, about 4 minutes per
+    # 100,000 products on 2 CPU cores, 7 hours per 1,000,000). ..._ON_GPU applies when DEVICE
+    # resolves to CUDA, where exact is fast. None = always exact. bench/list_build.py measures.
+    "EXACT_LISTS_BELOW": 50_000,
+    "EXACT_LISTS_BELOW_ON_GPU": 3_000_000,
     # Default and maximum number of items returned by the API and template tags.
     "DEFAULT_LIMIT": 8,
     "MAX_LIMIT": 100,

@@ -242,3 +242,12 @@ def test_a_host_that_never_chose_api_authentication_gets_sessions_only_and_no_wa
     assert checks.check_hostile_client_settings() == []
     authenticators = ShopguideAPIView().get_authenticators()
     assert [type(a).__name__ for a in authenticators] == ["SessionAuthentication"]
+
+
+def test_bad_list_build_thresholds_are_reported(settings):
+    settings.SHOPGUIDE = {**settings.SHOPGUIDE, "EXACT_LISTS_BELOW": -1, "EXACT_LISTS_BELOW_ON_GPU": "many"}
+    messages = checks.check_model_choice_settings()
+    assert ids(messages) == ["shopguide.E044", "shopguide.E044"]
+    assert "-1" in messages[0].msg and "'many'" in messages[1].msg and all(m.hint for m in messages)
+    settings.SHOPGUIDE = {**settings.SHOPGUIDE, "EXACT_LISTS_BELOW": 0, "EXACT_LISTS_BELOW_ON_GPU": None}
+    assert checks.check_model_choice_settings() == []

@@ -7,7 +7,7 @@ in seconds, and a CPU worker in about a minute per 100,000 products.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -37,6 +37,8 @@ def neighbour_lists(
     depth: int,
     device: str = "auto",
     batch: int = QUERY_BATCH,
+    rows: np.ndarray | None = None,
+    progress: Callable[[float], None] | None = None,
 ) -> dict[str, NeighbourLists]:
     """For every product row and every kind of list, the ``depth`` other rows with the highest
     fused similarity. Each space's similarities are computed once per batch and serve every kind.
@@ -50,37 +52,32 @@ def neighbour_lists(
         kinds: list name -> {space name: weight > 0}; {"image": 1.0} gives that space's own
             nearest neighbours.
         depth: neighbours kept per row.
+        rows: only these query rows (int indexes), searched against all N: the exact answer for
+            a sample (recall of an approximate build, timing). None = every row.
+        progress: called with the fraction of query rows done, after each batch.
 
     Returns:
-        list name -> NeighbourLists, whose ``spaces`` index into that kind's space names.
+        list name -> NeighbourLists, whose ``spaces`` index into that kind's space names; with
+        ``rows``, its i-th row is ``rows[i]``'s lists.
     """
     dev = resolve_device(device)
     n = len(next(iter(spaces.values())))
+    queries = np.arange(n) if rows is None else np.asarray(rows, dtype=np.int64)
     depth = max(0, min(depth, n - 1))
-    used = sorted({name for weights in kinds.values() for name in weights})
-    units, present = {}, {}
-    for name in used:
-        matrix = torch.as_tensor(np.asarray(spaces[name], dtype=np.float32), device=dev)
-        norms = matrix.norm(dim=1, keepdim=True)
-        present[name] = norms.squeeze(1) > 0
-        units[name] = matrix / norms.clamp_min(1e-12)  # zero rows stay zero: similarity 0 with all
-    out = {
-        kind: NeighbourLists(
-            np.full((n, depth), -1, np.int64), np.zeros((n, depth), np.float32), np.zeros((n, depth), np.int8)
-        )
-        for kind in kinds
-    }
-    if depth == 0:
+    units, present = unit_vectors(spaces, kinds, dev)
+    out = {kind: empty_lists(len(queries), depth) for kind in kinds}
+    if depth == 0 or len(queries) == 0:
         return out
     batch = _batch_rows(batch, n)
     with torch.no_grad():
-        for start in range(0, n, batch):
-            stop = min(n, start + batch)
-            diagonal = (torch.arange(stop - start, device=dev), torch.arange(start, stop, device=dev))
+        for start in range(0, len(queries), batch):
+            stop = min(len(queries), start + batch)
+            query = torch.as_tensor(queries[start:stop], device=dev)
+            itself = (torch.arange(stop - start, device=dev), query)  # a row is never its own neighbour
             similarity = {}
-            for name in used:  # (B, N) each; a row is never its own neighbour
-                similarity[name] = units[name][start:stop] @ units[name].T
-                similarity[name][diagonal] = float("-inf")
+            for name in units:  # (B, N) each
+                similarity[name] = units[name][query] @ units[name].T
+                similarity[name][itself] = float("-inf")
             for kind, weights in kinds.items():
                 names = list(weights)
                 if len(names) == 1 and weights[names[0]] == 1.0:
@@ -92,7 +89,7 @@ def neighbour_lists(
                 if not all(bool(present[name].all()) for name in names):
                     shares = torch.zeros((stop - start, n), dtype=torch.bool, device=dev)
                     for name in names:
-                        shares |= present[name][start:stop, None] & present[name][None, :]
+                        shares |= present[name][query, None] & present[name][None, :]
                     fused = fused.masked_fill(~shares, float("-inf"))
                 top_scores, top_rows = fused.topk(depth, dim=1)
                 valid = torch.isfinite(top_scores)
@@ -104,7 +101,30 @@ def neighbour_lists(
                         [weights[name] * similarity[name].gather(1, top_rows) for name in names]
                     )
                     lists.spaces[start:stop] = contributions.argmax(dim=0).to(torch.int8).cpu().numpy()
+            if progress:
+                progress(stop / len(queries))
     return out
+
+
+def unit_vectors(
+    spaces: Mapping[str, np.ndarray], kinds: Mapping[str, Mapping[str, float]], device: torch.device
+) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+    """Per space the kinds use: its rows scaled to unit length (zero rows, "no vector", stay zero:
+    similarity 0 with every row) and which rows have a vector (bool (N,))."""
+    units, present = {}, {}
+    for name in sorted({name for weights in kinds.values() for name in weights}):
+        matrix = torch.as_tensor(np.asarray(spaces[name], dtype=np.float32), device=device)
+        norms = matrix.norm(dim=1, keepdim=True)
+        present[name] = norms.squeeze(1) > 0
+        units[name] = matrix / norms.clamp_min(1e-12)
+    return units, present
+
+
+def empty_lists(n: int, depth: int) -> NeighbourLists:
+    """Lists of ``n`` rows holding no neighbour yet (rows -1)."""
+    return NeighbourLists(
+        np.full((n, depth), -1, np.int64), np.zeros((n, depth), np.float32), np.zeros((n, depth), np.int8)
+    )
 
 
 def top_items_for_queries(
