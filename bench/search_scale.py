@@ -29,6 +29,7 @@ top 8 and, for known-item kinds, MRR@8 of the wanted product old/new.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import random
@@ -249,18 +250,15 @@ def typo(title: str, rng: random.Random) -> str:
 
 def make_queries(n: int, count: int, seed: int) -> dict[str, list[tuple[str, dict, int | None]]]:
     """kind -> [(query, filters, wanted product id or None)]."""
+    from django.db.models import Count
+
     from storefront.catalog.models import Product
 
     rng = random.Random(seed)
     _, _, info = generate(0)  # the vocabulary only (same seed as the build)
     words = info["words"]
-    sizes = {
-        slug: size
-        for slug, size in Product.objects.values("category__slug")
-        .order_by()
-        .annotate(size=__import__("django.db.models", fromlist=["Count"]).Count("pk"))
-        .values_list("category__slug", "size")
-    }
+    counted = Product.objects.values("category__slug").order_by().annotate(size=Count("pk"))
+    sizes = dict(counted.values_list("category__slug", "size"))
     small = min(sizes, key=lambda s: abs(sizes[s] / n - 0.01))
     large = min(sizes, key=lambda s: abs(sizes[s] / n - 0.30))
     sample = list(Product.objects.filter(pk__in=rng.sample(range(1, n + 1), 3 * count)).values_list("pk", "title"))
@@ -281,7 +279,7 @@ def make_queries(n: int, count: int, seed: int) -> dict[str, list[tuple[str, dic
             (words[rng.randrange(5)], {"min_price": 100, "max_price": 120}, None) for _ in range(count)
         ],
     }
-    for pk, title in sample[:count]:
+    for _, title in sample[:count]:
         parts = title.lower().split()
         start = rng.randrange(len(parts) - 1)
         kinds["2-word fragment"].append((" ".join(parts[start : start + 2]), {}, None))
@@ -344,11 +342,11 @@ def measure(n: int, count: int, seed: int) -> list[dict]:
                 for name, (old, new) in steps.items():
                     for label, retriever in (("old", old), ("new", new)):
                         took, _ = timed(
-                            lambda r=retriever: r(query, limit=SEARCH_CANDIDATES, candidates_sql=candidates)
+                            functools.partial(retriever, query, limit=SEARCH_CANDIDATES, candidates_sql=candidates)
                         )
                         ms.setdefault(f"{name} {label}", []).append(took)
-                took_old, result_old = timed(lambda: old_search(query=query, k=K, filters=filters))
-                took_new, result_new = timed(lambda: search_products(query=query, k=K, filters=filters))
+                took_old, result_old = timed(functools.partial(old_search, query=query, k=K, filters=filters))
+                took_new, result_new = timed(functools.partial(search_products, query=query, k=K, filters=filters))
                 if warm:
                     continue
                 ms.setdefault("search old", []).append(took_old)
@@ -374,6 +372,10 @@ def measure(n: int, count: int, seed: int) -> list[dict]:
     return rows
 
 
+def _cell(row: dict, name: str) -> str:
+    return f"{row[f'{name} p50']:6.1f}/{row[f'{name} p99']:6.1f}"
+
+
 def print_table(rows: list[dict], builds: dict[int, dict]) -> None:
     for n, info in builds.items():
         print(f"\nN = {n:,}: search-document indexes: {', '.join(f'{a} {b}' for a, b in info['index_sizes'])}")
@@ -386,9 +388,7 @@ def print_table(rows: list[dict], builds: dict[int, dict]) -> None:
     print(header)
     print("-" * len(header))
     for row in rows:
-
-        def cell(name: str) -> str:
-            return f"{row[f'{name} p50']:6.1f}/{row[f'{name} p99']:6.1f}"
+        cell = functools.partial(_cell, row)
 
         mrr = f"{row['mrr old']:.3f}/{row['mrr new']:.3f}" if "mrr old" in row else ""
         print(

@@ -72,9 +72,14 @@ def fulltext_matches(
     where, params = _restriction(candidates_sql)
     q = "websearch_to_tsquery(%s::regconfig, %s)"  # a constant: the planner estimates its matches
     sql = (
+        f"WITH anywhere AS MATERIALIZED (SELECT product_id, document FROM {TABLE} "
+        f"WHERE document @@ {q}{where} LIMIT %s) "
         f"SELECT product_id, max(ts_rank_cd(document, {q}, 32)) AS rank FROM ("
-        f"(SELECT product_id, document FROM {TABLE} WHERE title_document @@ {q}{where} LIMIT %s) "
-        f"UNION ALL (SELECT product_id, document FROM {TABLE} WHERE document @@ {q}{where} LIMIT %s)"
+        "SELECT product_id, document FROM anywhere UNION ALL "
+        # Title matches only when the matches anywhere reached the bound (a one-time filter: the
+        # scan, which may read the whole of a narrow filter's products, is not run otherwise).
+        f"(SELECT product_id, document FROM {TABLE} WHERE title_document @@ {q}{where} "
+        "AND (SELECT count(*) FROM anywhere) >= %s LIMIT %s)"
         # A title match holds the query's words; a word the query negates may be in the body.
         f") candidates WHERE document @@ {q} GROUP BY product_id ORDER BY rank DESC, product_id LIMIT %s"
     )
@@ -82,9 +87,9 @@ def fulltext_matches(
     with connection.cursor() as cursor:
         cursor.execute(
             sql,
-            [config, query]
-            + [config, query, *params, bound]
-            + [config, query, *params, bound]
+            [config, query, *params, bound]
+            + [config, query]
+            + [config, query, *params, bound, bound]
             + [config, query, limit],
         )
         return [(pid, float(rank)) for pid, rank in cursor.fetchall()]
