@@ -47,7 +47,7 @@ def _restriction(candidates_sql: tuple[str, Sequence[Any]] | None) -> tuple[str,
     return f" AND product_id IN ({candidates_sql[0]})", list(candidates_sql[1])
 
 
-# Full-text search ranks at most this many title matches and this many other matches (see
+# Full-text search ranks at most this many matches and this many title matches (see
 # fulltext_matches): its cost follows this bound, not how many documents a common word is in.
 FULLTEXT_CANDIDATES = 500
 # A one-word trigram query takes its matches from an ordered scan (see trigram_matches).
@@ -60,13 +60,15 @@ def fulltext_matches(
     """(product id, rank) of PostgreSQL full-text matches for ``query`` (web-search syntax), best
     first, ranked by ts_rank_cd.
 
-    Only a bounded set is ranked: up to FULLTEXT_CANDIDATES documents whose title matches the
-    whole query (GIN index on the title's lexemes) and up to as many documents that match
-    anywhere. A query with fewer matches than that is ranked exactly as if every match were
-    ranked. A common word has more: then the title matches (which outrank body-only matches,
-    weight A against B) are taken first, and which of them are ranked is the scan's order, not
-    their rank -- the trade-off that keeps a one-word query's cost independent of how many
-    products contain the word (GIN cannot return matches best first; a RUM index could).
+    Only a bounded set is ranked: up to FULLTEXT_CANDIDATES documents that match anywhere and,
+    when there are that many, also up to FULLTEXT_CANDIDATES documents whose title matches the
+    whole query (GIN index on the title's lexemes, ``title_document``). A query with fewer
+    matches than the bound (among the products that pass the filters) is ranked exactly as if
+    every match were ranked. A common word has more: then title matches, which outrank body-only
+    matches (weight A against B), are ranked too, but which matches are ranked is the scan's
+    order, not their rank -- the trade-off that keeps a one-word query's cost independent of how
+    many products contain the word (GIN cannot return matches best first; a RUM index could).
+    A title that holds every word of a known-item query is found while fewer than the bound do.
     """
     config = shopguide_settings.SEARCH_CONFIG
     where, params = _restriction(candidates_sql)
