@@ -47,7 +47,7 @@ def _restriction(candidates_sql: tuple[str, Sequence[Any]] | None) -> tuple[str,
     return f" AND product_id IN ({candidates_sql[0]})", list(candidates_sql[1])
 
 
-# Full-text search ranks at most this many matches and this many title matches (see
+# Full-text search ranks at most this many matches, and as many title matches as it returns (see
 # fulltext_matches): its cost follows this bound, not how many documents a common word is in.
 FULLTEXT_CANDIDATES = 500
 # A one-word trigram query takes its matches from an ordered scan (see trigram_matches).
@@ -61,8 +61,8 @@ def fulltext_matches(
     first, ranked by ts_rank_cd.
 
     Only a bounded set is ranked: up to FULLTEXT_CANDIDATES documents that match anywhere and,
-    when there are that many, also up to FULLTEXT_CANDIDATES documents whose title matches the
-    whole query (GIN index on the title's lexemes, ``title_document``). A query with fewer
+    when there are that many, also up to ``limit`` documents whose title matches the whole query
+    (GIN index on the title's lexemes, ``title_document``). A query with fewer
     matches than the bound (among the products that pass the filters) is ranked exactly as if
     every match were ranked. A common word has more: then title matches, which outrank body-only
     matches (weight A against B), are ranked too, but which matches are ranked is the scan's
@@ -80,6 +80,8 @@ def fulltext_matches(
         "SELECT product_id, document FROM anywhere UNION ALL "
         # Title matches only when the matches anywhere reached the bound (a one-time filter: the
         # scan, which may read the whole of a narrow filter's products, is not run otherwise).
+        # No more than ``limit`` of them: title matches outrank the rest (a title's words are
+        # counted twice, weights A and B), so more could not change which ``limit`` come first.
         f"(SELECT product_id, document FROM {TABLE} WHERE title_document @@ {q}{where} "
         "AND (SELECT count(*) FROM anywhere) >= %s LIMIT %s)"
         # A title match holds the query's words; a word the query negates may be in the body.
@@ -91,7 +93,7 @@ def fulltext_matches(
             sql,
             [config, query, *params, bound]
             + [config, query]
-            + [config, query, *params, bound, bound]
+            + [config, query, *params, bound, limit]
             + [config, query, limit],
         )
         return [(pid, float(rank)) for pid, rank in cursor.fetchall()]
