@@ -950,9 +950,10 @@ def print_recall(rows: list[RecallRow], exact_recall: float) -> bool:
     return met and exact_recall >= 0.999
 
 
-def bench_database(fresh: bool) -> str:
+def bench_database(fresh: bool, db_name: str = DB_NAME) -> str:
     """A PostgreSQL for the bench: DATABASE_URL's server as it is, or an embedded server of the
-    bench's own (var/bench/serving-pgdata) with SERVER_SETTINGS applied. Returns what it is."""
+    bench's own (var/bench/serving-pgdata) with SERVER_SETTINGS applied, holding database
+    ``db_name`` (other benches keep theirs on the same server). Returns what it is."""
     import psycopg
 
     if os.environ.get("DATABASE_URL"):
@@ -984,9 +985,9 @@ def bench_database(fresh: bool) -> str:
         )
     if fresh:
         with psycopg.connect(server.database_url("postgres"), autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
-    embedded_db.create_database(server, DB_NAME)
-    os.environ["DATABASE_URL"] = server.database_url(DB_NAME)
+            conn.execute(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
+    embedded_db.create_database(server, db_name)
+    os.environ["DATABASE_URL"] = server.database_url(db_name)
     return f"embedded PostgreSQL in {data_dir.relative_to(ROOT)}"
 
 

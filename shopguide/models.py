@@ -12,10 +12,11 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
-from django.contrib.postgres.indexes import GinIndex
+from django.contrib.postgres.indexes import GinIndex, GistIndex, OpClass
 from django.contrib.postgres.search import SearchVectorField
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from pgvector.django import VectorField
@@ -351,12 +352,26 @@ class SearchDocument(models.Model):
     title = models.CharField(max_length=500)
     text = models.TextField()
     document = SearchVectorField(null=True)
+    # The title's lexemes alone (refresh_search_documents weights the title 'A'), stored so that
+    # full-text search can take a bounded number of title matches first (fulltext_matches).
+    title_document = models.GeneratedField(
+        expression=models.Func(models.F("document"), models.Value("{a}"), function="ts_filter"),
+        output_field=SearchVectorField(null=True),
+        db_persist=True,
+    )
     updated_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         indexes = [
             GinIndex(fields=["document"], name="shopguide_searchdoc_fts"),
+            GinIndex(fields=["title_document"], name="shopguide_searchdoc_title_fts"),
             GinIndex(fields=["title"], opclasses=["gin_trgm_ops"], name="shopguide_searchdoc_trgm"),
+            # Ordered (KNN) scans by word-similarity distance, ``<<->``: a one-word query's best
+            # trigram matches without ranking every match. On lower(title), so that only that
+            # scan uses it (see search_documents.trigram_matches).
+            # (Migration 0008 writes its SQL: Django renders this expression without the
+            # parentheses PostgreSQL wants before an operator class.)
+            GistIndex(OpClass(Lower("title"), name="gist_trgm_ops"), name="shopguide_searchdoc_trgm_knn"),
         ]
 
     def __str__(self) -> str:
