@@ -7,7 +7,7 @@ from django.db import migrations
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("shopguide", "0007_version_list_depth"),
+        ("shopguide", "0008_search_candidate_indexes"),
     ]
 
     operations = [
