@@ -1037,6 +1037,9 @@ def main() -> None:
     load_ok = print_load(load_rows, args)
     if recall_rows:
         recall_ok = print_recall(recall_rows, exact_recall)
+    from bench.db_sizes import print_sizes
+
+    print_sizes(f"Database size per table and index ({args.products:,} products)")
     print(f"\nall targets met: {'yes' if load_ok and recall_ok else 'NO'}")
 
 
