@@ -358,7 +358,7 @@ def build_stored_lists(version, step: Timer) -> None:
     from shopguide.services.stored_lists import build_related_lists, build_shopper_lists
 
     written = build_related_lists(version)
-    step.done(f"{written:,} related lists (exact, torch)")
+    step.done(f"{written:,} related lists (as training builds them: exact or IVF by EXACT_LISTS_BELOW)")
     written = build_shopper_lists(version)
     step.done(f"{written:,} shoppers' recommendation lists")
 

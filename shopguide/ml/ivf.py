@@ -66,6 +66,13 @@ class IVFPlan:
     # seconds (wall, process CPU) of the cells and probe choice ("setup") and of the search
     timings: dict[str, float] = field(default_factory=dict, repr=False)
 
+    def __str__(self) -> str:  # what the build's log says
+        predicted = "" if self.predicted_recall is None else f", predicted recall@10 {self.predicted_recall:.4f}"
+        return (
+            f"{self.cells} cells of {self.rows:,} rows, nprobe {self.nprobe}, "
+            f"{self.candidates_per_row:,.0f} candidates per row{predicted}"
+        )
+
 
 def approximate_neighbour_lists(
     spaces: Mapping[str, np.ndarray],
