@@ -4,7 +4,7 @@ same run; and HNSW recall against exact search.
 
     .venv/bin/python -m bench.serving [--fresh [--skewed]] [--seconds 15] [--clients 4] [--products 100000]
 
-The first run builds the bench database ``shopguide_bench_serving`` in about 8 minutes, on an
+The first run builds the bench database ``shopguide_bench_serving`` in about 4 minutes, on an
 embedded PostgreSQL of the bench's own (var/bench/serving-pgdata; or on DATABASE_URL's server as
 it is configured); later runs reuse it (``--fresh`` rebuilds):
 
@@ -26,8 +26,8 @@ it is configured); later runs reuse it (``--fresh`` rebuilds):
   untrained behaviour LSTM over the whole catalogue (a shopper's vector is computed live with it
   when their stored list is stale). Latency, not ranking quality, is what this bench measures;
 * the lists training's finish step stores (``shopguide.services.stored_lists``): every product's related
-  lists (fused and per space, exact, in torch; about 4 minutes on 2 CPU cores for 100,000
-  products) and every shopper's recommendations.
+  lists (fused and per space, built as training builds them: approximately, in IVF cells, from
+  EXACT_LISTS_BELOW products up; about 80 s with their writing at 100,000 products on 2 CPU cores) and every shopper's recommendations.
 
 Then it measures, in-process, HNSW recall@10 against exact search (numpy brute force over every
 vector, with the filters as a mask) for 200 query products per space (customers' vectors for the
