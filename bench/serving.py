@@ -25,9 +25,10 @@ it is configured); later runs reuse it (``--fresh`` rebuilds):
 * a text model (a 1-epoch fit on 2,000 product texts: search embeds each query with it) and an
   untrained behaviour LSTM over the whole catalogue (a shopper's vector is computed live with it
   when their stored list is stale). Latency, not ranking quality, is what this bench measures;
-* the lists training's finish step stores (``shopguide.services.stored_lists``): every product's related
-  lists (fused and per space, built as training builds them: approximately, in IVF cells, from
-  EXACT_LISTS_BELOW products up; about 80 s with their writing at 100,000 products on 2 CPU cores) and every shopper's recommendations.
+* the lists training's finish step stores (``shopguide.services.stored_lists``): every product's
+  related lists (fused and per space, built as training builds them: approximately, in IVF cells,
+  from EXACT_LISTS_BELOW products up; about 80 s with their writing at 100,000 products on 2 CPU
+  cores) and every shopper's recommendations.
 
 Then it measures, in-process, HNSW recall@10 against exact search (numpy brute force over every
 vector, with the filters as a mask) for 200 query products per space (customers' vectors for the
