@@ -190,6 +190,7 @@ def store_product_lists(version: ModelVersion, product_pk: Any) -> int:
     names = list(version.dimensions)
     search = related_search(version, product_pk, names, k=depth, filters=everything)
     kinds = related_list_kinds(version)
+    reason_index = reason_indexes()
     changed = 0
     with transaction.atomic():
         for kind, weights in kinds.items():
@@ -203,7 +204,7 @@ def store_product_lists(version: ModelVersion, product_pk: Any) -> int:
                 space=kind,
                 product_ids=[str(pk) for pk, _, _ in found],
                 scores=[score for _, score, _ in found],
-                reasons=[reason_indexes()[space] for _, _, space in found],
+                reasons=[reason_index[space] for _, _, space in found],
             )
             changed += 1
         scored = {kind: _fused(search.similarities, names, weights) for kind, weights in kinds.items()}
